@@ -1,0 +1,102 @@
+// Holder records and pool metadata: small JSON files in the state dir that `status` reads.
+// They describe; the kernel decides. A stale record for a free slot is simply ignored.
+import fs from 'node:fs';
+import path from 'node:path';
+import type { HolderInfo, PoolBackend } from './pool.js';
+
+export interface PoolMeta {
+  name: string;
+  backend: PoolBackend;
+  maxLive: number;
+  updatedAt: string;
+}
+
+export const poolsDir = (stateDir: string): string => path.join(stateDir, 'pools');
+export const poolDir = (stateDir: string, pool: string): string => path.join(poolsDir(stateDir), pool);
+const holderFile = (dir: string, slot: number): string => path.join(dir, `slot-${slot}.json`);
+const metaFile = (dir: string): string => path.join(dir, 'pool.json');
+
+/** Create the pool's folder and record this process's cap; throws if the state dir is unusable. */
+export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt'>): string {
+  const dir = poolDir(stateDir, meta.name);
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeJsonAtomic(metaFile(dir), { ...meta, maxLive: jsonCap(meta.maxLive), updatedAt: new Date().toISOString() });
+  return dir;
+}
+
+export function writeHolder(dir: string, info: HolderInfo): void {
+  try {
+    writeJsonAtomic(holderFile(dir, info.slot), { ...info, maxLive: jsonCap(info.maxLive) });
+  } catch {
+    // Information only: a state dir removed under us must not fail a job.
+  }
+}
+
+/** Forget a holder record, but only if it is still ours (another process may hold the slot now). */
+export function clearHolder(dir: string, slot: number, pid: number): void {
+  const current = readHolder(dir, slot);
+  if (current && current.pid !== pid && current.owner !== pid) return;
+  try {
+    fs.unlinkSync(holderFile(dir, slot));
+  } catch {
+    // Already gone.
+  }
+}
+
+export function readHolder(dir: string, slot: number): HolderInfo | undefined {
+  const parsed = readJson(holderFile(dir, slot));
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const info = parsed as HolderInfo;
+  return typeof info.pid === 'number' ? { ...info, maxLive: fromJsonCap(info.maxLive) } : undefined;
+}
+
+export function readMeta(dir: string): PoolMeta | undefined {
+  const parsed = readJson(metaFile(dir));
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const meta = parsed as PoolMeta;
+  return typeof meta.name === 'string' ? { ...meta, maxLive: fromJsonCap(meta.maxLive) } : undefined;
+}
+
+/** Slot indexes that have a holder record, so `status` can look past the recorded cap. */
+export function recordedSlots(dir: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return names.flatMap((n) => {
+    const m = /^slot-(\d+)\.json$/.exec(n);
+    return m ? [Number(m[1])] : [];
+  });
+}
+
+export function listPools(stateDir: string): string[] {
+  try {
+    return fs
+      .readdirSync(poolsDir(stateDir), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name)
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+// JSON has no Infinity: unlimited caps are stored as null.
+const jsonCap = (n: number): number | null => (Number.isFinite(n) ? n : null);
+const fromJsonCap = (n: number | null): number => (n === null ? Infinity : n);
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(value) + '\n', { mode: 0o600 });
+  fs.renameSync(tmp, file);
+}

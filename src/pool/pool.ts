@@ -1,0 +1,70 @@
+// The pool contract: a named counting semaphore whose slots the kernel releases when their
+// last holder dies. Backends (abstract sockets, flock) implement it; commands use only this.
+
+export type PoolBackend = 'socket' | 'flock';
+
+/** What a holder writes about itself for `status`; information only, never proof of a hold. */
+export interface HolderInfo {
+  slot: number;
+  pid: number;
+  owner: number;
+  command: string;
+  jobId: string;
+  startedAt: string;
+  maxLive: number;
+}
+
+/** One held slot. Either hand its descriptor to a child (then close it here) or release it. */
+export interface Slot {
+  readonly pool: string;
+  readonly index: number;
+  /** Descriptor to pass to a child process; the child then holds the slot. */
+  readonly fd: number;
+  /** Record who holds the slot, for `status`. */
+  describe(info: Omit<HolderInfo, 'slot' | 'maxLive'>): void;
+  /** Give up the slot and forget its holder record. */
+  release(): void;
+  /** Close this process's copy after a child received `fd`; the child now holds the slot. */
+  handOff(): void;
+}
+
+export interface AcquireOptions {
+  signal?: AbortSignal;
+  /** Milliseconds; undefined waits for ever. */
+  timeoutMs?: number;
+}
+
+export interface PoolOptions {
+  name: string;
+  /** Slots this process may use: indexes 0 .. maxLive-1. Infinity for unlimited. */
+  maxLive: number;
+  stateDir: string;
+  backend: PoolBackend;
+}
+
+export interface SlotState {
+  slot: number;
+  held: boolean;
+  holder?: HolderInfo;
+}
+
+export interface Pool {
+  readonly name: string;
+  readonly maxLive: number;
+  readonly backend: PoolBackend;
+  /** A free slot now, or undefined when the pool is full. */
+  tryAcquire(): Promise<Slot | undefined>;
+  /** Wait for a slot; rejects with PoolTimeoutError or the signal's reason. */
+  acquire(options?: AcquireOptions): Promise<Slot>;
+  /** How many of this pool's slots (up to `upTo`) are held right now, by anyone. */
+  inspect(upTo: number): Promise<SlotState[]>;
+  /** Stop any waiting and free nothing else. */
+  close(): void;
+}
+
+export class PoolTimeoutError extends Error {
+  constructor() {
+    super('timed out waiting for a slot');
+    this.name = 'PoolTimeoutError';
+  }
+}

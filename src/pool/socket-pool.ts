@@ -1,0 +1,206 @@
+// Slots as Linux abstract-namespace sockets: slot i is held while some process has the socket
+// bound to its name open. The kernel frees the name when the last descriptor closes, on any
+// death, so there is nothing stale to clean and no PID to trust.
+import crypto from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import { clearHolder, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
+import { abortable, scanOrder } from './wait.js';
+import type { AcquireOptions, HolderInfo, Pool, PoolOptions, Slot, SlotState } from './pool.js';
+
+// sizeof(sun_path). Node 20 binds the whole padded buffer, Node 22 the exact length: padding
+// every name to the full size makes both agree on one address.
+const SUN_PATH = 108;
+const RETRY_BUSY_MS = 5;
+
+interface HandleWithFd {
+  _handle?: { fd?: number } | null;
+}
+
+/** The abstract address of one slot; uid and state dir are in it since abstract names have no permissions. */
+export function slotAddress(stateDir: string, pool: string, slot: number): string {
+  const scope = crypto.createHash('sha256').update(stateDir).digest('hex').slice(0, 16);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
+  let name = `warden:${uid}:${scope}:${pool}:${slot}`;
+  if (Buffer.byteLength(name) + 1 > SUN_PATH) {
+    const digest = crypto.createHash('sha256').update(pool).digest('hex').slice(0, 32);
+    name = `warden:${uid}:${scope}:#${digest}:${slot}`;
+  }
+  return ('\0' + name).padEnd(SUN_PATH, '\0');
+}
+
+export class SocketPool implements Pool {
+  readonly backend = 'socket' as const;
+  readonly name: string;
+  readonly maxLive: number;
+  private readonly stateDir: string;
+  private readonly dir: string;
+  private hint = 0;
+  private readonly waits = new Set<() => void>();
+
+  constructor(options: PoolOptions) {
+    this.name = options.name;
+    this.maxLive = options.maxLive;
+    this.stateDir = options.stateDir;
+    this.dir = preparePoolDir(options.stateDir, { name: options.name, backend: 'socket', maxLive: options.maxLive });
+  }
+
+  async tryAcquire(): Promise<Slot | undefined> {
+    const { maxLive } = this;
+    if (!Number.isFinite(maxLive)) {
+      // Unlimited: scan upwards; restart low now and then so indexes stay small.
+      for (let i = this.hint > 4096 ? 0 : this.hint; ; i++) {
+        const slot = await this.bind(i);
+        if (slot) return slot;
+      }
+    }
+    for (const i of scanOrder(this.hint, maxLive)) {
+      const slot = await this.bind(i);
+      if (slot) return slot;
+    }
+    return undefined;
+  }
+
+  async acquire(options: AcquireOptions = {}): Promise<Slot> {
+    const first = await this.tryAcquire();
+    if (first) return first;
+    return abortable<Slot>(options, (resolve, reject, settled) => {
+      // Connect to every slot: the holder never accepts, and the kernel resets the connection
+      // the moment the slot's last descriptor closes. That wake-up is the whole wait: no polling.
+      const sockets = new Map<number, net.Socket>();
+      const stop = (): void => {
+        for (const s of sockets.values()) s.destroy();
+        sockets.clear();
+        this.waits.delete(stop);
+      };
+      this.waits.add(stop);
+      const watch = (i: number): void => {
+        if (settled()) return;
+        const sock = net.connect({ path: slotAddress(this.stateDir, this.name, i) });
+        let failure: string | undefined;
+        sockets.set(i, sock);
+        sock.on('error', (err: NodeJS.ErrnoException) => {
+          failure = err.code;
+        });
+        sock.once('close', () => {
+          if (sockets.get(i) !== sock || settled()) return;
+          sockets.delete(i);
+          this.bind(i).then(
+            (slot) => {
+              if (!slot) {
+                setTimeout(() => watch(i), failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
+              } else if (settled()) {
+                slot.release();
+              } else {
+                stop();
+                resolve(slot);
+              }
+            },
+            (err: unknown) => {
+              stop();
+              reject(err);
+            },
+          );
+        });
+      };
+      for (let i = 0; i < this.maxLive; i++) watch(i);
+      return stop;
+    });
+  }
+
+  async inspect(upTo: number): Promise<SlotState[]> {
+    const top = Math.max(upTo, ...recordedSlots(this.dir).map((i) => i + 1));
+    const states = await Promise.all(
+      Array.from({ length: top }, async (_, slot): Promise<SlotState> => {
+        const held = await isHeld(slotAddress(this.stateDir, this.name, slot));
+        const holder = held ? readHolder(this.dir, slot) : undefined;
+        return holder ? { slot, held, holder } : { slot, held };
+      }),
+    );
+    return states;
+  }
+
+  close(): void {
+    for (const stop of [...this.waits]) stop();
+  }
+
+  private bind(index: number): Promise<Slot | undefined> {
+    return new Promise((resolve, reject) => {
+      const accepted = new Set<net.Socket>();
+      const server = net.createServer((conn) => {
+        // A waiter or `status` probing us; keep it so closing the slot resets it (the wake-up).
+        accepted.add(conn);
+        conn.on('error', () => undefined);
+        conn.on('close', () => accepted.delete(conn));
+      });
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE') resolve(undefined);
+        else reject(err);
+      });
+      server.listen({ path: slotAddress(this.stateDir, this.name, index), backlog: 64 }, () => {
+        this.hint = index + 1;
+        const fd = (server as unknown as HandleWithFd)._handle?.fd;
+        if (typeof fd !== 'number' || fd < 0) {
+          server.close();
+          reject(new Error('abstract socket has no descriptor'));
+          return;
+        }
+        resolve(new HeldSocketSlot(this, index, fd, server, accepted, this.dir));
+      });
+    });
+  }
+}
+
+class HeldSocketSlot implements Slot {
+  private closed = false;
+  constructor(
+    private readonly owner: SocketPool,
+    readonly index: number,
+    readonly fd: number,
+    private readonly server: net.Server,
+    private readonly accepted: Set<net.Socket>,
+    private readonly dir: string,
+  ) {}
+
+  get pool(): string {
+    return this.owner.name;
+  }
+
+  describe(info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {
+    writeHolder(this.dir, { ...info, slot: this.index, maxLive: this.owner.maxLive });
+  }
+
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearHolder(this.dir, this.index, process.pid);
+    this.closeHere();
+  }
+
+  handOff(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeHere();
+  }
+
+  private closeHere(): void {
+    for (const conn of this.accepted) conn.destroy();
+    this.accepted.clear();
+    this.server.close();
+  }
+}
+
+function isHeld(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ path: address });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      sock.destroy();
+      // EAGAIN: the backlog is full of waiters, which only happens when the slot is held.
+      resolve(err.code === 'EAGAIN');
+    });
+  });
+}
