@@ -1,1 +1,143 @@
-export async function main(_argv: string[]): Promise<number> { return 0; }
+// The command line: one commander program from buildProgram(), options from the shared table,
+// values resolved into Settings (flags > WARDEN_* > --config > defaults), then one command runs.
+import { Command, CommanderError, Option } from 'commander';
+import { EXIT, UsageError, VERSION } from './commands/common.js';
+import { msg, PROGRAM } from './messages.js';
+import { envName, optionsFor } from './options.js';
+import type { CommandName } from './options.js';
+import { defaultStateDir, resolveSettings } from './settings.js';
+import type { Settings } from './settings.js';
+
+type Flags = Record<string, string | string[] | boolean>;
+export type Invocation = { command: CommandName; flags: Flags; argv: string[] };
+
+const SUMMARY: Record<CommandName, string> = {
+  watch: 'run the check on a schedule and start the jobs whenever it fires (the long-running supervisor)',
+  once: 'one tick, for cron: run the check, start the jobs if it fires, wait for them, exit',
+  run: 'take a slot in a pool, run one command holding it, exit with its code',
+  status: 'show the pools in the state dir, their caps, live jobs and free slots',
+};
+
+const EXAMPLES: Record<CommandName, string[]> = {
+  watch: [
+    "warden watch --every 30s --check './in-stock.sh' --job './mail-vip.sh' --max-live 3",
+    "warden watch --cron '*/5 * * * *' --check 'curl -fs https://shop.example/api/stock' --job './mail.sh' --overflow skip",
+    "warden watch --every 1m --job './mail-vip.sh' --job './mail-rest.sh' --delay 10m --log json --log-file /var/log/warden.jsonl",
+    'warden watch --config stock.json --quiet',
+  ],
+  once: [
+    "*/5 * * * * warden once --check './in-stock.sh' --job './mail.sh' --pool mail --max-live 2 --quiet",
+    "warden once --check 'ls inbox' --each-line --job './process.sh \"$WARDEN_ITEM\"' --max-queue unlimited --overflow wait",
+    "warden once --detach --log-file ~/warden.jsonl --job './mail-rest.sh' --delay 10m",
+  ],
+  run: [
+    'warden run --pool backup --max-live 1 -- ./backup.sh --full',
+    'warden run --pool mail --max-live 3 --overflow skip --timeout 10m -- ./mail.sh',
+    "for f in *.wav; do warden run --pool enc --max-live 4 --detach --log-file enc.jsonl -- flac \"$f\"; done",
+  ],
+  status: ['warden status', 'warden status --pool mail --json'],
+};
+
+/** The commander program; `sink` receives what commander would print (help, errors). */
+export function buildProgram(onRun: (inv: Invocation) => void): Command {
+  const program = new Command(PROGRAM)
+    .description('Run a check on a schedule, start jobs when it fires, and cap live jobs across every process with a kernel-backed pool.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .enablePositionalOptions()
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .addHelpText('after', `\nExamples:\n  ${[EXAMPLES.watch[0], EXAMPLES.once[0], EXAMPLES.run[0], EXAMPLES.status[0]].join('\n  ')}\n\nRun 'warden <command> --help' for every option of a command.`);
+
+  for (const name of ['watch', 'once', 'run', 'status'] as const) {
+    const cmd = program.command(name).description(SUMMARY[name]).helpOption('-h, --help', 'show help').exitOverride();
+    for (const def of optionsFor(name)) {
+      const flags = def.value ? `${def.flag} <${def.value}>` : def.flag;
+      const option = new Option(flags, `${def.help} [env ${envName(def)}]`);
+      if (def.kind === 'texts') option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+      cmd.addOption(option);
+    }
+    if (name === 'run') {
+      cmd.argument('[command...]', 'the command and its arguments (after --)').passThroughOptions().usage('[options] -- CMD [ARG...]');
+    }
+    cmd.addHelpText('after', helpFooter(name));
+    cmd.action((...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const argv = name === 'run' && Array.isArray(args[0]) ? (args[0] as string[]) : [];
+      onRun({ command: name, flags: command.opts<Flags>(), argv });
+    });
+  }
+  return program;
+}
+
+function helpFooter(name: CommandName): string {
+  const notes: Record<CommandName, string> = {
+    watch: 'Exit status: 0 stopped by --max-runs, 1 a job failed, 2 bad usage, 128+n stopped by signal n.',
+    once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 75 the pool was full and the trigger was skipped.',
+    run: "Exit status: the command's own, 128+n if it died of signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
+    status: 'Shows every pool in the state dir unless --pool names one.',
+  };
+  const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else $XDG_RUNTIME_DIR/warden, else ${defaultStateDir({})} (here: ${defaultStateDir(process.env)}).`;
+  return `\n${notes[name]}\n${state}\n\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;
+}
+
+/** Parse argv into an invocation, or the exit code of help, version or a usage error. */
+export function parseArgs(argv: string[], write: { out: (s: string) => void; err: (s: string) => void }): Invocation | number {
+  let invocation: Invocation | undefined;
+  const program = buildProgram((inv) => (invocation = inv));
+  program.configureOutput({ writeOut: write.out, writeErr: () => undefined });
+  for (const cmd of program.commands) cmd.configureOutput({ writeOut: write.out, writeErr: () => undefined });
+  if (argv.length === 0) {
+    write.err(program.helpInformation());
+    return EXIT.usage;
+  }
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (!(err instanceof CommanderError)) throw err;
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
+    const sub = program.commands.find((c) => argv.includes(c.name()))?.name();
+    write.err(`${msg.usageError(err.message.replace(/^error: /, ''))} (${msg.seeHelp(sub)})\n`);
+    return EXIT.usage;
+  }
+  if (!invocation) {
+    write.err(`${msg.usageError(`unknown command '${argv[0]}'`)} (${msg.seeHelp()})\n`);
+    return EXIT.usage;
+  }
+  return invocation;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const write = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) };
+  const parsed = parseArgs(argv, write);
+  if (typeof parsed === 'number') return parsed;
+  const resolved = resolveSettings(parsed.command, parsed.flags, process.env, parsed.argv);
+  if ('error' in resolved) {
+    write.err(`${msg.usageError(resolved.error)}\n`);
+    return EXIT.usage;
+  }
+  try {
+    return await dispatch(resolved.settings, parsed);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      write.err(`${msg.usageError(err.message)}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+}
+
+async function dispatch(settings: Settings, inv: Invocation): Promise<number> {
+  switch (settings.command) {
+    case 'watch':
+      return (await import('./commands/watch.js')).watchCommand(settings);
+    case 'once':
+      return (await import('./commands/once.js')).onceCommand(settings);
+    case 'run':
+      return (await import('./commands/run.js')).runCommand(settings);
+    case 'status': {
+      const only = typeof inv.flags.pool === 'string' ? settings.pool : process.env.WARDEN_POOL ? settings.pool : undefined;
+      return (await import('./commands/status.js')).statusCommand(settings, only);
+    }
+  }
+}

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { clearHolder, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
+import { clearHolder, poolDir, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
 import { abortable, scanOrder } from './wait.js';
 import type { AcquireOptions, HolderInfo, Pool, PoolOptions, Slot, SlotState } from './pool.js';
 
@@ -43,7 +43,9 @@ export class FlockPool implements Pool {
   constructor(options: PoolOptions) {
     this.name = options.name;
     this.maxLive = options.maxLive;
-    this.dir = preparePoolDir(options.stateDir, { name: options.name, backend: 'flock', maxLive: options.maxLive });
+    this.dir = options.inspectOnly
+      ? poolDir(options.stateDir, options.name)
+      : preparePoolDir(options.stateDir, { name: options.name, backend: 'flock', maxLive: options.maxLive });
   }
 
   async tryAcquire(): Promise<Slot | undefined> {

@@ -40,6 +40,8 @@ export interface PoolOptions {
   maxLive: number;
   stateDir: string;
   backend: PoolBackend;
+  /** Only look (status): create nothing, record nothing. */
+  inspectOnly?: boolean;
 }
 
 export interface SlotState {

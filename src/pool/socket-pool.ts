@@ -4,7 +4,7 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
-import { clearHolder, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
+import { clearHolder, poolDir, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
 import { abortable, scanOrder } from './wait.js';
 import type { AcquireOptions, HolderInfo, Pool, PoolOptions, Slot, SlotState } from './pool.js';
 
@@ -42,7 +42,9 @@ export class SocketPool implements Pool {
     this.name = options.name;
     this.maxLive = options.maxLive;
     this.stateDir = options.stateDir;
-    this.dir = preparePoolDir(options.stateDir, { name: options.name, backend: 'socket', maxLive: options.maxLive });
+    this.dir = options.inspectOnly
+      ? poolDir(options.stateDir, options.name)
+      : preparePoolDir(options.stateDir, { name: options.name, backend: 'socket', maxLive: options.maxLive });
   }
 
   async tryAcquire(): Promise<Slot | undefined> {

@@ -1,0 +1,168 @@
+// Admission: a pool slot for each job request, else a place in this process's queue, else the
+// overflow policy (wait, skip, replace). Queued requests are served first come, first served
+// by one pump that waits on the pool.
+import type { Emit, SkipReason } from './events.js';
+import type { Pool, Slot } from './pool/pool.js';
+import { PoolTimeoutError } from './pool/pool.js';
+import type { Overflow } from './settings.js';
+
+export interface Request {
+  tick: number;
+  command: string;
+  item?: string;
+}
+
+export interface AdmissionOptions<R extends Request> {
+  pool: Pool;
+  maxQueue: number;
+  overflow: Overflow;
+  waitTimeoutMs?: number;
+  emit: Emit;
+  /** A slot was found for the request: start it (or hold it through its delay). */
+  admit(request: R, slot: Slot): void;
+  /** Terminate this process's oldest job, for `replace`; false when there is none. */
+  replaceOldest(): boolean;
+  /** Jobs this process has live, for the `wait` event. */
+  live(): number;
+}
+
+export type Decision = 'started' | 'queued' | 'skipped';
+
+interface Entry<R> {
+  request: R;
+  admitted: () => void;
+}
+
+export class Admission<R extends Request> {
+  private readonly queue: Entry<R>[] = [];
+  private pumping = false;
+  private readonly abort = new AbortController();
+  private closed = false;
+
+  constructor(private readonly options: AdmissionOptions<R>) {}
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Decide one request. With `wait`, resolves only once the request has a slot or a place. */
+  async submit(request: R): Promise<Decision> {
+    const o = this.options;
+    if (this.closed) return 'skipped';
+    if (this.queue.length === 0) {
+      const slot = await o.pool.tryAcquire();
+      if (slot) {
+        if (this.closed) {
+          slot.release();
+          return 'skipped';
+        }
+        o.admit(request, slot);
+        return 'started';
+      }
+    }
+    if (this.queue.length < o.maxQueue) {
+      this.enqueue(request);
+      return 'queued';
+    }
+    switch (o.overflow) {
+      case 'skip':
+        this.skip(request, o.maxQueue === 0 ? 'pool-full' : 'queue-full');
+        return 'skipped';
+      case 'replace':
+        if (!o.replaceOldest()) {
+          this.skip(request, o.maxQueue === 0 ? 'pool-full' : 'queue-full');
+          return 'skipped';
+        }
+        this.enqueue(request, true);
+        return 'queued';
+      case 'wait':
+        return this.waitForRoom(request);
+    }
+  }
+
+  /** Stop admitting: queued requests are dropped, waits end. */
+  close(): number {
+    this.closed = true;
+    const dropped = this.queue.length;
+    for (const entry of this.queue.splice(0)) entry.admitted();
+    this.abort.abort();
+    return dropped;
+  }
+
+  private waitForRoom(request: R): Promise<Decision> {
+    const o = this.options;
+    o.emit({ event: 'wait', pool: o.pool.name, live: o.live(), maxLive: finite(o.pool.maxLive), tick: request.tick });
+    return new Promise<Decision>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const entry = this.enqueue(request, false, () => {
+        if (timer) clearTimeout(timer);
+        resolve(this.closed ? 'skipped' : 'queued');
+      });
+      if (o.waitTimeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const at = this.queue.indexOf(entry);
+          // Still beyond the queue's own room: give up on this request.
+          if (at >= o.maxQueue) {
+            this.queue.splice(at, 1);
+            this.skip(request, 'wait-timeout');
+            resolve('skipped');
+          }
+        }, o.waitTimeoutMs);
+      }
+    });
+  }
+
+  private enqueue(request: R, front = false, admitted: () => void = () => undefined): Entry<R> {
+    const entry = { request, admitted };
+    if (front) this.queue.unshift(entry);
+    else this.queue.push(entry);
+    this.notifyRoom();
+    void this.pump();
+    return entry;
+  }
+
+  // A waiting request is "in" once it is within the queue's room (or admitted outright).
+  private notifyRoom(): void {
+    for (let i = 0; i < Math.min(this.queue.length, this.options.maxQueue); i++) {
+      const entry = this.queue[i];
+      const done = entry.admitted;
+      entry.admitted = () => undefined;
+      done();
+    }
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length && !this.closed) {
+        let slot: Slot;
+        try {
+          slot = await this.options.pool.acquire({ signal: this.abort.signal });
+        } catch (err) {
+          if (err instanceof PoolTimeoutError || this.closed) return;
+          // The pool itself failed (a state dir removed under us): say so and try again.
+          this.options.emit({ event: 'error', message: `pool ${this.options.pool.name}: ${err instanceof Error ? err.message : String(err)}` });
+          await new Promise((r) => setTimeout(r, 1000));
+          continue;
+        }
+        const entry = this.queue.shift();
+        if (!entry || this.closed) {
+          slot.release();
+          return;
+        }
+        entry.admitted();
+        this.notifyRoom();
+        this.options.admit(entry.request, slot);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private skip(request: R, reason: SkipReason): void {
+    this.options.emit({ event: 'skip', reason, tick: request.tick, pool: this.options.pool.name, command: request.command, item: request.item });
+  }
+}
+
+export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);

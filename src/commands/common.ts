@@ -1,0 +1,84 @@
+// What every command sets up the same way: the state dir, the log file, the reporter, the pool,
+// signal handlers and the parent-death watch. A user error here is a message and exit 2.
+import fs from 'node:fs';
+import { msg } from '../messages.js';
+import { openPool } from '../pool/open-pool.js';
+import type { Pool } from '../pool/pool.js';
+import { createReporter } from '../report/reporter.js';
+import type { Display, Reporter } from '../report/reporter.js';
+import { describeFsError } from '../settings.js';
+import type { Settings } from '../settings.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, tempFail: 75 } as const;
+
+export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+export class UsageError extends Error {}
+
+export type Signal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
+export const SIGNAL_EXIT: Record<Signal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
+
+/** Create the state dir (mode 0700) and make sure it can be written. */
+export function prepareStateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    throw new UsageError(msg.stateDirUnusable(dir, describeFsError(err)));
+  }
+}
+
+export function openReporter(settings: Settings, display: Display, displayFd: number): Reporter {
+  let logFd: number | undefined;
+  if (settings.logFile) {
+    try {
+      logFd = fs.openSync(settings.logFile, 'a', 0o644);
+    } catch (err) {
+      throw new UsageError(msg.logFileUnusable(settings.logFile, describeFsError(err)));
+    }
+  }
+  if (settings.output) {
+    try {
+      fs.mkdirSync(settings.output, { recursive: true });
+      fs.accessSync(settings.output, fs.constants.W_OK);
+    } catch (err) {
+      throw new UsageError(msg.outputDirUnusable(settings.output, describeFsError(err)));
+    }
+  }
+  return createReporter({ display, displayFd, quiet: settings.quiet, logFd, logPath: settings.logFile, env: process.env });
+}
+
+export function openSettingsPool(settings: Settings): Pool {
+  prepareStateDir(settings.stateDir);
+  try {
+    return openPool({ name: settings.pool, maxLive: settings.maxLive, stateDir: settings.stateDir, backend: settings.poolBackend });
+  } catch (err) {
+    throw new UsageError(msg.stateDirUnusable(settings.stateDir, describeFsError(err)));
+  }
+}
+
+/**
+ * Route SIGINT, SIGTERM and SIGHUP to `handler`; a dead parent (the npx in front of us was
+ * killed, the terminal's shell is gone) counts as SIGHUP. Returns the undo.
+ */
+export function handleSignals(handler: (signal: Signal) => void): () => void {
+  const listeners = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
+    const fn = (): void => handler(sig);
+    process.on(sig, fn);
+    return [sig, fn] as const;
+  });
+  const parent = process.ppid;
+  const watch =
+    parent > 1
+      ? setInterval(() => {
+          if (process.ppid !== parent) {
+            clearInterval(watch);
+            handler('SIGHUP');
+          }
+        }, 250).unref()
+      : undefined;
+  return () => {
+    for (const [sig, fn] of listeners) process.off(sig, fn);
+    if (watch) clearInterval(watch);
+  };
+}

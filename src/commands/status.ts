@@ -1,0 +1,123 @@
+// `warden status`: every pool in the state dir, its cap, its live holders and free slots.
+// The kernel says which slots are held; holder records only describe them.
+import { formatDuration } from '../duration.js';
+import { formatCap, msg } from '../messages.js';
+import { listPools, poolDir, readMeta } from '../pool/holders.js';
+import { openPool } from '../pool/open-pool.js';
+import type { PoolBackend } from '../pool/pool.js';
+import { Sink } from '../report/sink.js';
+import type { Settings } from '../settings.js';
+import { EXIT } from './common.js';
+
+export interface SlotView {
+  slot: number;
+  pid: number | null;
+  /** The recorded holder process still exists (else its descendants hold the slot). */
+  pidAlive: boolean;
+  jobId: string | null;
+  command: string | null;
+  owner: number | null;
+  startedAt: string | null;
+  runningMs: number | null;
+}
+
+export interface PoolView {
+  name: string;
+  backend: PoolBackend;
+  maxLive: number | null;
+  live: number;
+  free: number | null;
+  /** Every cap that processes using this pool declared; more than one is a mismatch. */
+  maxLiveValues: (number | null)[];
+  mismatch: boolean;
+  holders: SlotView[];
+}
+
+export async function inspectPools(stateDir: string, only?: string): Promise<PoolView[]> {
+  const names = only ? listPools(stateDir).filter((n) => n === only) : listPools(stateDir);
+  const views: PoolView[] = [];
+  for (const name of names) {
+    const meta = readMeta(poolDir(stateDir, name));
+    if (!meta) continue;
+    const pool = openPool({ name, maxLive: meta.maxLive, stateDir, backend: meta.backend, inspectOnly: true });
+    const states = await pool.inspect(Number.isFinite(meta.maxLive) ? meta.maxLive : 0);
+    const now = Date.now();
+    const holders: SlotView[] = states
+      .filter((s) => s.held)
+      .map((s) => {
+        const h = s.holder;
+        return {
+          slot: s.slot,
+          pid: h?.pid ?? null,
+          pidAlive: h ? pidAlive(h.pid) : false,
+          jobId: h?.jobId ?? null,
+          command: h?.command ?? null,
+          owner: h?.owner ?? null,
+          startedAt: h?.startedAt ?? null,
+          runningMs: h ? Math.max(0, now - Date.parse(h.startedAt)) : null,
+        };
+      });
+    const caps = new Set<number>([meta.maxLive, ...states.flatMap((s) => (s.held && s.holder ? [s.holder.maxLive] : []))]);
+    const cap = Math.max(...caps);
+    views.push({
+      name,
+      backend: meta.backend,
+      maxLive: Number.isFinite(cap) ? cap : null,
+      live: holders.length,
+      free: Number.isFinite(cap) ? Math.max(0, cap - holders.filter((h) => h.slot < cap).length) : null,
+      maxLiveValues: [...caps].sort((a, b) => a - b).map((c) => (Number.isFinite(c) ? c : null)),
+      mismatch: caps.size > 1,
+      holders,
+    });
+  }
+  return views;
+}
+
+/** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
+export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
+  const out = new Sink(1, 'stdout', () => undefined);
+  const pools = await inspectPools(settings.stateDir, only);
+  if (settings.json) {
+    out.write(JSON.stringify({ stateDir: settings.stateDir, pools }, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  if (!pools.length) {
+    out.write((only ? msg.noSuchPool(only, settings.stateDir) : msg.noPools(settings.stateDir)) + '\n');
+    return EXIT.ok;
+  }
+  out.write(pools.map(renderPool).join('\n') + '\n');
+  return EXIT.ok;
+}
+
+function renderPool(p: PoolView): string {
+  const cap = formatCap(p.maxLive ?? Infinity);
+  const lines = [`pool ${p.name} (${p.backend}): ${p.live} live of ${cap}, ${p.free === null ? 'no cap' : `${p.free} free`}`];
+  if (p.mismatch) {
+    lines.push(`  note: processes give this pool different --max-live values (${p.maxLiveValues.map((c) => formatCap(c ?? Infinity)).join(', ')}); each admits only into its first N slots, so the cap is the largest`);
+  }
+  if (p.holders.length) {
+    const rows = [['slot', 'pid', 'job', 'started', 'running', 'command']];
+    for (const h of p.holders) {
+      rows.push([
+        String(h.slot),
+        h.pid === null ? '?' : `${h.pid}${h.pidAlive ? '' : ' (exited; its processes hold the slot)'}`,
+        h.jobId ?? '?',
+        h.startedAt ? h.startedAt.replace('T', ' ').slice(0, 19) : '?',
+        h.runningMs === null ? '?' : formatDuration(h.runningMs),
+        h.command ?? '(unknown holder)',
+      ]);
+    }
+    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+    for (const r of rows) lines.push('  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+  }
+  return lines.join('\n');
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

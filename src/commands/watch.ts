@@ -1,0 +1,39 @@
+// `warden watch`: the long-running supervisor. Ticks come from the schedule whatever the jobs
+// are doing; the supervisor does the rest. Exits on --max-runs or a signal, after draining.
+import { finite } from '../admission.js';
+import { formatDuration } from '../duration.js';
+import { cronIntervalMs, describeSchedule, startTicker } from '../schedule.js';
+import type { Settings } from '../settings.js';
+import { Supervisor } from '../supervisor.js';
+import { EXIT, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+
+export async function watchCommand(settings: Settings): Promise<number> {
+  const schedule = settings.schedule;
+  if (!schedule) return EXIT.usage;
+  const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr));
+  const reporter = openReporter(settings, settings.log, 1);
+  const pool = openSettingsPool(settings);
+  const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
+  reporter.emit({ event: 'start', mode: 'watch', pool: pool.name, maxLive: finite(pool.maxLive), schedule: describeSchedule(schedule), version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+
+  const undoSignals = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]));
+  const ticker = startTicker(schedule, (tick, late) => {
+    const last = settings.maxRuns !== undefined && tick >= settings.maxRuns;
+    if (last) ticker.stop();
+    void supervisor.tick(tick, late).finally(() => last && supervisor.endScheduling());
+  });
+  supervisor.stopTicks = () => ticker.stop();
+  const status = setInterval(() => reporter.status(`next check in ${formatDuration(ticker.nextInMs())} · ${supervisor.describe()}`), 1000);
+  status.unref();
+  try {
+    await supervisor.done();
+  } finally {
+    clearInterval(status);
+    undoSignals();
+    pool.close();
+  }
+  const code = supervisor.signalExit ?? (supervisor.tally.failed ? EXIT.failed : EXIT.ok);
+  if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'max-runs', liveJobs: 0 });
+  reporter.close();
+  return code;
+}

@@ -1,0 +1,46 @@
+// Every event warden emits, as one discriminated union: components emit, reporters render.
+
+export type Mode = 'watch' | 'once' | 'run' | 'runner';
+export type CheckOutcome = 'fired' | 'idle' | 'error' | 'timeout';
+export type ExitOutcome = 'ok' | 'failed' | 'timeout' | 'killed';
+export type SkipReason = 'pool-full' | 'queue-full' | 'overrun' | 'wait-timeout';
+
+/** How a job ended; modelled on execa's result (exitCode, signal, durationMs, timedOut). */
+export interface ExitRecord {
+  jobId: string;
+  jobPid: number | null;
+  command: string;
+  exitCode: number | null;
+  signal: string | null;
+  durationMs: number;
+  outcome: ExitOutcome;
+  tail: string;
+  attempt: number;
+  tick: number;
+  slot: number;
+  /** SIGKILL was needed after the grace. */
+  forced: boolean;
+  /** Processes of the job's group were still alive when it exited (they keep the slot). */
+  leftover: boolean;
+  /** Why the job could not be started, when it could not. */
+  error?: string;
+}
+
+export type Event =
+  | { event: 'start'; mode: Mode; pool: string; maxLive: number | null; schedule: string | null; version: string; backend: string; stateDir: string }
+  | { event: 'check'; tick: number; outcome: CheckOutcome; exitCode: number | null; signal: string | null; durationMs: number; triggers: number; stderr?: string }
+  | { event: 'spawn'; jobId: string; jobPid: number | null; command: string; slot: number; tick: number; attempt: number; delayMs: number; item?: string }
+  | ({ event: 'exit' } & ExitRecord)
+  | { event: 'skip'; reason: SkipReason; tick: number; pool: string; command?: string; item?: string }
+  | { event: 'wait'; pool: string; live: number; maxLive: number | null; tick: number }
+  | { event: 'retry'; jobId: string; attempt: number; delayMs: number }
+  | { event: 'stop'; reason: string; liveJobs: number; cancelled?: number; running?: { jobId: string; jobPid: number | null; command: string; runningMs: number }[] }
+  | { event: 'error'; message: string };
+
+export type Stamped = Event & { ts: string; pid: number };
+
+export type Emit = (event: Event) => void;
+
+export function stamp(event: Event): Stamped {
+  return { ts: new Date().toISOString(), ...event, pid: process.pid };
+}

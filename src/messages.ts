@@ -1,0 +1,55 @@
+// Every sentence warden says to a person lives here, so help, errors and logs read as one voice.
+
+export const PROGRAM = 'warden';
+
+export const DURATION_FORM = 'use e.g. 500ms, 30s, 3m, 1h30m';
+
+export const msg = {
+  usageError: (text: string): string => `${PROGRAM}: ${text}`,
+  seeHelp: (command?: string): string => `see '${PROGRAM}${command ? ` ${command}` : ''} --help'`,
+  notDuration: (where: string, value: string): string => `${where}: ${quote(value)} is not a duration; ${DURATION_FORM}`,
+  notPositiveDuration: (where: string, value: string): string =>
+    `${where}: ${quote(value)} must be a duration above zero; ${DURATION_FORM}`,
+  notCount: (where: string, value: string, unlimited: boolean): string =>
+    `${where}: ${quote(value)} is not a whole number of 0 or more${unlimited ? ", or 'unlimited'" : ''}`,
+  notPositive: (where: string, value: string, unlimited: boolean): string =>
+    `${where}: ${quote(value)} must be a whole number of 1 or more${unlimited ? ", or 'unlimited'" : ''}`,
+  notChoice: (where: string, value: string, choices: readonly string[]): string =>
+    `${where}: ${quote(value)} is not one of ${choices.join(', ')}`,
+  notBoolean: (where: string, value: string): string => `${where}: ${quote(value)} is not a yes/no value; use 1, 0, true or false`,
+  notPoolName: (where: string, value: string): string =>
+    `${where}: ${quote(value)} is not a pool name; use letters, digits, '.', '_', '-' (up to 100 characters)`,
+  notCron: (where: string, value: string, why: string): string =>
+    `${where}: ${quote(value)} is not a cron expression (${why}); use 5 fields, or 6 with seconds first, e.g. '*/5 * * * *'`,
+  emptyValue: (where: string): string => `${where}: must not be empty`,
+  wrongType: (where: string, expected: string): string => `${where}: expected ${expected}`,
+  unknownKey: (where: string): string => `${where}: unknown setting`,
+  configUnreadable: (file: string, why: string): string => `--config: cannot read ${file}: ${why}`,
+  configNotJson: (file: string, why: string): string => `--config: ${file} is not valid JSON: ${why}`,
+  needSchedule: (): string => "watch needs a schedule: --every DUR (e.g. --every 30s) or --cron EXPR (e.g. --cron '*/5 * * * *')",
+  bothSchedules: (): string => '--every and --cron cannot be used together; choose one',
+  needJob: (command: string): string => `${command} needs at least one --job CMD (e.g. --job './mail.sh')`,
+  needCommand: (): string => "run needs a command after '--', e.g. warden run --pool mail -- ./mail.sh",
+  overflowForRun: (value: string): string => `--overflow: ${quote(value)} is not one of wait, skip (run has no jobs of its own to replace)`,
+  detachNeedsLogFile: (): string => '--detach needs --log-file PATH: the detached jobs report their exits there',
+  socketBackendOffLinux: (): string => "--pool-backend: 'socket' needs Linux abstract sockets; use --pool-backend flock",
+  stateDirUnusable: (dir: string, why: string): string => `--state-dir: cannot use ${dir}: ${why}`,
+  logFileUnusable: (file: string, why: string): string => `--log-file: cannot write ${file}: ${why}`,
+  outputDirUnusable: (dir: string, why: string): string => `--output: cannot write into ${dir}: ${why}`,
+  redisPool: (where: string): string => `${where}: redis:// pools are not available in this version; use a local pool name`,
+  // Runtime notices (stderr).
+  writeFailed: (what: string, why: string): string => `${PROGRAM}: cannot write ${what}: ${why}; carrying on`,
+  runSkipped: (pool: string, live: number, max: number): string =>
+    `${PROGRAM}: pool '${pool}' is full (${live}/${formatCap(max)}); not running the command (exit 75)`,
+  runWaitTimeout: (pool: string): string => `${PROGRAM}: gave up waiting for a slot in pool '${pool}' (exit 75)`,
+  cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
+  stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
+  noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
+  noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
+};
+
+export const formatCap = (n: number): string => (Number.isFinite(n) ? String(n) : 'unlimited');
+
+function quote(value: string): string {
+  return JSON.stringify(value);
+}

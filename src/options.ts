@@ -1,0 +1,129 @@
+// One table of every option: its flag, which commands take it, how its value is read, and its
+// help text. The CLI, the WARDEN_* environment and --config files are all read through it.
+import { Cron } from 'croner';
+import { parseDuration } from './duration.js';
+import { msg } from './messages.js';
+
+export type CommandName = 'watch' | 'once' | 'run' | 'status';
+
+export type Kind =
+  | 'duration'
+  | 'positive-duration'
+  | 'count'
+  | 'count-or-unlimited'
+  | 'positive'
+  | 'positive-or-unlimited'
+  | 'text'
+  | 'texts'
+  | 'choice'
+  | 'boolean'
+  | 'pool'
+  | 'cron';
+
+export interface OptionDef {
+  /** camelCase: the config key and the Settings field. */
+  key: string;
+  flag: string;
+  value?: string;
+  kind: Kind;
+  choices?: readonly string[];
+  commands: readonly CommandName[];
+  help: string;
+  /** Not read from --config (the config file itself, for one). */
+  cliOnly?: boolean;
+}
+
+export type Value = number | string | boolean | string[];
+export type Parsed = { value: Value } | { error: string };
+
+const SCHEDULED: readonly CommandName[] = ['watch', 'once'];
+const POOLED: readonly CommandName[] = ['watch', 'once', 'run'];
+
+export const OPTIONS: readonly OptionDef[] = [
+  { key: 'every', flag: '--every', value: 'DUR', kind: 'positive-duration', commands: SCHEDULED, help: 'run the check every DUR (500ms, 30s, 3m, 1h30m)' },
+  { key: 'cron', flag: '--cron', value: 'EXPR', kind: 'cron', commands: SCHEDULED, help: 'cron schedule instead of --every: 5 fields, or 6 with seconds first; local time' },
+  { key: 'check', flag: '--check', value: 'CMD', kind: 'text', commands: SCHEDULED, help: 'shell command: exit 0 fires, 1 is idle, anything else is a check error (default: every tick fires)' },
+  { key: 'job', flag: '--job', value: 'CMD', kind: 'texts', commands: SCHEDULED, help: 'shell command to start when the check fires; repeat for several jobs' },
+  { key: 'delay', flag: '--delay', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'start the jobs this long after the trigger; the slot is held meanwhile (default 0)' },
+  { key: 'eachLine', flag: '--each-line', kind: 'boolean', commands: SCHEDULED, help: "one trigger per non-empty line of the check's output, in WARDEN_ITEM" },
+  { key: 'pool', flag: '--pool', value: 'NAME', kind: 'pool', commands: ['watch', 'once', 'run', 'status'], help: 'pool shared by every warden process using this name and state dir (default "default")' },
+  { key: 'maxLive', flag: '--max-live', value: 'N', kind: 'positive-or-unlimited', commands: POOLED, help: 'at most N live jobs in the pool, across processes, or "unlimited" (default: number of CPUs)' },
+  { key: 'maxQueue', flag: '--max-queue', value: 'N', kind: 'count-or-unlimited', commands: SCHEDULED, help: 'triggers held in memory while the pool is full, or "unlimited" (default 0)' },
+  { key: 'overflow', flag: '--overflow', value: 'POLICY', kind: 'choice', choices: ['wait', 'skip', 'replace'], commands: POOLED, help: 'pool and queue full: wait (pause the schedule), skip (drop the trigger), replace (stop our oldest job) (default: wait for watch and run, skip for once)' },
+  { key: 'waitTimeout', flag: '--wait-timeout', value: 'DUR', kind: 'duration', commands: POOLED, help: 'with wait: give up after DUR and log a skip' },
+  { key: 'checkTimeout', flag: '--check-timeout', value: 'DUR', kind: 'positive-duration', commands: SCHEDULED, help: 'kill a check that runs longer (default: the interval)' },
+  { key: 'jobTimeout', flag: '--job-timeout', value: 'DUR', kind: 'positive-duration', commands: SCHEDULED, help: 'terminate a job that runs longer (default: none)' },
+  { key: 'timeout', flag: '--timeout', value: 'DUR', kind: 'positive-duration', commands: ['run'], help: 'terminate the command if it runs longer (default: none)' },
+  { key: 'killAfter', flag: '--kill-after', value: 'DUR', kind: 'duration', commands: POOLED, help: 'grace between SIGTERM and SIGKILL for timeouts and shutdown (default 10s)' },
+  { key: 'retries', flag: '--retries', value: 'N', kind: 'count', commands: SCHEDULED, help: 're-run a failed job up to N times (default 0)' },
+  { key: 'retryDelay', flag: '--retry-delay', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'first retry after DUR, doubling each time (default 1s)' },
+  { key: 'jitter', flag: '--jitter', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'random extra delay of up to DUR before each check (default 0)' },
+  { key: 'maxRuns', flag: '--max-runs', value: 'N', kind: 'positive', commands: SCHEDULED, help: 'stop after N ticks, then wait for the jobs' },
+  { key: 'log', flag: '--log', value: 'FORMAT', kind: 'choice', choices: ['pretty', 'json'], commands: POOLED, help: 'pretty (colour on a terminal; NO_COLOR, FORCE_COLOR) or json (one object per line) (default pretty)' },
+  { key: 'logFile', flag: '--log-file', value: 'PATH', kind: 'text', commands: POOLED, help: 'also append every event to PATH as JSON lines' },
+  { key: 'quiet', flag: '--quiet', kind: 'boolean', commands: POOLED, help: 'show only what is wrong (check errors, failed or killed jobs, skips)' },
+  { key: 'output', flag: '--output', value: 'DIR', kind: 'text', commands: SCHEDULED, help: "write each job's output to DIR/<job-id>.log instead of the terminal" },
+  { key: 'stateDir', flag: '--state-dir', value: 'DIR', kind: 'text', commands: ['watch', 'once', 'run', 'status'], help: 'where pools live (default $XDG_RUNTIME_DIR/warden, else a per-user folder in the temp dir)' },
+  { key: 'poolBackend', flag: '--pool-backend', value: 'B', kind: 'choice', choices: ['socket', 'flock'], commands: POOLED, help: 'socket (Linux abstract sockets) or flock (lock files; across network namespaces and off Linux)' },
+  { key: 'config', flag: '--config', value: 'FILE', kind: 'text', commands: SCHEDULED, help: 'JSON file with these settings in camelCase, and jobs: [{run, delay}]; flags override it', cliOnly: true },
+  { key: 'detach', flag: '--detach', kind: 'boolean', commands: ['once', 'run'], help: 'start the jobs and return at once; their exits go to --log-file' },
+  { key: 'json', flag: '--json', kind: 'boolean', commands: ['status'], help: 'print JSON instead of a table' },
+];
+
+export const envName = (def: OptionDef): string => `WARDEN_${def.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+export const optionsFor = (command: CommandName): OptionDef[] => OPTIONS.filter((o) => o.commands.includes(command));
+
+/** Read one value given as text (flag, env var); `where` names its source in errors. */
+export function parseText(def: OptionDef, raw: string, where: string): Parsed {
+  switch (def.kind) {
+    case 'duration':
+    case 'positive-duration': {
+      const ms = parseDuration(raw);
+      if (ms === undefined) return { error: msg.notDuration(where, raw) };
+      if (def.kind === 'positive-duration' && ms <= 0) return { error: msg.notPositiveDuration(where, raw) };
+      return { value: ms };
+    }
+    case 'count':
+    case 'count-or-unlimited':
+    case 'positive':
+    case 'positive-or-unlimited': {
+      const unlimited = def.kind.endsWith('unlimited');
+      if (unlimited && raw.trim().toLowerCase() === 'unlimited') return { value: Infinity };
+      const n = /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      const min = def.kind.startsWith('positive') ? 1 : 0;
+      if (!Number.isSafeInteger(n) || n < min) {
+        return { error: min ? msg.notPositive(where, raw, unlimited) : msg.notCount(where, raw, unlimited) };
+      }
+      return { value: n };
+    }
+    case 'choice':
+      return def.choices?.includes(raw) ? { value: raw } : { error: msg.notChoice(where, raw, def.choices ?? []) };
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (v === '1' || v === 'true') return { value: true };
+      if (v === '0' || v === 'false' || v === '') return { value: false };
+      return { error: msg.notBoolean(where, raw) };
+    }
+    case 'pool':
+      if (raw.startsWith('redis://')) return { error: msg.redisPool(where) };
+      return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(raw) ? { value: raw } : { error: msg.notPoolName(where, raw) };
+    case 'cron':
+      return cronError(raw, where) ?? { value: raw };
+    case 'texts':
+      return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };
+    case 'text':
+      return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: raw };
+  }
+}
+
+function cronError(expr: string, where: string): { error: string } | undefined {
+  const fields = expr.trim().split(/\s+/).length;
+  if (fields < 5 || fields > 6) return { error: msg.notCron(where, expr, `${fields} field${fields === 1 ? '' : 's'}`) };
+  try {
+    new Cron(expr, { paused: true });
+    return undefined;
+  } catch (err) {
+    return { error: msg.notCron(where, expr, err instanceof Error ? err.message : String(err)) };
+  }
+}

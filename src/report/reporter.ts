@@ -1,0 +1,120 @@
+// Decides where each event and each line of job output goes: the display (pretty or JSON on
+// stdout), the --log-file (always JSON), and stderr for what warden itself must say.
+import fs from 'node:fs';
+import tty from 'node:tty';
+import type { ChalkInstance } from 'chalk';
+import type { Emit, Event, Stamped } from '../events.js';
+import { stamp } from '../events.js';
+import { msg } from '../messages.js';
+import { colourFor } from './colour.js';
+import { formatPretty } from './pretty.js';
+import { Sink } from './sink.js';
+
+export type Display = 'pretty' | 'json' | 'none';
+
+export interface ReporterOptions {
+  display: Display;
+  /** Where the display goes: 1 (stdout) for watch/once, 2 for run, whose stdout is the command's. */
+  displayFd: number;
+  quiet: boolean;
+  /** An open descriptor of the log file, or undefined. */
+  logFd?: number;
+  logPath?: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export interface Reporter {
+  emit: Emit;
+  /** Complete lines of one job's output, shown prefixed with its id. */
+  jobOutput(jobId: string, lines: Buffer[]): void;
+  /** The bottom status line on a terminal; ignored elsewhere. */
+  status(text: string): void;
+  /** A line for people on stderr, not an event. */
+  notice(text: string): void;
+  close(): void;
+}
+
+/** What --quiet keeps: only what is wrong, as `chronic` would. */
+export function isWrong(e: Event): boolean {
+  switch (e.event) {
+    case 'check':
+      return e.outcome === 'error' || e.outcome === 'timeout';
+    case 'exit':
+      return e.outcome !== 'ok';
+    case 'skip':
+    case 'error':
+      return true;
+    default:
+      return false;
+  }
+}
+
+export function createReporter(options: ReporterOptions): Reporter {
+  const stderr = new Sink(2, 'stderr', () => undefined);
+  const notice = (text: string): void => {
+    clearStatus();
+    stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    drawStatus();
+  };
+  const warn = (what: string, why: string): void => notice(msg.writeFailed(what, why));
+
+  const display = new Sink(options.displayFd, options.displayFd === 1 ? 'stdout' : 'stderr', warn);
+  const log = options.logFd === undefined ? undefined : new Sink(options.logFd, options.logPath ?? 'log file', warn);
+  const c: ChalkInstance = colourFor(options.displayFd, options.env);
+  const pretty = options.display === 'pretty';
+  const onTerminal = pretty && !options.quiet && tty.isatty(options.displayFd);
+  const outputFd = options.display === 'json' ? 2 : options.displayFd;
+  const output = outputFd === options.displayFd ? display : stderr;
+  let statusText = '';
+
+  function clearStatus(): void {
+    if (onTerminal && statusText) display.write('\r\x1b[2K');
+  }
+  function drawStatus(): void {
+    if (onTerminal && statusText) display.write(c.dim(statusText));
+  }
+
+  return {
+    emit(event: Event): void {
+      const e: Stamped = stamp(event);
+      const json = JSON.stringify(e) + '\n';
+      log?.write(json);
+      if (options.quiet && !isWrong(e)) return;
+      if (options.display === 'json') display.write(json);
+      else if (pretty) {
+        clearStatus();
+        display.write(formatPretty(e, c) + '\n');
+        drawStatus();
+      }
+    },
+    jobOutput(jobId: string, lines: Buffer[]): void {
+      if (options.quiet || options.display === 'none' || !output.usable) return;
+      const prefix = Buffer.from(pretty ? c.dim(`[${jobId}] `) : `[${jobId}] `);
+      const parts: Buffer[] = [];
+      for (const line of lines) parts.push(prefix, line, NEWLINE);
+      clearStatus();
+      output.write(Buffer.concat(parts));
+      drawStatus();
+    },
+    status(text: string): void {
+      if (!onTerminal) return;
+      clearStatus();
+      statusText = text;
+      drawStatus();
+    },
+    notice,
+    close(): void {
+      clearStatus();
+      statusText = '';
+      if (options.logFd !== undefined) {
+        try {
+          fs.closeSync(options.logFd);
+        } catch {
+          // Closing is best effort.
+        }
+      }
+    },
+  };
+}
+
+const NEWLINE = Buffer.from('\n');

@@ -1,0 +1,301 @@
+// Flags, WARDEN_* variables and a --config file become one typed Settings object.
+// Precedence: flag > environment > config file > default. No behaviour here.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { msg } from './messages.js';
+import { envName, optionsFor, parseText } from './options.js';
+import type { CommandName, OptionDef, Parsed, Value } from './options.js';
+import { defaultBackend } from './pool/open-pool.js';
+import type { PoolBackend } from './pool/pool.js';
+
+export type Overflow = 'wait' | 'skip' | 'replace';
+export type Schedule = { kind: 'every'; ms: number } | { kind: 'cron'; expr: string };
+
+export interface JobSpec {
+  run: string;
+  delayMs: number;
+}
+
+export interface Settings {
+  command: CommandName;
+  schedule?: Schedule;
+  check?: string;
+  jobs: JobSpec[];
+  eachLine: boolean;
+  pool: string;
+  maxLive: number;
+  maxQueue: number;
+  overflow: Overflow;
+  waitTimeoutMs?: number;
+  checkTimeoutMs?: number;
+  jobTimeoutMs?: number;
+  killAfterMs: number;
+  retries: number;
+  retryDelayMs: number;
+  jitterMs: number;
+  maxRuns?: number;
+  log: 'pretty' | 'json';
+  logFile?: string;
+  quiet: boolean;
+  output?: string;
+  stateDir: string;
+  poolBackend: PoolBackend;
+  detach: boolean;
+  json: boolean;
+  /** `run`: the command and its arguments. */
+  argv: string[];
+}
+
+export type Resolved = { settings: Settings } | { error: string };
+
+type Values = Map<string, Value>;
+
+/** Build Settings for one command from parsed flags (raw text), the environment and --config. */
+export function resolveSettings(
+  command: CommandName,
+  flags: Record<string, string | string[] | boolean>,
+  env: NodeJS.ProcessEnv,
+  argv: string[] = [],
+): Resolved {
+  const defs = optionsFor(command);
+  const values: Values = new Map();
+  for (const def of defs) {
+    const flag = flags[def.key];
+    let parsed: Parsed | undefined;
+    if (flag !== undefined) parsed = parseFlag(def, flag);
+    else if (env[envName(def)] !== undefined && (def.kind === 'boolean' || env[envName(def)] !== '')) {
+      parsed = parseText(def, env[envName(def)] ?? '', envName(def));
+    }
+    if (!parsed) continue;
+    if ('error' in parsed) return { error: parsed.error };
+    values.set(def.key, parsed.value);
+  }
+
+  let configJobs: JobSpec[] | undefined;
+  const configFile = values.get('config');
+  if (typeof configFile === 'string') {
+    const loaded = loadConfig(configFile, defs);
+    if ('error' in loaded) return { error: loaded.error };
+    for (const [key, value] of loaded.values) if (!values.has(key)) values.set(key, value);
+    configJobs = loaded.jobs;
+  }
+  return finish(command, values, configJobs, argv, env);
+}
+
+function parseFlag(def: OptionDef, flag: string | string[] | boolean): Parsed {
+  if (typeof flag === 'boolean') return { value: flag };
+  if (Array.isArray(flag)) {
+    const texts: string[] = [];
+    for (const item of flag) {
+      const parsed = parseText(def, item, def.flag);
+      if ('error' in parsed) return parsed;
+      texts.push(item);
+    }
+    return { value: texts };
+  }
+  return parseText(def, flag, def.flag);
+}
+
+function finish(command: CommandName, values: Values, configJobs: JobSpec[] | undefined, argv: string[], env: NodeJS.ProcessEnv): Resolved {
+  const num = (key: string): number | undefined => {
+    const v = values.get(key);
+    return typeof v === 'number' ? v : undefined;
+  };
+  const str = (key: string): string | undefined => {
+    const v = values.get(key);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const bool = (key: string): boolean => values.get(key) === true;
+
+  const every = num('every');
+  const cron = str('cron');
+  if (every !== undefined && cron !== undefined) return { error: msg.bothSchedules() };
+  const schedule: Schedule | undefined =
+    every !== undefined ? { kind: 'every', ms: every } : cron !== undefined ? { kind: 'cron', expr: cron } : undefined;
+  if (command === 'watch' && !schedule) return { error: msg.needSchedule() };
+
+  const delayMs = num('delay') ?? 0;
+  const flagJobs = values.get('job');
+  const jobs: JobSpec[] = Array.isArray(flagJobs)
+    ? flagJobs.map((run) => ({ run, delayMs }))
+    : (configJobs ?? []).map((j) => ({ run: j.run, delayMs: j.delayMs >= 0 ? j.delayMs : delayMs }));
+  if ((command === 'watch' || command === 'once') && jobs.length === 0) return { error: msg.needJob(command) };
+  if (command === 'run' && argv.length === 0) return { error: msg.needCommand() };
+
+  const overflowText = str('overflow');
+  if (command === 'run' && overflowText === 'replace') return { error: msg.overflowForRun(overflowText) };
+  const overflow = (overflowText ?? (command === 'once' ? 'skip' : 'wait')) as Overflow;
+
+  const poolBackend = (str('poolBackend') ?? defaultBackend()) as PoolBackend;
+  if (poolBackend === 'socket' && process.platform !== 'linux') return { error: msg.socketBackendOffLinux() };
+
+  const detach = bool('detach');
+  const logFile = str('logFile');
+  if (detach && !logFile) return { error: msg.detachNeedsLogFile() };
+
+  const settings: Settings = {
+    command,
+    schedule,
+    check: str('check'),
+    jobs,
+    eachLine: bool('eachLine'),
+    pool: str('pool') ?? 'default',
+    maxLive: num('maxLive') ?? os.availableParallelism(),
+    maxQueue: num('maxQueue') ?? 0,
+    overflow,
+    waitTimeoutMs: num('waitTimeout'),
+    checkTimeoutMs: num('checkTimeout'),
+    jobTimeoutMs: num('jobTimeout') ?? num('timeout'),
+    killAfterMs: num('killAfter') ?? 10_000,
+    retries: num('retries') ?? 0,
+    retryDelayMs: num('retryDelay') ?? 1000,
+    jitterMs: num('jitter') ?? 0,
+    maxRuns: num('maxRuns'),
+    log: (str('log') ?? 'pretty') as 'pretty' | 'json',
+    logFile: logFile === undefined ? undefined : path.resolve(logFile),
+    quiet: bool('quiet'),
+    output: str('output'),
+    stateDir: path.resolve(str('stateDir') ?? defaultStateDir(env)),
+    poolBackend,
+    detach,
+    json: bool('json'),
+    argv,
+  };
+  return { settings };
+}
+
+/** $XDG_RUNTIME_DIR/warden when the session has one, else a per-user folder in the temp dir. */
+export function defaultStateDir(env: NodeJS.ProcessEnv): string {
+  const xdg = env.XDG_RUNTIME_DIR;
+  if (xdg && path.isAbsolute(xdg)) {
+    try {
+      fs.accessSync(xdg, fs.constants.W_OK);
+      return path.join(xdg, 'warden');
+    } catch {
+      // Not usable (cron, su): fall through to the temp dir.
+    }
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().username;
+  return path.join(os.tmpdir(), `warden-${uid}`);
+}
+
+// --config ------------------------------------------------------------------------------
+
+interface Loaded {
+  values: Values;
+  jobs?: JobSpec[];
+}
+
+function loadConfig(file: string, defs: OptionDef[]): Loaded | { error: string } {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    return { error: msg.configUnreadable(file, describeFsError(err)) };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    return { error: msg.configNotJson(file, err instanceof Error ? err.message : String(err)) };
+  }
+  const where = (key: string): string => `--config ${file}: ${key}`;
+  if (!isObject(data)) return { error: msg.wrongType(`--config ${file}`, 'a JSON object of settings') };
+
+  const values: Values = new Map();
+  let jobs: JobSpec[] | undefined;
+  for (const [key, raw] of Object.entries(data)) {
+    if (key === '$schema') continue;
+    if (key === 'jobs') {
+      const parsed = configJobs(raw, where);
+      if ('error' in parsed) return parsed;
+      jobs = parsed.jobs;
+      continue;
+    }
+    const def = defs.find((d) => d.key === key && !d.cliOnly);
+    if (!def) return { error: msg.unknownKey(where(key)) };
+    const parsed = configValue(def, raw, where(key));
+    if ('error' in parsed) return parsed;
+    values.set(key, parsed.value);
+  }
+  if (jobs && values.has('job')) {
+    const single = values.get('job');
+    jobs = [...(Array.isArray(single) ? single : []).map((run) => ({ run, delayMs: -1 })), ...jobs];
+    values.delete('job');
+  } else if (values.has('job')) {
+    const single = values.get('job');
+    jobs = (Array.isArray(single) ? single : []).map((run) => ({ run, delayMs: -1 }));
+    values.delete('job');
+  }
+  return { values, jobs };
+}
+
+/** `jobs: [{run, delay}]`; a job without a delay takes the file's or the flag's --delay (-1 here). */
+function configJobs(raw: unknown, where: (key: string) => string): { jobs: JobSpec[] } | { error: string } {
+  if (!Array.isArray(raw)) return { error: msg.wrongType(where('jobs'), 'a list of {"run": "...", "delay": "10m"}') };
+  const jobs: JobSpec[] = [];
+  for (const [i, item] of raw.entries()) {
+    const at = where(`jobs[${i}]`);
+    if (typeof item === 'string') {
+      if (item.trim() === '') return { error: msg.emptyValue(at) };
+      jobs.push({ run: item, delayMs: -1 });
+      continue;
+    }
+    if (!isObject(item)) return { error: msg.wrongType(at, 'an object like {"run": "./mail.sh", "delay": "10m"}') };
+    for (const key of Object.keys(item)) {
+      if (key !== 'run' && key !== 'delay') return { error: msg.unknownKey(`${at}.${key}`) };
+    }
+    if (typeof item.run !== 'string') return { error: msg.wrongType(`${at}.run`, 'a shell command as a string') };
+    if (item.run.trim() === '') return { error: msg.emptyValue(`${at}.run`) };
+    let delayMs = -1;
+    if (item.delay !== undefined) {
+      if (typeof item.delay !== 'string' && item.delay !== 0) return { error: msg.wrongType(`${at}.delay`, 'a duration string such as "10m"') };
+      const parsed = parseText({ key: 'delay', flag: '', kind: 'duration', commands: [], help: '' }, String(item.delay), `${at}.delay`);
+      if ('error' in parsed) return parsed;
+      delayMs = parsed.value as number;
+    }
+    jobs.push({ run: item.run, delayMs });
+  }
+  return { jobs };
+}
+
+function configValue(def: OptionDef, raw: unknown, where: string): Parsed {
+  switch (def.kind) {
+    case 'boolean':
+      return typeof raw === 'boolean' ? { value: raw } : { error: msg.wrongType(where, 'true or false') };
+    case 'count':
+    case 'count-or-unlimited':
+    case 'positive':
+    case 'positive-or-unlimited':
+      if (typeof raw === 'number') return parseText(def, Number.isInteger(raw) ? String(raw) : String(raw), where);
+      if (raw === 'unlimited' && def.kind.endsWith('unlimited')) return { value: Infinity };
+      return { error: msg.wrongType(where, def.kind.endsWith('unlimited') ? 'a whole number or "unlimited"' : 'a whole number') };
+    case 'texts':
+      if (typeof raw === 'string') return parseText(def, raw, where);
+      if (Array.isArray(raw) && raw.length > 0 && raw.every((r) => typeof r === 'string' && r.trim() !== '')) return { value: raw as string[] };
+      return { error: msg.wrongType(where, 'a shell command, or a list of them') };
+    default:
+      if (typeof raw !== 'string') return { error: msg.wrongType(where, def.kind.includes('duration') ? 'a duration string such as "30s"' : 'a string') };
+      return parseText(def, raw, where);
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOTDIR: 'a part of the path is not a folder',
+    EISDIR: 'is a folder',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    EEXIST: 'already exists',
+  };
+  return (e && e.code && reasons[e.code]) || (e instanceof Error ? e.message : String(err));
+}
