@@ -6,6 +6,7 @@ import type { ChildProcess, IOType } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExitOutcome, ExitRecord } from './events.js';
+import { msg } from './messages.js';
 import { LineSplitter, Tail, tailOfBytes } from './output.js';
 import type { Slot } from './pool/pool.js';
 import { groupAlive, signalGroup, terminateGroup } from './process-group.js';
@@ -122,7 +123,7 @@ export class RunningJob {
       let settled = false;
       child.on('error', (err) => {
         // A spawn that failed after the fork (ENOENT, EACCES): no exit event will follow.
-        if (settled || child.exitCode !== null || child.signalCode !== null) return;
+        if (settled || this.pid !== null) return;
         settled = true;
         this.finishLeader();
         resolve(this.failedToStart(err));
@@ -181,7 +182,7 @@ export class RunningJob {
       tail: '',
       forced: false,
       leftover: false,
-      error: e ? (e.code ? `${e.code}: ${e.message}` : e.message) : 'could not start',
+      error: e ? msg.spawnFailure(e.code, e.message) : 'could not start',
     };
   }
 

@@ -42,6 +42,17 @@ export const msg = {
   runSkipped: (pool: string, live: number, max: number): string =>
     `${PROGRAM}: pool '${pool}' is full (${live}/${formatCap(max)}); not running the command (exit 75)`,
   runWaitTimeout: (pool: string): string => `${PROGRAM}: gave up waiting for a slot in pool '${pool}' (exit 75)`,
+  spawnFailure: (code: string | undefined, fallback: string): string => {
+    const reasons: Record<string, string> = {
+      ENOENT: 'command or working folder not found',
+      EACCES: 'permission denied (not executable?)',
+      EMFILE: 'too many open files',
+      ENFILE: 'too many open files on the system',
+      EAGAIN: 'too many processes',
+      ENOMEM: 'out of memory',
+    };
+    return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
+  },
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
