@@ -5,6 +5,7 @@ import { EXIT, UsageError, VERSION } from './commands/common.js';
 import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
+import { Sink } from './report/sink.js';
 import { defaultStateDir, resolveSettings } from './settings.js';
 import type { Settings } from './settings.js';
 
@@ -108,7 +109,10 @@ export function parseArgs(argv: string[], write: { out: (s: string) => void; err
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const write = { out: (s: string) => process.stdout.write(s), err: (s: string) => process.stderr.write(s) };
+  // Synchronous and EPIPE-proof: `warden --help | head` must not crash.
+  const out = new Sink(1, 'stdout', () => undefined);
+  const err = new Sink(2, 'stderr', () => undefined);
+  const write = { out: (s: string) => out.write(s), err: (s: string) => err.write(s) };
   const parsed = parseArgs(argv, write);
   if (typeof parsed === 'number') return parsed;
   const resolved = resolveSettings(parsed.command, parsed.flags, process.env, parsed.argv);

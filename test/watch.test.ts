@@ -1,0 +1,318 @@
+// `warden watch` end to end: schedule, check outcomes, admission policies, launch and reap,
+// reporting, and shutdown, always through the real binary and real processes.
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { alive, maxOverlap, parseEvents, readText, runWarden, startWarden, tempDir, waitFor } from './helpers/warden.js';
+
+type Ev = Record<string, unknown>;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+beforeEach(() => {
+  dir = tempDir();
+  env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+});
+
+const watch = (...args: string[]): string[] => ['watch', '--log', 'json', ...args];
+const of = (events: Ev[], name: string): Ev[] => events.filter((e) => e.event === name);
+const logEvents = (file: string): Ev[] => parseEvents(readText(file));
+
+describe('schedule', () => {
+  it('never overlaps a slow check: missed ticks are skipped as overrun', async () => {
+    const r = await runWarden(watch('--every', '100ms', '--check', `echo x >> "${dir}/checks"; sleep 0.25`, '--check-timeout', '2s', '--max-runs', '8', '--job', 'true'), { env });
+    expect(r.code).toBe(0);
+    const events = parseEvents(r.stdout);
+    const checks = of(events, 'check');
+    const skips = of(events, 'skip');
+    expect(skips.length).toBeGreaterThan(0);
+    expect(skips.every((s) => s.reason === 'overrun')).toBe(true);
+    expect(checks.length + skips.length).toBe(8);
+    // One check at a time: each starts after the previous one ended.
+    const spans = checks.map((c) => ({ end: Date.parse(c.ts as string), start: Date.parse(c.ts as string) - (c.durationMs as number) }));
+    for (let i = 1; i < spans.length; i++) expect(spans[i].start).toBeGreaterThanOrEqual(spans[i - 1].end - 5);
+  });
+
+  it('keeps ticking on time while jobs run ten times longer than the interval', async () => {
+    const w = startWarden(watch('--every', '100ms', '--max-live', 'unlimited', '--job', 'sleep 1', '--kill-after', '1s'), { env });
+    await waitFor('first tick', () => of(w.events(), 'check').length + of(w.events(), 'spawn').length > 0);
+    const t0 = Date.now();
+    await new Promise((r) => setTimeout(r, 1500));
+    const ticks = of(w.events(), 'spawn').length;
+    const elapsed = Date.now() - t0;
+    process.kill(w.pid, 'SIGTERM');
+    expect((await w.done).code).toBe(143);
+    // Every tick fires (no --check) and spawns a job; ticks are not held up by the jobs.
+    expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 100) - 2);
+    expect(of(w.events(), 'skip')).toEqual([]);
+  });
+
+  it('accepts a cron schedule with a seconds field', async () => {
+    const r = await runWarden(watch('--cron', '* * * * * *', '--max-runs', '2', '--job', 'echo $WARDEN_TICK'), { env });
+    expect(r.code).toBe(0);
+    expect(of(parseEvents(r.stdout), 'spawn')).toHaveLength(2);
+  });
+});
+
+describe('check', () => {
+  it('fires on 0, idles on 1, and logs errors, signals and timeouts without stopping', async () => {
+    const check = `case $WARDEN_TICK in 1) exit 0;; 2) exit 1;; 3) exit 2;; 4) kill -TERM $$;; 5) sleep 5;; esac`;
+    const r = await runWarden(watch('--every', '300ms', '--check', check, '--check-timeout', '150ms', '--kill-after', '100ms', '--max-runs', '5', '--job', 'true'), { env });
+    expect(r.code).toBe(0);
+    const checks = of(parseEvents(r.stdout), 'check');
+    expect(checks.map((c) => c.outcome)).toEqual(['fired', 'idle', 'error', 'error', 'timeout']);
+    expect(checks[2]).toMatchObject({ exitCode: 2, tick: 3 });
+    expect(checks[3]).toMatchObject({ signal: 'SIGTERM' });
+    expect(of(parseEvents(r.stdout), 'spawn')).toHaveLength(1);
+  });
+
+  it('--each-line starts one trigger per non-empty line, with WARDEN_ITEM', async () => {
+    const r = await runWarden(watch('--every', '1s', '--max-runs', '1', '--max-queue', 'unlimited', '--max-live', '2', '--check', `printf 'apple\\n\\nbanana split\\ncherry\\n'`, '--each-line', '--job', `echo "$WARDEN_ITEM|$WARDEN_CHECK_OUTPUT" | head -1 >> "${dir}/items"`), { env });
+    expect(r.code).toBe(0);
+    expect(readText(`${dir}/items`).split('\n').filter(Boolean).map((l) => l.split('|')[0]).sort()).toEqual(['apple', 'banana split', 'cherry']);
+    expect(of(parseEvents(r.stdout), 'check')[0]).toMatchObject({ outcome: 'fired', triggers: 3 });
+  });
+
+  it('gives jobs the environment in the spec', async () => {
+    await runWarden(watch('--every', '1s', '--max-runs', '1', '--pool', 'envpool', '--check', 'echo stock', '--job', `env | grep ^WARDEN_ | sort > "${dir}/env"`), { env });
+    const vars = Object.fromEntries(readText(`${dir}/env`).trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    expect(vars).toMatchObject({ WARDEN_JOB_ID: '1.1', WARDEN_POOL: 'envpool', WARDEN_SLOT: '0', WARDEN_ATTEMPT: '1', WARDEN_CHECK_OUTPUT: 'stock', WARDEN_SLOT_FD: '19' });
+    expect(Date.parse(vars.WARDEN_TRIGGER)).not.toBeNaN();
+  });
+});
+
+describe('admission', () => {
+  it('--delay takes the slot at once and holds it while waiting', async () => {
+    const w = startWarden(watch('--every', '150ms', '--max-runs', '3', '--max-live', '1', '--overflow', 'skip', '--delay', '600ms', '--job', `echo ran >> "${dir}/ran"`), { env });
+    const r = await w.done;
+    expect(r.code).toBe(0);
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'spawn')).toHaveLength(1);
+    expect(of(events, 'skip').map((s) => s.reason)).toEqual(['pool-full', 'pool-full']);
+    expect(readText(`${dir}/ran`)).toBe('ran\n');
+    const spawnAt = Date.parse(of(events, 'spawn')[0].ts as string) - Date.parse(of(events, 'start')[0].ts as string);
+    expect(spawnAt).toBeGreaterThanOrEqual(550);
+  });
+
+  it('skip drops a trigger when the pool is full; a queue holds --max-queue of them', async () => {
+    const r = await runWarden(watch('--every', '100ms', '--max-runs', '4', '--max-live', '1', '--max-queue', '1', '--overflow', 'skip', '--job', 'sleep 0.6'), { env });
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'spawn')).toHaveLength(2);
+    expect(of(events, 'skip').map((s) => s.reason)).toEqual(['queue-full', 'queue-full']);
+    expect(of(events, 'exit')).toHaveLength(2);
+  });
+
+  it('wait pauses the schedule until a slot frees, skipping the ticks missed meanwhile', async () => {
+    const job = `echo start >> "${dir}/ledger"; sleep 0.35; echo end >> "${dir}/ledger"`;
+    const r = await runWarden(watch('--every', '100ms', '--max-runs', '6', '--max-live', '1', '--overflow', 'wait', '--job', job), { env });
+    expect(r.code).toBe(0);
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'wait').length).toBeGreaterThan(0);
+    expect(of(events, 'skip').every((s) => s.reason === 'overrun')).toBe(true);
+    expect(of(events, 'skip').length).toBeGreaterThan(0);
+    const spawns = of(events, 'spawn').length;
+    expect(spawns + of(events, 'skip').length).toBe(6);
+    // Never two at once (the exit event may follow the next spawn: the kernel frees the slot
+    // as the job dies, before warden hears of it; the jobs' own ledger is the judge).
+    expect(maxOverlap(readText(`${dir}/ledger`)).max).toBe(1);
+  });
+
+  it('--wait-timeout gives up and logs a skip', async () => {
+    const r = await runWarden(watch('--every', '100ms', '--max-runs', '2', '--max-live', '1', '--overflow', 'wait', '--wait-timeout', '150ms', '--job', 'sleep 0.8'), { env });
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'skip').map((s) => s.reason)).toContain('wait-timeout');
+    expect(of(events, 'spawn')).toHaveLength(1);
+  });
+
+  it("replace terminates this process's oldest job and starts the new one", async () => {
+    const r = await runWarden(watch('--every', '300ms', '--max-runs', '3', '--max-live', '1', '--overflow', 'replace', '--kill-after', '1s', '--job', 'sleep 1 & wait'), { env });
+    expect(r.code).toBe(0);
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'spawn')).toHaveLength(3);
+    // The first two are replaced; the last runs to its end once scheduling stops.
+    expect(of(events, 'exit').map((e) => e.outcome)).toEqual(['killed', 'killed', 'ok']);
+  });
+});
+
+describe('launch and reap', () => {
+  it('times out a job: TERM to the group, KILL after --kill-after', async () => {
+    const r = await runWarden(watch('--every', '1s', '--max-runs', '1', '--job-timeout', '200ms', '--kill-after', '300ms', '--job', `trap '' TERM; while :; do sleep 0.05; done`), { env });
+    const exit = of(parseEvents(r.stdout), 'exit')[0];
+    expect(exit).toMatchObject({ outcome: 'timeout', signal: 'SIGKILL', forced: true });
+    expect(exit.durationMs as number).toBeGreaterThanOrEqual(450);
+  });
+
+  it('retries a failed job with backoff, each attempt taking a slot again', async () => {
+    const job = `n=$(cat "${dir}/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${dir}/n"; echo "attempt $WARDEN_ATTEMPT slot $WARDEN_SLOT"; [ $n -ge 3 ]`;
+    const r = await runWarden(watch('--every', '5s', '--max-runs', '1', '--retries', '3', '--retry-delay', '50ms', '--job', job), { env });
+    expect(r.code).toBe(0);
+    const events = parseEvents(r.stdout);
+    expect(of(events, 'spawn').map((s) => s.attempt)).toEqual([1, 2, 3]);
+    expect(of(events, 'exit').map((e) => e.outcome)).toEqual(['failed', 'failed', 'ok']);
+    expect(of(events, 'retry').map((e) => e.delayMs)).toEqual([50, 100]);
+  });
+
+  it('logs every exit exactly once, with the fields of the spec, as the job exits', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const r = await runWarden(watch('--every', '50ms', '--max-runs', '10', '--max-live', '4', '--max-queue', 'unlimited', '--log-file', log, '--job', 'exit $((WARDEN_TICK % 3))', '--job', 'echo out; echo err >&2'), { env });
+    expect(r.code).toBe(1);
+    const events = logEvents(log);
+    const spawns = of(events, 'spawn');
+    const exits = of(events, 'exit');
+    expect(spawns).toHaveLength(20);
+    expect(new Set(exits.map((e) => e.jobId)).size).toBe(20);
+    expect(exits).toHaveLength(20);
+    for (const e of events) expect(e).toMatchObject({ ts: expect.any(String), event: expect.any(String), pid: r.code === null ? 0 : expect.any(Number) });
+    expect(of(events, 'start')[0]).toMatchObject({ mode: 'watch', pool: 'default', maxLive: 4, schedule: 'every 50ms', version: expect.any(String) });
+    expect(of(events, 'check')).toHaveLength(0);
+    expect(spawns[0]).toMatchObject({ jobId: '1.1', jobPid: expect.any(Number), command: 'exit $((WARDEN_TICK % 3))', slot: expect.any(Number), tick: 1, attempt: 1 });
+    const echo = exits.find((e) => e.jobId === '1.2');
+    expect(echo).toMatchObject({ exitCode: 0, signal: null, outcome: 'ok', durationMs: expect.any(Number) });
+    expect(echo?.tail).toContain('out');
+    expect(echo?.tail).toContain('err');
+    expect(exits.find((e) => e.jobId === '1.1')).toMatchObject({ exitCode: 1, outcome: 'failed' });
+  });
+
+  it('logs the exit when the job exits, even if a grandchild holds its output open', async () => {
+    const r = await runWarden(watch('--every', '5s', '--max-runs', '1', '--kill-after', '200ms', '--job', `(sleep 3; echo late) & echo early`), { env });
+    const started = Date.now();
+    expect(r.code).toBe(0);
+    const exit = of(parseEvents(r.stdout), 'exit')[0];
+    expect(exit).toMatchObject({ outcome: 'ok', leftover: true });
+    expect(exit.durationMs as number).toBeLessThan(1000);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('writes job output to --output DIR/<job-id>.log, or prefixed with the job id', async () => {
+    const out = path.join(dir, 'out');
+    await runWarden(['watch', '--every', '1s', '--max-runs', '1', '--output', out, '--job', 'echo to-file'], { env });
+    expect(readText(path.join(out, '1.1.log'))).toBe('to-file\n');
+    const r = await runWarden(['watch', '--every', '1s', '--max-runs', '1', '--job', 'echo shown'], { env });
+    expect(r.stdout).toContain('[1.1] shown\n');
+  });
+});
+
+describe('reporting', () => {
+  it('--quiet prints nothing when all is well, and the failure with its tail otherwise', async () => {
+    const ok = await runWarden(['watch', '--quiet', '--every', '1s', '--max-runs', '1', '--job', 'echo fine'], { env });
+    expect(ok.stdout).toBe('');
+    const bad = await runWarden(['watch', '--quiet', '--every', '1s', '--max-runs', '1', '--job', 'echo broken-thing; exit 4'], { env });
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toMatch(/exit +1\.1 failed \(exit 4/);
+    expect(bad.stdout).toContain('broken-thing');
+  });
+
+  it('colours only when allowed: FORCE_COLOR on, NO_COLOR off', async () => {
+    const args = ['watch', '--every', '1s', '--max-runs', '1', '--job', 'true'];
+    const forced = await runWarden(args, { env: { ...env, NO_COLOR: '', FORCE_COLOR: '1' } });
+    expect(forced.stdout).toContain('\x1b[');
+    const plain = await runWarden(args, { env: { ...env, NO_COLOR: '1', FORCE_COLOR: '1' } });
+    expect(plain.stdout).not.toContain('\x1b[');
+    const pipe = await runWarden(args, { env: { ...env, NO_COLOR: '' } });
+    expect(pipe.stdout).not.toContain('\x1b[');
+  });
+
+  it('survives a closed stdout (EPIPE from | head -1) and keeps reaping', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const w = startWarden(watch('--every', '50ms', '--max-live', '2', '--log-file', log, '--job', 'echo lots of output'), { env });
+    await waitFor('first line', () => w.stdout().length > 0);
+    w.child.stdout?.destroy();
+    await waitFor('more exits after the pipe closed', () => of(logEvents(log), 'exit').length > 10);
+    expect(alive(w.pid)).toBe(true);
+    process.kill(w.pid, 'SIGTERM');
+    const r = await w.done;
+    expect(r.code).toBe(143);
+    expect(r.stderr).toMatch(/cannot write stdout/);
+    const events = logEvents(log);
+    expect(of(events, 'exit').length).toBe(of(events, 'spawn').length);
+  });
+});
+
+describe('shutdown', () => {
+  it('first SIGINT drains: cancels delayed jobs, forwards SIGINT once, waits for running jobs', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const job = `trap 'echo int >> "${dir}/ints"; sleep 0.3; echo done >> "${dir}/done"; exit 0' INT; touch "${dir}/started"; while :; do sleep 0.05; done`;
+    const w = startWarden(['watch', '--every', '200ms', '--max-live', '4', '--log-file', log, '--job', job, '--job', `touch "${dir}/delayed-ran"`, '--delay', '0'], { env });
+    await waitFor('a job', () => fs.existsSync(`${dir}/started`));
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    const spawned = of(logEvents(log), 'spawn').filter((s) => (s.command as string).startsWith('trap')).length;
+    expect(readText(`${dir}/ints`).trim().split('\n')).toHaveLength(spawned);
+    expect(readText(`${dir}/done`).trim().split('\n')).toHaveLength(spawned);
+    expect(of(logEvents(log), 'stop')[0]).toMatchObject({ reason: 'SIGINT' });
+  });
+
+  it('first SIGINT cancels jobs still in their delay; nothing of them ever runs', async () => {
+    const w = startWarden(watch('--every', '5s', '--delay', '2s', '--job', `touch "${dir}/ran"`), { env });
+    await waitFor('the trigger', () => of(w.events(), 'check').length > 0 || w.stdout().includes('"start"'));
+    await new Promise((r) => setTimeout(r, 200));
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    expect(of(parseEvents(r.stdout), 'stop')[0]).toMatchObject({ cancelled: 1 });
+    await new Promise((r) => setTimeout(r, 2200));
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+
+  it('second SIGINT terminates jobs that ignore the first', async () => {
+    const w = startWarden(watch('--every', '5s', '--kill-after', '300ms', '--job', `trap '' INT; touch "${dir}/started"; sleep 30 & wait`), { env });
+    await waitFor('job', () => fs.existsSync(`${dir}/started`));
+    process.kill(w.pid, 'SIGINT');
+    await waitFor('stop event', () => of(w.events(), 'stop').length > 0);
+    expect(alive(w.pid)).toBe(true);
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    expect(of(parseEvents(r.stdout), 'exit')[0]).toMatchObject({ outcome: 'killed' });
+  });
+
+  it.each([
+    ['SIGTERM', 143],
+    ['SIGHUP', 129],
+  ] as const)('%s terminates every job group, grandchildren included, and exits %i', async (sig, code) => {
+    const w = startWarden(watch('--every', '100ms', '--max-live', '3', '--kill-after', '500ms', '--job', `sleep 30 & echo $! >> "${dir}/gc"; trap '' TERM; sleep 30 & wait`), { env });
+    await waitFor('three jobs', () => of(w.events(), 'spawn').length >= 3);
+    process.kill(w.pid, sig);
+    const r = await w.done;
+    expect(r.code).toBe(code);
+    const exits = of(parseEvents(r.stdout), 'exit');
+    expect(exits).toHaveLength(of(parseEvents(r.stdout), 'spawn').length);
+    for (const e of exits) expect(e.outcome).toBe('killed');
+    for (const gc of readText(`${dir}/gc`).trim().split('\n')) expect(alive(Number(gc))).toBe(false);
+    for (const e of exits) expect(alive(e.jobPid as number)).toBe(false);
+  });
+
+  it('shuts down as on SIGHUP when its parent dies', async () => {
+    const script = `"${process.execPath}" "${path.resolve('bin/warden.js')}" watch --log json --every 100ms --kill-after 300ms --job 'echo $$ >> "${dir}/jobs"; sleep 30' > "${dir}/out" & echo $! > "${dir}/warden"; wait`;
+    const { spawn } = await import('node:child_process');
+    const sh = spawn('/bin/sh', ['-c', script], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    await waitFor('a job', () => readText(`${dir}/jobs`).trim());
+    const wardenPid = Number(readText(`${dir}/warden`));
+    sh.kill('SIGKILL');
+    await waitFor('warden to exit', () => !alive(wardenPid), 10_000);
+    const events = parseEvents(readText(`${dir}/out`));
+    expect(of(events, 'stop')[0]).toMatchObject({ reason: 'SIGHUP' });
+    for (const job of readText(`${dir}/jobs`).trim().split('\n')) expect(alive(Number(job))).toBe(false);
+  });
+});
+
+describe('usage errors', () => {
+  it.each([
+    [['watch', '--job', 'true'], /--every DUR/],
+    [['watch', '--every', '1s'], /--job CMD/],
+    [['watch', '--every', '1s', '--cron', '* * * * *', '--job', 'x'], /--every and --cron/],
+    [['watch', '--every', '-5s', '--job', 'x'], /--every: "-5s" is not a duration/],
+    [['watch', '--every', '0', '--job', 'x'], /--every: "0" must be a duration above zero/],
+    [['watch', '--cron', '61 * * * *', '--job', 'x'], /--cron: "61 \* \* \* \*" is not a cron expression/],
+    [['watch', '--every', '1s', '--job', 'x', '--overflow', 'drop'], /--overflow: "drop" is not one of wait, skip, replace/],
+    [['watch', '--every', '1s', '--job', 'x', '--max-queue', '-1'], /--max-queue/],
+    [['watch', '--every', '1s', '--job', 'x', '--state-dir', '/etc/passwd/x'], /--state-dir: cannot use/],
+    [['watch', '--every', '1s', '--job', 'x', '--log-file', '/nonexistent/dir/log'], /--log-file: cannot write/],
+  ])('%j is refused with one clear line and exit 2', async (args, pattern) => {
+    const r = await runWarden(args, { env });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+  });
+});
