@@ -102,7 +102,7 @@ describe('admission', () => {
   });
 
   it('wait pauses the schedule until a slot frees, skipping the ticks missed meanwhile', async () => {
-    const job = `echo start >> "${dir}/ledger"; sleep 0.35; echo end >> "${dir}/ledger"`;
+    const job = `echo "start $$" >> "${dir}/ledger"; sleep 0.35; echo "end $$" >> "${dir}/ledger"`;
     const r = await runWarden(watch('--every', '100ms', '--max-runs', '6', '--max-live', '1', '--overflow', 'wait', '--job', job), { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
