@@ -1,7 +1,7 @@
 // The command line: one commander program from buildProgram(), options from the shared table,
 // values resolved into Settings (flags > WARDEN_* > --config > defaults), then one command runs.
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UsageError, VERSION } from './commands/common.js';
+import { EXIT, RUNNER_COMMAND, UsageError, VERSION } from './commands/common.js';
 import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
@@ -113,6 +113,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = new Sink(1, 'stdout', () => undefined);
   const err = new Sink(2, 'stderr', () => undefined);
   const write = { out: (s: string) => out.write(s), err: (s: string) => err.write(s) };
+  if (argv[0] === RUNNER_COMMAND && argv.length === 2) return (await import('./commands/detach.js')).runnerCommand(argv[1]);
   const parsed = parseArgs(argv, write);
   if (typeof parsed === 'number') return parsed;
   const resolved = resolveSettings(parsed.command, parsed.flags, process.env, parsed.argv);

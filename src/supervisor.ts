@@ -15,7 +15,7 @@ import type { JobSpec, Settings } from './settings.js';
 
 const MAX_CHECK_OUTPUT_ENV = 64 * 1024;
 
-interface JobRequest extends Request {
+export interface JobRequest extends Request {
   jobId: string;
   spec: JobSpec;
   trigger: string;
@@ -63,6 +63,8 @@ export class Supervisor {
     private readonly settings: Settings,
     private readonly pool: Pool,
     private readonly reporter: Reporter,
+    /** With --detach: admitted requests and their slots go here instead of starting. */
+    private readonly handOff?: (request: JobRequest, slot: Slot) => void,
   ) {
     this.admission = new Admission<JobRequest>({
       pool,
@@ -218,11 +220,17 @@ export class Supervisor {
     return { items, output: truncateUtf8(result.stdout, MAX_CHECK_OUTPUT_ENV) };
   }
 
+  /** A request admitted elsewhere (the one-shot that detached us) with its slot. */
+  adopt(request: JobRequest, slot: Slot): void {
+    this.admit(request, slot);
+  }
+
   private admit(request: JobRequest, slot: Slot): void {
     if (this.shutdown !== 'none') {
       slot.release();
       return;
     }
+    if (this.handOff) return this.handOff(request, slot);
     const { delayMs } = request.spec;
     if (delayMs <= 0) return this.start(request, slot, 1);
     slot.describe({ pid: process.pid, owner: process.pid, command: `${request.command} (delayed)`, jobId: request.jobId, startedAt: new Date().toISOString() });

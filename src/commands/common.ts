@@ -15,6 +15,9 @@ export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../packag
 
 export class UsageError extends Error {}
 
+/** The hidden subcommand that keeps --detach jobs' slots and reaps them. */
+export const RUNNER_COMMAND = '__runner';
+
 export type Signal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 export const SIGNAL_EXIT: Record<Signal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
@@ -61,7 +64,7 @@ export function openSettingsPool(settings: Settings): Pool {
  * Route SIGINT, SIGTERM and SIGHUP to `handler`; a dead parent (the npx in front of us was
  * killed, the terminal's shell is gone) counts as SIGHUP. Returns the undo.
  */
-export function handleSignals(handler: (signal: Signal) => void): () => void {
+export function handleSignals(handler: (signal: Signal) => void, watchParent = true): () => void {
   const listeners = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
     const fn = (): void => handler(sig);
     process.on(sig, fn);
@@ -69,7 +72,7 @@ export function handleSignals(handler: (signal: Signal) => void): () => void {
   });
   const parent = process.ppid;
   const watch =
-    parent > 1
+    watchParent && parent > 1
       ? setInterval(() => {
           if (process.ppid !== parent) {
             clearInterval(watch);

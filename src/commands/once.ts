@@ -4,16 +4,19 @@ import { finite } from '../admission.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import { EXIT, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+import { Detacher } from './detach.js';
 import { exitCodeOf } from './run.js';
 
 export async function onceCommand(settings: Settings): Promise<number> {
   const reporter = openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
-  const supervisor = new Supervisor(settings, pool, reporter);
+  const detacher = settings.detach ? new Detacher(settings) : undefined;
+  const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot) => detacher.add(request, slot)));
   reporter.emit({ event: 'start', mode: 'once', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]));
   try {
     await supervisor.tick(1, false);
+    await detacher?.settled();
     supervisor.endScheduling();
     await supervisor.done();
   } finally {

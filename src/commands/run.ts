@@ -4,6 +4,7 @@
 import os from 'node:os';
 import { finite } from '../admission.js';
 import { launch } from '../launcher.js';
+import { Detacher } from './detach.js';
 import { msg } from '../messages.js';
 import { PoolTimeoutError } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
@@ -50,6 +51,12 @@ export async function runCommand(settings: Settings): Promise<number> {
       return SIGNAL_EXIT[signalled];
     }
 
+    if (settings.detach) {
+      const detacher = new Detacher(settings);
+      detacher.add({ tick: 1, jobId, command, spec: { run: command, delayMs: 0 }, trigger: new Date().toISOString(), checkOutput: '' }, slot);
+      await detacher.settled();
+      return EXIT.ok;
+    }
     const job = launch({
       jobId,
       command,

@@ -1,0 +1,85 @@
+// --detach: the one-shot admits its jobs, then hands each slot's descriptor to a small runner
+// (a hidden `warden __runner`) in a session of its own with no terminal and no inherited
+// pipes, so cron's output pipe closes when the one-shot exits. The runner holds the slots
+// through the delays, starts and reaps the jobs, and appends their exits to --log-file.
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { finite } from '../admission.js';
+import { InheritedSlot } from '../pool/inherited-slot.js';
+import type { Slot } from '../pool/pool.js';
+import type { Settings } from '../settings.js';
+import { Supervisor } from '../supervisor.js';
+import type { JobRequest } from '../supervisor.js';
+import { RUNNER_COMMAND, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+
+interface RunnerSpec {
+  settings: Settings;
+  jobs: { request: JobRequest; slot: number }[];
+}
+
+/** Collects admitted jobs and starts one runner per batch (those admitted in one turn of the loop). */
+export class Detacher {
+  private batch: { request: JobRequest; slot: Slot }[] = [];
+  private flushing: Promise<void> | undefined;
+  started = 0;
+
+  constructor(private readonly settings: Settings) {}
+
+  add(request: JobRequest, slot: Slot): void {
+    this.batch.push({ request, slot });
+    this.flushing ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.flushing = undefined;
+        this.flush();
+        resolve();
+      }),
+    );
+  }
+
+  /** Wait for any batch still to be handed over. */
+  async settled(): Promise<void> {
+    while (this.flushing) await this.flushing;
+  }
+
+  private flush(): void {
+    const batch = this.batch;
+    this.batch = [];
+    if (!batch.length) return;
+    const file = path.join(this.settings.stateDir, `runner-${process.pid}-${crypto.randomBytes(4).toString('hex')}.json`);
+    const spec: RunnerSpec = { settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) };
+    fs.writeFileSync(file, JSON.stringify(spec, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)), { mode: 0o600 });
+    const child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
+      detached: true,
+      stdio: ['ignore', 'ignore', 'ignore', ...batch.map((b) => b.slot.fd)],
+    });
+    child.unref();
+    // The runner has its copies now; ours must close or the slots would wait for us too.
+    for (const b of batch) b.slot.handOff();
+    this.started += batch.length;
+  }
+}
+
+/** The hidden runner: adopt the inherited slots and run their jobs as a supervisor would. */
+export async function runnerCommand(file: string): Promise<number> {
+  const spec = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunnerSpec;
+  fs.rmSync(file, { force: true });
+  const settings: Settings = { ...spec.settings, detach: false };
+  const reporter = openReporter(settings, 'none', 2);
+  const pool = openSettingsPool(settings);
+  const supervisor = new Supervisor(settings, pool, reporter);
+  reporter.emit({ event: 'start', mode: 'runner', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+  // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
+  const undo = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]), false);
+  spec.jobs.forEach((job, k) => supervisor.adopt(job.request, new InheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
+  supervisor.endScheduling();
+  try {
+    await supervisor.done();
+  } finally {
+    undo();
+    pool.close();
+    reporter.close();
+  }
+  return supervisor.signalExit ?? (supervisor.tally.failed ? 1 : 0);
+}

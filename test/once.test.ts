@@ -1,0 +1,165 @@
+// `warden once` for cron: exit codes, overlapping one-shots on one pool, --detach, --config
+// files, WARDEN_* variables and cron's bare environment.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { BIN, alive, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+
+type Ev = Record<string, unknown>;
+let dir: string;
+let env: NodeJS.ProcessEnv;
+beforeEach(() => {
+  dir = tempDir();
+  env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+});
+const of = (events: Ev[], name: string): Ev[] => events.filter((e) => e.event === name);
+
+describe('warden once exit status', () => {
+  it.each([
+    ['not fired', ['--check', 'exit 1', '--job', 'true'], 0],
+    ['all jobs succeeded', ['--job', 'true', '--job', 'echo ok'], 0],
+    ["the only job's own code", ['--job', 'exit 4'], 4],
+    ['1 when one of several jobs failed', ['--job', 'true', '--job', 'exit 4'], 1],
+    ['3 when the check itself failed', ['--check', 'exit 9', '--job', 'true'], 3],
+  ])('%s', async (_name, args, code) => {
+    expect((await runWarden(['once', ...args], { env })).code).toBe(code);
+  });
+});
+
+describe('overlapping one-shots', () => {
+  it('twenty started at once on a pool of 3: at most 3 jobs live, the rest exit 75, nothing left behind', async () => {
+    const tag = `once-${process.pid}-${Date.now()}`;
+    const ledger = path.join(dir, 'ledger');
+    const job = `echo "start $$" >> "${ledger}"; sleep 1; echo "end $$" >> "${ledger}"`;
+    const runs = Array.from({ length: 20 }, () => startWarden(['once', '--pool', 'cron', '--max-live', '3', '--job', job], { env: { ...env, ONCE_TAG: tag } }));
+    const codes = (await Promise.all(runs.map((r) => r.done))).map((r) => r.code);
+    expect(codes.filter((c) => c === 0).length).toBeGreaterThanOrEqual(3);
+    expect(codes.filter((c) => c !== 0).every((c) => c === 75)).toBe(true);
+    const overlap = maxOverlap(readText(ledger));
+    expect(overlap.max).toBeLessThanOrEqual(3);
+    expect(overlap.starts).toBe(codes.filter((c) => c === 0).length);
+    expect(taggedPids('ONCE_TAG', tag)).toEqual([]);
+  });
+
+  it('with --detach every one-shot returns before its job ends, and the detached jobs still never exceed 3', async () => {
+    const tag = `detach-${process.pid}-${Date.now()}`;
+    const ledger = path.join(dir, 'ledger');
+    const log = path.join(dir, 'log.jsonl');
+    const job = `echo "start $$" >> "${ledger}"; sleep 1.5; echo "end $$" >> "${ledger}"`;
+    const runs = Array.from({ length: 20 }, () => startWarden(['once', '--detach', '--log-file', log, '--pool', 'cron', '--max-live', '3', '--job', job], { env: { ...env, ONCE_TAG: tag } }));
+    const codes = (await Promise.all(runs.map((r) => r.done))).map((r) => r.code);
+    // All one-shots are back while the jobs they started still run.
+    expect(readText(ledger)).not.toContain('end ');
+    const started = codes.filter((c) => c === 0).length;
+    expect(started).toBeGreaterThanOrEqual(3);
+    expect(codes.filter((c) => c !== 0).every((c) => c === 75)).toBe(true);
+    await waitFor('detached jobs to finish', () => taggedPids('ONCE_TAG', tag).length === 0, 20_000);
+    const overlap = maxOverlap(readText(ledger));
+    expect(overlap.max).toBeLessThanOrEqual(3);
+    expect(overlap.ends).toBe(started);
+    expect(of(parseEvents(readText(log)), 'exit')).toHaveLength(started);
+  });
+
+  it('a detached delayed job runs after its one-shot exited, holding its slot meanwhile, and logs its exit', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const r = await runWarden(['once', '--detach', '--log-file', log, '--max-live', '1', '--delay', '800ms', '--job', `date +%s%N > "${dir}/ran"`], { env });
+    const returned = process.hrtime.bigint();
+    expect(r.code).toBe(0);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    // While it waits, the slot counts: another one-shot is turned away.
+    expect((await runWarden(['once', '--max-live', '1', '--job', 'true'], { env })).code).toBe(75);
+    await waitFor('the delayed job', () => of(parseEvents(readText(log)), 'exit').length === 1);
+    expect(process.hrtime.bigint()).toBeGreaterThan(returned);
+    expect(of(parseEvents(readText(log)), 'exit')[0]).toMatchObject({ outcome: 'ok', jobId: '1.1' });
+  });
+
+  it('does not keep the output pipe open: `warden once --detach ... | cat` ends when warden exits', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const cmd = `"${process.execPath}" "${BIN}" once --detach --log-file "${log}" --job 'echo $$ > "${dir}/job"; sleep 3' | cat`;
+    const sh = spawn('/bin/sh', ['-c', cmd], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const code = await new Promise<number | null>((resolve) => sh.on('exit', resolve));
+    expect(code).toBe(0);
+    const job = Number(await waitFor('job pid', () => readText(`${dir}/job`).trim()));
+    expect(alive(job)).toBe(true);
+    process.kill(job, 'SIGKILL');
+  });
+
+  it('--detach needs --log-file', async () => {
+    const r = await runWarden(['once', '--detach', '--job', 'true'], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--detach needs --log-file/);
+  });
+});
+
+describe('--config and WARDEN_* variables', () => {
+  it('runs jobs with different delays from one trigger', async () => {
+    const config = path.join(dir, 'stock.json');
+    fs.writeFileSync(config, JSON.stringify({ pool: 'mail', maxLive: 2, log: 'json', jobs: [{ run: `echo vip >> "${dir}/mail"` }, { run: `echo rest >> "${dir}/mail"`, delay: '400ms' }] }));
+    const r = await runWarden(['once', '--config', config], { env });
+    expect(r.code).toBe(0);
+    expect(readText(`${dir}/mail`)).toBe('vip\nrest\n');
+    const spawns = of(parseEvents(r.stdout), 'spawn');
+    expect(spawns.map((s) => s.delayMs)).toEqual([0, 400]);
+    expect(Date.parse(spawns[1].ts as string) - Date.parse(spawns[0].ts as string)).toBeGreaterThanOrEqual(350);
+  });
+
+  it.each([
+    [{ jobs: [{ run: 'x' }, { run: 'y', delay: '10 minutes' }] }, /jobs\[1\]\.delay: "10 minutes" is not a duration/],
+    [{ job: 'x', maxLive: '3' }, /maxLive: expected a whole number/],
+    [{ job: 'x', colour: true }, /colour: unknown setting/],
+    [{ jobs: [{ run: 'x', when: 'now' }] }, /jobs\[0\]\.when: unknown setting/],
+    [{ job: 'x', quiet: 'yes' }, /quiet: expected true or false/],
+    [{ job: 'x', maxLive: 0 }, /maxLive: "0" must be a whole number of 1 or more/],
+  ])('reports config error %j with its key path and exit 2', async (config, pattern) => {
+    const file = path.join(dir, 'bad.json');
+    fs.writeFileSync(file, JSON.stringify(config));
+    const r = await runWarden(['once', '--config', file], { env });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('takes flag over environment over config over default', async () => {
+    const config = path.join(dir, 'c.json');
+    fs.writeFileSync(config, JSON.stringify({ pool: 'from-config', maxLive: 5, job: 'echo $WARDEN_POOL' }));
+    const pools = async (args: string[], extra: NodeJS.ProcessEnv): Promise<Ev> => {
+      const r = await runWarden(['once', '--log', 'json', '--config', config, ...args], { env: { ...env, ...extra } });
+      return of(parseEvents(r.stdout), 'start')[0];
+    };
+    expect(await pools([], {})).toMatchObject({ pool: 'from-config', maxLive: 5 });
+    expect(await pools([], { WARDEN_POOL: 'from-env' })).toMatchObject({ pool: 'from-env', maxLive: 5 });
+    expect(await pools(['--pool', 'from-flag'], { WARDEN_POOL: 'from-env', WARDEN_MAX_LIVE: '7' })).toMatchObject({ pool: 'from-flag', maxLive: 7 });
+  });
+
+  it('reads booleans from the environment only as 1/0/true/false', async () => {
+    expect((await runWarden(['once', '--job', 'echo hi'], { env: { ...env, WARDEN_QUIET: '1' } })).stdout).toBe('');
+    const bad = await runWarden(['once', '--job', 'true'], { env: { ...env, WARDEN_QUIET: 'yes' } });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/WARDEN_QUIET: "yes"/);
+  });
+});
+
+describe("cron's bare environment", () => {
+  it('works under env -i with stdin closed, no HOME, no TTY: no colour, exit code kept', async () => {
+    const state = path.join(dir, 'state');
+    const cmd = `env -i PATH=/usr/bin:/bin WARDEN_STATE_DIR="${state}" "${process.execPath}" "${BIN}" once --check 'echo in-stock' --job 'echo mailed "$WARDEN_CHECK_OUTPUT"' <&- ; echo "rc=$?"`;
+    const out = await new Promise<string>((resolve) => {
+      const sh = spawn('/bin/sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      sh.stdout.on('data', (c: Buffer) => (text += c.toString()));
+      sh.on('close', () => resolve(text));
+    });
+    expect(out).toContain('[1.1] mailed in-stock');
+    expect(out).toContain('rc=0');
+    expect(out).not.toContain('\x1b[');
+  });
+
+  it('falls back to a per-user folder in the temp dir when there is no XDG_RUNTIME_DIR', async () => {
+    const r = await runWarden(['run', '--help'], { env: { XDG_RUNTIME_DIR: '' } });
+    expect(r.stdout).toMatch(/else \/tmp\/warden-\d+/);
+    const s = startWarden(['once', '--log', 'json', '--job', 'true'], { env: { WARDEN_STATE_DIR: '', XDG_RUNTIME_DIR: '', HOME: '' } });
+    const start = of(parseEvents((await s.done).stdout), 'start')[0];
+    expect(start.stateDir).toMatch(/warden-\d+$/);
+  });
+});
