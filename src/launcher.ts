@@ -101,7 +101,8 @@ export class RunningJob {
   private watch(child: ChildProcess): Promise<ExitRecord> {
     const { output } = this.request;
     const tail = new Tail();
-    const streams = [child.stdout, child.stderr].filter((s): s is NonNullable<typeof s> => s !== null);
+    // After EMFILE the child has no stdio at all (undefined, not null).
+    const streams = [child.stdout, child.stderr].filter((s): s is NonNullable<typeof s> => s != null);
     const open = new Set(streams);
     let onDrained: (() => void) | undefined;
     for (const stream of streams) {
@@ -122,8 +123,8 @@ export class RunningJob {
     return new Promise<ExitRecord>((resolve) => {
       let settled = false;
       child.on('error', (err) => {
-        // A spawn that failed after the fork (ENOENT, EACCES): no exit event will follow.
-        if (settled || this.pid !== null) return;
+        // The spawn failed (ENOENT, EACCES, EMFILE; before or after the fork): no exit event follows.
+        if (settled) return;
         settled = true;
         this.finishLeader();
         resolve(this.failedToStart(err));

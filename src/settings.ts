@@ -121,7 +121,7 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     ? flagJobs.map((run) => ({ run, delayMs }))
     : (configJobs ?? []).map((j) => ({ run: j.run, delayMs: j.delayMs >= 0 ? j.delayMs : delayMs }));
   if ((command === 'watch' || command === 'once') && jobs.length === 0) return { error: msg.needJob(command) };
-  if (command === 'run' && argv.length === 0) return { error: msg.needCommand() };
+  if (command === 'run' && (argv.length === 0 || argv.every((a) => a.trim() === ''))) return { error: msg.needCommand() };
 
   const overflowText = str('overflow');
   if (command === 'run' && overflowText === 'replace') return { error: msg.overflowForRun(overflowText) };

@@ -34,9 +34,12 @@ export class Sink {
           Atomics.wait(pause, 0, 0, 1);
           continue;
         }
-        if (code === 'EPIPE' || code === 'EBADF') this.broken = true;
-        if (!this.failing) this.onError(this.what, describeFsError(err));
+        // A closed pipe, a hung-up terminal: nobody will read this descriptor again.
+        if (code === 'EPIPE' || code === 'EBADF' || code === 'EIO') this.broken = true;
+        const first = !this.failing;
         this.failing = true;
+        // Set before reporting: the report may come back here (the same terminal) and must not recurse.
+        if (first) this.onError(this.what, describeFsError(err));
         return;
       }
     }
