@@ -86,10 +86,6 @@ export class Supervisor {
     return this.jobs.size;
   }
 
-  get queued(): number {
-    return this.admission.queued + this.delayed.size;
-  }
-
   /** Called to stop the ticker when scheduling ends. */
   set stopTicks(fn: () => void) {
     this.onStopTicks = fn;
@@ -340,7 +336,10 @@ export class Supervisor {
 
   /** For the status line: live and queued counts. */
   describe(): string {
-    return `live ${this.jobs.size}/${finite(this.pool.maxLive) ?? 'unlimited'}${this.queued ? ` · queued ${this.queued}` : ''}`;
+    const parts = [`live ${this.jobs.size}/${finite(this.pool.maxLive) ?? 'unlimited'}`];
+    if (this.delayed.size) parts.push(`delayed ${this.delayed.size}`);
+    if (this.admission.queued) parts.push(`queued ${this.admission.queued}`);
+    return parts.join(' · ');
   }
 }
 

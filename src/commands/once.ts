@@ -23,6 +23,7 @@ export async function onceCommand(settings: Settings): Promise<number> {
     undoSignals();
     pool.close();
   }
+  if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'done', liveJobs: 0 });
   reporter.close();
   return onceExitCode(supervisor, settings.jobs.length);
 }
