@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { finite } from '../admission.js';
-import { InheritedSlot } from '../pool/inherited-slot.js';
+import { inheritedSlot } from '../pool/slot.js';
 import type { Slot } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
@@ -72,7 +72,7 @@ export async function runnerCommand(file: string): Promise<number> {
   reporter.emit({ event: 'start', mode: 'runner', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
   const undo = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]), false);
-  spec.jobs.forEach((job, k) => supervisor.adopt(job.request, new InheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
+  spec.jobs.forEach((job, k) => supervisor.adopt(job.request, inheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
   supervisor.endScheduling();
   try {
     await supervisor.done();

@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { clearHolder, poolDir, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
+import { BasePool, FdSlot } from './slot.js';
 import { abortable, scanOrder } from './wait.js';
-import type { AcquireOptions, HolderInfo, Pool, PoolOptions, Slot, SlotState } from './pool.js';
+import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 
 // try: lock the first free descriptor without blocking. wait: one blocking locker per
 // descriptor, the first to win stops the rest; every descriptor that ended up locked is
@@ -32,20 +32,11 @@ exit(defined $won ? 0 : 1);
 
 type Mode = 'try' | 'wait' | 'test';
 
-export class FlockPool implements Pool {
+export class FlockPool extends BasePool {
   readonly backend = 'flock' as const;
-  readonly name: string;
-  readonly maxLive: number;
-  private readonly dir: string;
-  private hint = 0;
-  private readonly waits = new Set<() => void>();
 
   constructor(options: PoolOptions) {
-    this.name = options.name;
-    this.maxLive = options.maxLive;
-    this.dir = options.inspectOnly
-      ? poolDir(options.stateDir, options.name)
-      : preparePoolDir(options.stateDir, { name: options.name, backend: 'flock', maxLive: options.maxLive });
+    super(options, 'flock');
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -79,19 +70,6 @@ export class FlockPool implements Pool {
     }
   }
 
-  async inspect(upTo: number): Promise<SlotState[]> {
-    const top = Math.max(upTo, ...recordedSlots(this.dir).map((i) => i + 1));
-    const held = await this.lockedSlots(range(0, top));
-    return range(0, top).map((slot) => {
-      const holder = held.has(slot) ? readHolder(this.dir, slot) : undefined;
-      return holder ? { slot, held: true, holder } : { slot, held: held.has(slot) };
-    });
-  }
-
-  close(): void {
-    for (const stop of [...this.waits]) stop();
-  }
-
   private slotFile(index: number): string {
     return path.join(this.dir, `slot-${index}.lock`);
   }
@@ -109,10 +87,10 @@ export class FlockPool implements Pool {
     if (won[0] === undefined) return undefined;
     const index = indexes[fds.indexOf(won[0])];
     this.hint = index + 1;
-    return new LockedSlot(this, index, won[0], this.dir);
+    return new FdSlot(this.name, index, won[0], this.dir, this.maxLive);
   }
 
-  private async lockedSlots(indexes: number[]): Promise<Set<number>> {
+  protected async heldSlots(indexes: number[]): Promise<Set<number>> {
     const fromProc = procLockedInodes();
     if (fromProc) {
       return new Set(
@@ -132,36 +110,6 @@ export class FlockPool implements Pool {
     } finally {
       fds.forEach((fd) => fs.closeSync(fd));
     }
-  }
-}
-
-class LockedSlot implements Slot {
-  private closed = false;
-  constructor(
-    private readonly owner: FlockPool,
-    readonly index: number,
-    readonly fd: number,
-    private readonly dir: string,
-  ) {}
-
-  get pool(): string {
-    return this.owner.name;
-  }
-
-  describe(info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {
-    writeHolder(this.dir, { ...info, slot: this.index, maxLive: this.owner.maxLive });
-  }
-
-  release(): void {
-    if (this.closed) return;
-    clearHolder(this.dir, this.index, process.pid);
-    this.handOff();
-  }
-
-  handOff(): void {
-    if (this.closed) return;
-    this.closed = true;
-    fs.closeSync(this.fd);
   }
 }
 

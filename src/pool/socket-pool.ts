@@ -4,9 +4,9 @@
 import crypto from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
-import { clearHolder, poolDir, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
+import { BasePool, HeldSlot } from './slot.js';
 import { abortable, scanOrder } from './wait.js';
-import type { AcquireOptions, HolderInfo, Pool, PoolOptions, Slot, SlotState } from './pool.js';
+import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 
 // sizeof(sun_path). Node 20 binds the whole padded buffer, Node 22 the exact length: padding
 // every name to the full size makes both agree on one address.
@@ -29,22 +29,13 @@ export function slotAddress(stateDir: string, pool: string, slot: number): strin
   return ('\0' + name).padEnd(SUN_PATH, '\0');
 }
 
-export class SocketPool implements Pool {
+export class SocketPool extends BasePool {
   readonly backend = 'socket' as const;
-  readonly name: string;
-  readonly maxLive: number;
   private readonly stateDir: string;
-  private readonly dir: string;
-  private hint = 0;
-  private readonly waits = new Set<() => void>();
 
   constructor(options: PoolOptions) {
-    this.name = options.name;
-    this.maxLive = options.maxLive;
+    super(options, 'socket');
     this.stateDir = options.stateDir;
-    this.dir = options.inspectOnly
-      ? poolDir(options.stateDir, options.name)
-      : preparePoolDir(options.stateDir, { name: options.name, backend: 'socket', maxLive: options.maxLive });
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -110,20 +101,9 @@ export class SocketPool implements Pool {
     });
   }
 
-  async inspect(upTo: number): Promise<SlotState[]> {
-    const top = Math.max(upTo, ...recordedSlots(this.dir).map((i) => i + 1));
-    const states = await Promise.all(
-      Array.from({ length: top }, async (_, slot): Promise<SlotState> => {
-        const held = await isHeld(slotAddress(this.stateDir, this.name, slot));
-        const holder = held ? readHolder(this.dir, slot) : undefined;
-        return holder ? { slot, held, holder } : { slot, held };
-      }),
-    );
-    return states;
-  }
-
-  close(): void {
-    for (const stop of [...this.waits]) stop();
+  protected async heldSlots(indexes: number[]): Promise<Set<number>> {
+    const held = await Promise.all(indexes.map((i) => isHeld(slotAddress(this.stateDir, this.name, i))));
+    return new Set(indexes.filter((_, k) => held[k]));
   }
 
   private bind(index: number): Promise<Slot | undefined> {
@@ -147,45 +127,26 @@ export class SocketPool implements Pool {
           reject(new Error('abstract socket has no descriptor'));
           return;
         }
-        resolve(new HeldSocketSlot(this, index, fd, server, accepted, this.dir));
+        resolve(new SocketSlot(this, index, fd, this.dir, server, accepted));
       });
     });
   }
 }
 
-class HeldSocketSlot implements Slot {
-  private closed = false;
+class SocketSlot extends HeldSlot {
   constructor(
-    private readonly owner: SocketPool,
-    readonly index: number,
-    readonly fd: number,
+    pool: SocketPool,
+    index: number,
+    fd: number,
+    dir: string,
     private readonly server: net.Server,
     private readonly accepted: Set<net.Socket>,
-    private readonly dir: string,
-  ) {}
-
-  get pool(): string {
-    return this.owner.name;
+  ) {
+    super(pool.name, index, fd, dir, pool.maxLive);
   }
 
-  describe(info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {
-    writeHolder(this.dir, { ...info, slot: this.index, maxLive: this.owner.maxLive });
-  }
-
-  release(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearHolder(this.dir, this.index, process.pid);
-    this.closeHere();
-  }
-
-  handOff(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeHere();
-  }
-
-  private closeHere(): void {
+  // Resetting the accepted probes is what wakes the waiters connected to this slot.
+  protected closeHere(): void {
     for (const conn of this.accepted) conn.destroy();
     this.accepted.clear();
     this.server.close();
