@@ -22,8 +22,7 @@ export interface AdmissionOptions<R extends Request> {
   admit(request: R, slot: Slot): void;
   /** Terminate this process's oldest job, for `replace`; false when there is none. */
   replaceOldest(): boolean;
-  /** Jobs this process has live, for the `wait` event. */
-  live(): number;
+
 }
 
 export type Decision = 'started' | 'queued' | 'skipped';
@@ -91,7 +90,9 @@ export class Admission<R extends Request> {
 
   private waitForRoom(request: R): Promise<Decision> {
     const o = this.options;
-    o.emit({ event: 'wait', pool: o.pool.name, live: o.live(), maxLive: finite(o.pool.maxLive), tick: request.tick });
+    // The kernel's count, across every process (ours alone would miss the others, and lag
+    // behind jobs that died but are not reaped yet).
+    void liveSlots(o.pool).then((live) => o.emit({ event: 'wait', pool: o.pool.name, live, maxLive: finite(o.pool.maxLive), tick: request.tick }));
     return new Promise<Decision>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const entry = this.enqueue(request, false, () => {
@@ -166,3 +167,9 @@ export class Admission<R extends Request> {
 }
 
 export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+/** Slots of the pool held right now by anyone, up to this process's cap. */
+export async function liveSlots(pool: Pool): Promise<number> {
+  const states = await pool.inspect(Number.isFinite(pool.maxLive) ? pool.maxLive : 0);
+  return states.filter((s) => s.held && s.slot < pool.maxLive).length;
+}

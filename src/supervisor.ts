@@ -77,7 +77,6 @@ export class Supervisor {
       },
       admit: (request, slot) => this.admit(request, slot),
       replaceOldest: () => this.replaceOldest(),
-      live: () => this.jobs.size + this.delayed.size,
     });
     this.finished = new Promise((resolve) => (this.idle = resolve));
   }
@@ -227,7 +226,8 @@ export class Supervisor {
       return;
     }
     if (this.handOff) return this.handOff(request, slot);
-    const { delayMs } = request.spec;
+    // The delay counts from the trigger, not from the moment a queued request got its slot.
+    const delayMs = Date.parse(request.trigger) + request.spec.delayMs - Date.now();
     if (delayMs <= 0) return this.start(request, slot, 1);
     slot.describe({ pid: process.pid, owner: process.pid, command: `${request.command} (delayed)`, jobId: request.jobId, startedAt: new Date().toISOString() });
     const d: Delayed = {

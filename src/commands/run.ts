@@ -2,7 +2,7 @@
 // forward signals to the group, and exit with the command's own code. GNU `sem --fg` and
 // `flock -n` done right: the slot is the kernel's, so no crash can leak it.
 import os from 'node:os';
-import { finite } from '../admission.js';
+import { finite, liveSlots } from '../admission.js';
 import { launch } from '../launcher.js';
 import { Detacher } from './detach.js';
 import { msg } from '../messages.js';
@@ -32,11 +32,11 @@ export async function runCommand(settings: Settings): Promise<number> {
     let slot: Slot | undefined = await pool.tryAcquire();
     if (!slot && settings.overflow === 'skip') {
       reporter.emit({ event: 'skip', reason: 'pool-full', tick: 1, pool: pool.name, command });
-      reporter.notice(msg.runSkipped(pool.name, await liveCount(pool), pool.maxLive));
+      reporter.notice(msg.runSkipped(pool.name, await liveSlots(pool), pool.maxLive));
       return EXIT.tempFail;
     }
     if (!slot) {
-      reporter.emit({ event: 'wait', pool: pool.name, live: await liveCount(pool), maxLive: finite(pool.maxLive), tick: 1 });
+      reporter.emit({ event: 'wait', pool: pool.name, live: await liveSlots(pool), maxLive: finite(pool.maxLive), tick: 1 });
       try {
         slot = await pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
       } catch (err) {
@@ -103,11 +103,6 @@ export function exitCodeOf(exitCode: number | null, signal: string | null, error
   if (error?.startsWith('EACCES')) return 126;
   if (error?.startsWith('ENOENT')) return 127;
   return EXIT.failed;
-}
-
-async function liveCount(pool: { inspect(n: number): Promise<{ held: boolean }[]>; maxLive: number }): Promise<number> {
-  const states = await pool.inspect(Number.isFinite(pool.maxLive) ? pool.maxLive : 0);
-  return states.filter((s) => s.held).length;
 }
 
 function shellQuote(arg: string): string {

@@ -22,7 +22,7 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
     case 'exit': {
       const paint = e.outcome === 'ok' ? c.green : c.red;
       const how = e.error ?? (e.signal ? `signal ${e.signal}` : `exit ${e.exitCode}`);
-      const extra = [e.forced ? 'forced with SIGKILL' : '', e.leftover ? `${e.leftover} process(es) left in its group` : '']
+      const extra = [e.forced ? 'forced with SIGKILL' : '', e.leftover ? 'processes of its group live on' : '']
         .filter(Boolean)
         .join(', ');
       const tail = e.outcome === 'ok' ? '' : indentTail(e.tail, c);
