@@ -117,3 +117,21 @@ describe.each(['socket', 'flock'] as const)('the slot belongs to the job (%s)', 
     expect((await runWarden([...args, '--overflow', 'skip', '--', 'true'], { env })).code).toBe(0);
   });
 });
+
+// The flock backend serves waiters in the kernel's order (it wakes every waiter at once).
+describe('waiting for a slot', () => {
+  it('serves waiters first come, first served', async () => {
+    const args = ['run', '--max-live', '1', '--pool-backend', 'socket'];
+    const holder = startWarden([...args, '--', holdUntil('release')], { env });
+    await waitFor('holder', () => fs.existsSync(`${dir}/started.0`));
+    const waiters = [];
+    for (const name of ['first', 'second', 'third']) {
+      waiters.push(startWarden([...args, '--log-file', `${dir}/${name}.jsonl`, '--', `echo ${name} >> "${dir}/order"; sleep 0.1`], { env }));
+      await waitFor(`${name} to wait`, () => readText(`${dir}/${name}.jsonl`).includes('"wait"'));
+    }
+    fs.writeFileSync(`${dir}/release`, '');
+    await holder.done;
+    for (const w of waiters) expect((await w.done).code).toBe(0);
+    expect(readText(`${dir}/order`)).toBe('first\nsecond\nthird\n');
+  });
+});

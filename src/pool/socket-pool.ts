@@ -2,6 +2,7 @@
 // bound to its name open. The kernel frees the name when the last descriptor closes, on any
 // death, so there is nothing stale to clean and no PID to trust.
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { BasePool, HeldSlot } from './slot.js';
@@ -17,16 +18,65 @@ interface HandleWithFd {
   _handle?: { fd?: number } | null;
 }
 
-/** The abstract address of one slot; uid and state dir are in it since abstract names have no permissions. */
-export function slotAddress(stateDir: string, pool: string, slot: number): string {
+/**
+ * The name every address of a pool starts with: uid and state dir are in it since abstract
+ * names have no permissions; long pool names are hashed so that any suffix still fits.
+ */
+export function poolPrefix(stateDir: string, pool: string): string {
   const scope = crypto.createHash('sha256').update(stateDir).digest('hex').slice(0, 16);
   const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
-  let name = `warden:${uid}:${scope}:${pool}:${slot}`;
-  if (Buffer.byteLength(name) + 1 > SUN_PATH) {
-    const digest = crypto.createHash('sha256').update(pool).digest('hex').slice(0, 32);
-    name = `warden:${uid}:${scope}:#${digest}:${slot}`;
+  const name = `warden:${uid}:${scope}:${pool}:`;
+  if (Buffer.byteLength(name) + LONGEST_SUFFIX < SUN_PATH) return name;
+  const digest = crypto.createHash('sha256').update(pool).digest('hex').slice(0, 32);
+  return `warden:${uid}:${scope}:#${digest}:`;
+}
+
+// "w:<cap>:<16 hex>:<pid>" of a waiter's ticket, the longest suffix a name gets.
+const LONGEST_SUFFIX = 40;
+const pad = (name: string): string => ('\0' + name).padEnd(SUN_PATH, '\0');
+
+export function slotAddress(stateDir: string, pool: string, slot: number): string {
+  return pad(poolPrefix(stateDir, pool) + slot);
+}
+
+// Waiters queue by ticket: an abstract name holding the time they started waiting (the
+// system-wide monotonic clock) and the highest slot they may take. A waiter woken by a freed
+// slot lets an older waiter that may take that slot go first, for a few ms at most, so a
+// stopped or stuck waiter can delay the line but never stall it.
+const DEFER_BUDGET_MS = 250;
+const DEFER_STEP_MS = 2;
+
+interface Ticket {
+  at: bigint;
+  close(): void;
+}
+
+function takeTicket(prefix: string, cap: number): Promise<Ticket | undefined> {
+  const at = process.hrtime.bigint();
+  const server = net.createServer((conn) => conn.destroy());
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(undefined));
+    const capText = Number.isFinite(cap) ? String(cap) : 'u';
+    server.listen({ path: pad(`${prefix}w:${capText}:${at.toString(16).padStart(16, '0')}:${process.pid}`) }, () =>
+      resolve({ at, close: () => server.close() }),
+    );
+  });
+}
+
+/** Whether a waiter older than `at` is in line for `slot`. */
+function olderWaiter(prefix: string, slot: number, at: bigint): boolean {
+  let table: string;
+  try {
+    table = fs.readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return false;
   }
-  return ('\0' + name).padEnd(SUN_PATH, '\0');
+  const marker = `@${prefix}w:`;
+  for (let i = table.indexOf(marker); i !== -1; i = table.indexOf(marker, i + 1)) {
+    const [cap, ticket] = table.slice(i + marker.length, i + marker.length + 40).split(':');
+    if ((cap === 'u' || Number(cap) > slot) && BigInt(`0x${ticket}`) < at) return true;
+  }
+  return false;
 }
 
 export class SocketPool extends BasePool {
@@ -55,8 +105,17 @@ export class SocketPool extends BasePool {
   }
 
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
-    const first = await this.tryAcquire();
-    if (first) return first;
+    if (!Number.isFinite(this.maxLive)) return (await this.tryAcquire()) as Slot;
+    const prefix = poolPrefix(this.stateDir, this.name);
+    const ticket = await takeTicket(prefix, this.maxLive);
+    // A newcomer does not jump the line: with older waiters about, it waits its turn.
+    if (!ticket || !olderWaiter(prefix, 0, ticket.at)) {
+      const first = await this.tryAcquire();
+      if (first) {
+        ticket?.close();
+        return first;
+      }
+    }
     return abortable<Slot>(options, (resolve, reject, settled) => {
       // Connect to every slot: the holder never accepts, and the kernel resets the connection
       // the moment the slot's last descriptor closes. That wake-up is the whole wait: no polling.
@@ -64,20 +123,31 @@ export class SocketPool extends BasePool {
       const stop = (): void => {
         for (const s of sockets.values()) s.destroy();
         sockets.clear();
+        ticket?.close();
         this.waits.delete(stop);
       };
       this.waits.add(stop);
+      const deferredSince = new Map<number, number>();
       const watch = (i: number): void => {
         if (settled()) return;
         const sock = net.connect({ path: slotAddress(this.stateDir, this.name, i) });
         let failure: string | undefined;
         sockets.set(i, sock);
+        sock.on('connect', () => deferredSince.delete(i));
         sock.on('error', (err: NodeJS.ErrnoException) => {
           failure = err.code;
         });
         sock.once('close', () => {
           if (sockets.get(i) !== sock || settled()) return;
           sockets.delete(i);
+          if (ticket && olderWaiter(prefix, i, ticket.at)) {
+            const since = deferredSince.get(i) ?? performance.now();
+            deferredSince.set(i, since);
+            if (performance.now() - since < DEFER_BUDGET_MS) {
+              setTimeout(() => watch(i), DEFER_STEP_MS);
+              return;
+            }
+          }
           this.bind(i).then(
             (slot) => {
               if (!slot) {
