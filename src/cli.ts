@@ -128,7 +128,9 @@ export async function main(argv: string[]): Promise<number> {
       write.err(`${msg.usageError(err.message)}\n`);
       return EXIT.usage;
     }
-    throw err;
+    // Not the user's doing (a state dir removed under us, a kernel refusal): one line, not a trace.
+    write.err(`${msg.usageError(err instanceof Error ? err.message : String(err))}\n`);
+    return EXIT.failed;
   }
 }
 
