@@ -1,6 +1,8 @@
 // Durations as people write them on a command line: 500ms, 30s, 3m, 1h30m, 1.5s, 2d.
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 const PART = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)/y;
+/** Node timers cannot wait longer (a longer delay fires after 1 ms): about 24.8 days. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
 
 /** Milliseconds for a duration, or undefined when the text is not one. "0" alone is allowed. */
 export function parseDuration(text: string): number | undefined {
@@ -15,7 +17,7 @@ export function parseDuration(text: string): number | undefined {
     if (!m || m.index !== at) return undefined;
     total += Number(m[1]) * UNITS[m[2]];
   }
-  return Number.isFinite(total) ? Math.round(total) : undefined;
+  return Number.isFinite(total) && total <= MAX_DURATION_MS ? Math.round(total) : undefined;
 }
 
 /** A short human form for logs: 850ms, 1.2s, 3m05s, 1h02m. */

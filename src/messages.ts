@@ -7,7 +7,7 @@ export const DURATION_FORM = 'use e.g. 500ms, 30s, 3m, 1h30m';
 export const msg = {
   usageError: (text: string): string => `${PROGRAM}: ${text}`,
   seeHelp: (command?: string): string => `see '${PROGRAM}${command ? ` ${command}` : ''} --help'`,
-  notDuration: (where: string, value: string): string => `${where}: ${quote(value)} is not a duration; ${DURATION_FORM}`,
+  notDuration: (where: string, value: string): string => `${where}: ${quote(value)} is not a duration; ${DURATION_FORM} (at most 24d)`,
   notPositiveDuration: (where: string, value: string): string =>
     `${where}: ${quote(value)} must be a duration above zero; ${DURATION_FORM}`,
   notCount: (where: string, value: string, unlimited: boolean): string =>

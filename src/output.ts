@@ -11,18 +11,28 @@ export class LineSplitter {
   private partial: Buffer[] = [];
   private partialLength = 0;
 
-  /** Complete lines in this chunk (without their newline). */
+  /** Complete lines in this chunk (without their newline); a line over MAX_LINE comes in pieces. */
   push(chunk: Buffer): Buffer[] {
     const lines: Buffer[] = [];
     let start = 0;
-    for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      // Hold what has no newline yet, but never more than MAX_LINE.
+      while (end - start > MAX_LINE - this.partialLength) {
+        const room = MAX_LINE - this.partialLength;
+        lines.push(this.take(chunk.subarray(start, start + room)));
+        start += room;
+      }
+      if (nl === -1) {
+        if (end > start) {
+          this.partial.push(chunk.subarray(start, end));
+          this.partialLength += end - start;
+        }
+        break;
+      }
       lines.push(this.take(chunk.subarray(start, nl)));
       start = nl + 1;
-    }
-    if (start < chunk.length) {
-      this.partial.push(chunk.subarray(start));
-      this.partialLength += chunk.length - start;
-      if (this.partialLength >= MAX_LINE) lines.push(this.take(Buffer.alloc(0)));
     }
     return lines;
   }
@@ -50,7 +60,7 @@ export class Tail {
     for (let i = from; i < lines.length; i++) {
       const line = lines[i];
       const text = line.length > TAIL_LINE_CHARS * 4 ? line.subarray(0, TAIL_LINE_CHARS * 4).toString('utf8') : line.toString('utf8');
-      this.lines.push(text.length > TAIL_LINE_CHARS ? text.slice(0, TAIL_LINE_CHARS) + TRUNCATED : text);
+      this.lines.push(text.length > TAIL_LINE_CHARS ? cut(text, TAIL_LINE_CHARS) + TRUNCATED : text);
     }
     if (this.lines.length > TAIL_LINES) this.lines.splice(0, this.lines.length - TAIL_LINES);
   }
@@ -69,4 +79,10 @@ export function tailOfBytes(bytes: Buffer, fromStart: boolean): string {
   if (lines[lines.length - 1] === '') lines.pop();
   tail.add(lines.map((l) => Buffer.from(l)));
   return tail.text();
+}
+
+/** The first `n` UTF-16 units, one fewer if the last would split a surrogate pair. */
+function cut(text: string, n: number): string {
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }

@@ -55,14 +55,16 @@ describe('schedule', () => {
 
 describe('check', () => {
   it('fires on 0, idles on 1, and logs errors, signals and timeouts without stopping', async () => {
-    const check = `case $WARDEN_TICK in 1) exit 0;; 2) exit 1;; 3) exit 2;; 4) kill -TERM $$;; 5) sleep 5;; esac`;
-    const r = await runWarden(watch('--every', '300ms', '--check', check, '--check-timeout', '150ms', '--kill-after', '100ms', '--max-runs', '5', '--job', 'true'), { env });
-    expect(r.code).toBe(0);
-    const checks = of(parseEvents(r.stdout), 'check');
+    // The check's own counter picks its behaviour, so a tick skipped on a loaded machine changes nothing.
+    const check = `n=$(cat "${dir}/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${dir}/n"; case $n in 1) exit 0;; 2) exit 1;; 3) exit 2;; 4) kill -TERM $$;; 5) sleep 5;; *) exit 1;; esac`;
+    const w = startWarden(watch('--every', '300ms', '--check', check, '--check-timeout', '250ms', '--kill-after', '100ms', '--job', 'true'), { env });
+    await waitFor('five checks', () => of(w.events(), 'check').length >= 5);
+    process.kill(w.pid, 'SIGTERM');
+    const checks = of(parseEvents((await w.done).stdout), 'check').slice(0, 5);
     expect(checks.map((c) => c.outcome)).toEqual(['fired', 'idle', 'error', 'error', 'timeout']);
-    expect(checks[2]).toMatchObject({ exitCode: 2, tick: 3 });
+    expect(checks[2]).toMatchObject({ exitCode: 2 });
     expect(checks[3]).toMatchObject({ signal: 'SIGTERM' });
-    expect(of(parseEvents(r.stdout), 'spawn')).toHaveLength(1);
+    expect(of(w.events(), 'spawn')).toHaveLength(1);
   });
 
   it('--each-line starts one trigger per non-empty line, with WARDEN_ITEM', async () => {
@@ -158,10 +160,13 @@ describe('launch and reap', () => {
     const events = logEvents(log);
     const spawns = of(events, 'spawn');
     const exits = of(events, 'exit');
-    expect(spawns).toHaveLength(20);
-    expect(new Set(exits.map((e) => e.jobId)).size).toBe(20);
-    expect(exits).toHaveLength(20);
-    for (const e of events) expect(e).toMatchObject({ ts: expect.any(String), event: expect.any(String), pid: r.code === null ? 0 : expect.any(Number) });
+    // Two jobs per tick that was not skipped (a loaded machine may skip a late tick).
+    const fired = 10 - of(events, 'skip').length;
+    expect(fired).toBeGreaterThan(5);
+    expect(spawns).toHaveLength(2 * fired);
+    expect(new Set(exits.map((e) => e.jobId)).size).toBe(2 * fired);
+    expect(exits).toHaveLength(2 * fired);
+    for (const e of events) expect(e).toMatchObject({ ts: expect.any(String), event: expect.any(String), pid: expect.any(Number) });
     expect(of(events, 'start')[0]).toMatchObject({ mode: 'watch', pool: 'default', maxLive: 4, schedule: 'every 50ms', version: expect.any(String) });
     expect(of(events, 'check')).toHaveLength(0);
     expect(spawns[0]).toMatchObject({ jobId: '1.1', jobPid: expect.any(Number), command: 'exit $((WARDEN_TICK % 3))', slot: expect.any(Number), tick: 1, attempt: 1 });
