@@ -1,7 +1,8 @@
 // The command line: one commander program from buildProgram(), options from the shared table,
 // values resolved into Settings (flags > WARDEN_* > --config > defaults), then one command runs.
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, RUNNER_COMMAND, UsageError, VERSION } from './commands/common.js';
+import tty from 'node:tty';
+import { EXIT, RUNNER_COMMAND, SIGNAL_EXIT, UsageError, VERSION } from './commands/common.js';
 import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
@@ -121,8 +122,13 @@ export async function main(argv: string[]): Promise<number> {
     write.err(`${msg.usageError(resolved.error)}\n`);
     return EXIT.usage;
   }
+  const terminal = [0, 1, 2].some((fd) => tty.isatty(fd));
   try {
-    return await dispatch(resolved.settings, parsed);
+    const code = await dispatch(resolved.settings, parsed);
+    // After a hang-up, Node's exit would restore the dead terminal's modes and abort on EIO:
+    // die of the SIGHUP itself instead (the status a shell shows is 129 either way).
+    if (code === SIGNAL_EXIT.SIGHUP && terminal) return dieOf('SIGHUP');
+    return code;
   } catch (err) {
     if (err instanceof UsageError) {
       write.err(`${msg.usageError(err.message)}\n`);
@@ -147,4 +153,10 @@ async function dispatch(settings: Settings, inv: Invocation): Promise<number> {
       return (await import('./commands/status.js')).statusCommand(settings, only);
     }
   }
+}
+
+function dieOf(signal: NodeJS.Signals): Promise<number> {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  return new Promise(() => undefined);
 }
