@@ -2,6 +2,7 @@
 // overflow policy (wait, skip, replace). Queued requests are served first come, first served
 // by one pump that waits on the pool.
 import type { Emit, SkipReason } from './events.js';
+import { msg } from './messages.js';
 import type { Pool, Slot } from './pool/pool.js';
 import { PoolTimeoutError } from './pool/pool.js';
 import type { Overflow } from './settings.js';
@@ -143,7 +144,7 @@ export class Admission<R extends Request> {
         } catch (err) {
           if (err instanceof PoolTimeoutError || this.closed) return;
           // The pool itself failed (a state dir removed under us): say so and try again.
-          this.options.emit({ event: 'error', message: `pool ${this.options.pool.name}: ${err instanceof Error ? err.message : String(err)}` });
+          this.options.emit({ event: 'error', message: msg.poolFailed(this.options.pool.name, err) });
           await new Promise((r) => setTimeout(r, 1000));
           continue;
         }

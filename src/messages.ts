@@ -53,6 +53,7 @@ export const msg = {
     };
     return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
   },
+  poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,

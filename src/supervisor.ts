@@ -57,6 +57,9 @@ export class Supervisor {
   private shutdown: Shutdown = 'none';
   private idle: (() => void) | undefined;
   private readonly finished: Promise<void>;
+  /** Settles when a signal stops admitting: waits that should end early race it. */
+  private readonly stopped: Promise<void>;
+  private markStopped: () => void = () => undefined;
   private onStopTicks: () => void = () => undefined;
 
   constructor(
@@ -79,6 +82,7 @@ export class Supervisor {
       replaceOldest: () => this.replaceOldest(),
     });
     this.finished = new Promise((resolve) => (this.idle = resolve));
+    this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
 
   get liveJobs(): number {
@@ -113,7 +117,10 @@ export class Supervisor {
     }
     this.busy++;
     try {
-      if (this.settings.jitterMs > 0) await sleep(Math.random() * this.settings.jitterMs);
+      if (this.settings.jitterMs > 0) {
+        await Promise.race([sleep(Math.random() * this.settings.jitterMs), this.stopped]);
+        if (this.shutdown !== 'none') return;
+      }
       const fired = await this.runCheck(tick);
       if (!fired) return;
       this.tally.fired++;
@@ -126,7 +133,7 @@ export class Supervisor {
           try {
             await this.admission.submit(request);
           } catch (err) {
-            this.reporter.emit({ event: 'error', message: `pool ${this.pool.name}: ${err instanceof Error ? err.message : String(err)}` });
+            this.reporter.emit({ event: 'error', message: msg.poolFailed(this.pool.name, err) });
           }
         }
       }
@@ -159,6 +166,7 @@ export class Supervisor {
 
   private stopAdmitting(reason: string): void {
     this.acceptingTicks = false;
+    this.markStopped();
     this.onStopTicks();
     const cancelled = this.admission.close() + this.delayed.size;
     for (const d of this.delayed) {
