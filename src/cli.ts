@@ -2,7 +2,7 @@
 // values resolved into Settings (flags > WARDEN_* > --config > defaults), then one command runs.
 import { Command, CommanderError, Option } from 'commander';
 import tty from 'node:tty';
-import { EXIT, RUNNER_COMMAND, SIGNAL_EXIT, UsageError, VERSION } from './commands/common.js';
+import { EXIT, RUNNER_COMMAND, SIGNAL_EXIT, UsageError, VERSION } from './exit.js';
 import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';

@@ -65,3 +65,19 @@ export const formatCap = (n: number): string => (Number.isFinite(n) ? String(n) 
 function quote(value: string): string {
   return JSON.stringify(value);
 }
+
+/** A file system error in words a person reads ("permission denied"), else its own message. */
+export function describeFsError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const reasons: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    ENOTDIR: 'a part of the path is not a folder',
+    EISDIR: 'is a folder',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    EEXIST: 'already exists',
+  };
+  return (e && e.code && reasons[e.code]) || (e instanceof Error ? e.message : String(err));
+}

@@ -15,6 +15,16 @@ export function startTicker(schedule: Schedule, onTick: (tick: number, late: boo
   return schedule.kind === 'every' ? everyTicker(schedule.ms, onTick) : cronTicker(schedule.expr, onTick);
 }
 
+/** Every rule of a cron expression, checked before anything starts; the message when it breaks one. */
+export function cronProblem(expr: string): string | undefined {
+  try {
+    new Cron(expr, { paused: true });
+    return undefined;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 export function describeSchedule(schedule: Schedule | undefined): string | null {
   if (!schedule) return null;
   return schedule.kind === 'every' ? `every ${formatDuration(schedule.ms)}` : `cron '${schedule.expr}'`;

@@ -3,10 +3,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { msg } from './messages.js';
+import { describeFsError, msg } from './messages.js';
 import { envName, optionsFor, parseText } from './options.js';
 import type { CommandName, OptionDef, Parsed, Value } from './options.js';
-import { defaultBackend } from './pool/open-pool.js';
+import { defaultBackend } from './pool/pool.js';
 import type { PoolBackend } from './pool/pool.js';
 
 export type Overflow = 'wait' | 'skip' | 'replace';
@@ -283,19 +283,4 @@ function configValue(def: OptionDef, raw: unknown, where: string): Parsed {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function describeFsError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const reasons: Record<string, string> = {
-    ENOENT: 'no such file or directory',
-    EACCES: 'permission denied',
-    EPERM: 'operation not permitted',
-    ENOTDIR: 'a part of the path is not a folder',
-    EISDIR: 'is a folder',
-    EROFS: 'read-only file system',
-    ENOSPC: 'no space left on device',
-    EEXIST: 'already exists',
-  };
-  return (e && e.code && reasons[e.code]) || (e instanceof Error ? e.message : String(err));
 }

@@ -1,25 +1,14 @@
 // What every command sets up the same way: the state dir, the log file, the reporter, the pool,
 // signal handlers and the parent-death watch. A user error here is a message and exit 2.
 import fs from 'node:fs';
-import { msg } from '../messages.js';
+import { UsageError } from '../exit.js';
+import type { Signal } from '../exit.js';
+import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
 import type { Pool } from '../pool/pool.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';
-import { describeFsError } from '../settings.js';
 import type { Settings } from '../settings.js';
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, tempFail: 75 } as const;
-
-export const VERSION: string = (JSON.parse(fs.readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
-export class UsageError extends Error {}
-
-/** The hidden subcommand that keeps --detach jobs' slots and reaps them. */
-export const RUNNER_COMMAND = '__runner';
-
-export type Signal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
-export const SIGNAL_EXIT: Record<Signal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
 
 /** Create the state dir (mode 0700) and make sure it can be written. */
 export function prepareStateDir(dir: string): void {
@@ -31,7 +20,7 @@ export function prepareStateDir(dir: string): void {
   }
 }
 
-export function openReporter(settings: Settings, display: Display, displayFd: number): Reporter {
+export async function openReporter(settings: Settings, display: Display, displayFd: number): Promise<Reporter> {
   let logFd: number | undefined;
   if (settings.logFile) {
     try {

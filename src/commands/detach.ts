@@ -3,7 +3,6 @@
 // pipes, so cron's output pipe closes when the one-shot exits. The runner holds the slots
 // through the delays, starts and reaps the jobs, and appends their exits to --log-file.
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { finite } from '../admission.js';
@@ -12,7 +11,8 @@ import type { Slot } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import type { JobRequest } from '../supervisor.js';
-import { RUNNER_COMMAND, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+import { RUNNER_COMMAND, SIGNAL_EXIT, VERSION } from '../exit.js';
+import { handleSignals, openReporter, openSettingsPool } from './common.js';
 
 interface RunnerSpec {
   settings: Settings;
@@ -20,6 +20,8 @@ interface RunnerSpec {
 }
 
 /** Collects admitted jobs and starts one runner per batch (those admitted in one turn of the loop). */
+let batches = 0;
+
 export class Detacher {
   private batch: { request: JobRequest; slot: Slot }[] = [];
   private flushing: Promise<void> | undefined;
@@ -47,7 +49,7 @@ export class Detacher {
     const batch = this.batch;
     this.batch = [];
     if (!batch.length) return;
-    const file = path.join(this.settings.stateDir, `runner-${process.pid}-${crypto.randomBytes(4).toString('hex')}.json`);
+    const file = path.join(this.settings.stateDir, `runner-${process.pid}-${++batches}.json`);
     const spec: RunnerSpec = { settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) };
     fs.writeFileSync(file, JSON.stringify(spec, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)), { mode: 0o600 });
     const child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
@@ -66,7 +68,7 @@ export async function runnerCommand(file: string): Promise<number> {
   const spec = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunnerSpec;
   fs.rmSync(file, { force: true });
   const settings: Settings = { ...spec.settings, detach: false };
-  const reporter = openReporter(settings, 'none', 2);
+  const reporter = await openReporter(settings, 'none', 2);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor(settings, pool, reporter);
   reporter.emit({ event: 'start', mode: 'runner', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });

@@ -3,12 +3,13 @@
 import { finite } from '../admission.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
-import { EXIT, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+import { EXIT, SIGNAL_EXIT, VERSION } from '../exit.js';
+import { handleSignals, openReporter, openSettingsPool } from './common.js';
 import { Detacher } from './detach.js';
 import { exitCodeOf } from './run.js';
 
 export async function onceCommand(settings: Settings): Promise<number> {
-  const reporter = openReporter(settings, settings.log, 1);
+  const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
   const detacher = settings.detach ? new Detacher(settings) : undefined;
   const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot) => detacher.add(request, slot)));

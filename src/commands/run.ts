@@ -4,17 +4,17 @@
 import os from 'node:os';
 import { finite, liveSlots } from '../admission.js';
 import { launch } from '../launcher.js';
-import { Detacher } from './detach.js';
 import { msg } from '../messages.js';
 import { PoolTimeoutError } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
 import { reapGroups } from '../process-group.js';
 import type { Settings } from '../settings.js';
-import { EXIT, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
-import type { Signal } from './common.js';
+import { EXIT, SIGNAL_EXIT, VERSION } from '../exit.js';
+import { handleSignals, openReporter, openSettingsPool } from './common.js';
+import type { Signal } from '../exit.js';
 
 export async function runCommand(settings: Settings): Promise<number> {
-  const reporter = openReporter(settings, settings.log === 'json' ? 'json' : 'none', 2);
+  const reporter = await openReporter(settings, settings.log === 'json' ? 'json' : 'none', 2);
   const pool = openSettingsPool(settings);
   const command = settings.argv.length === 1 ? settings.argv[0] : settings.argv.map(shellQuote).join(' ');
   const jobId = `run-${process.pid}`;
@@ -52,6 +52,7 @@ export async function runCommand(settings: Settings): Promise<number> {
     }
 
     if (settings.detach) {
+      const { Detacher } = await import('./detach.js');
       const detacher = new Detacher(settings);
       detacher.add({ tick: 1, jobId, command, spec: { run: command, delayMs: 0 }, trigger: new Date().toISOString(), checkOutput: '' }, slot);
       await detacher.settled();
@@ -60,7 +61,8 @@ export async function runCommand(settings: Settings): Promise<number> {
     const job = launch({
       jobId,
       command,
-      ...(settings.argv.length === 1 ? { shell: settings.argv[0] } : { argv: settings.argv }),
+      // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
+      ...(settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? { shell: settings.argv[0] } : { argv: settings.argv }),
       env: { ...process.env, WARDEN_JOB_ID: jobId, WARDEN_POOL: pool.name, WARDEN_SLOT: String(slot.index), WARDEN_TRIGGER: new Date().toISOString(), WARDEN_ATTEMPT: '1' },
       slot,
       tick: 1,
@@ -105,6 +107,8 @@ export function exitCodeOf(exitCode: number | null, signal: string | null, error
   return EXIT.failed;
 }
 
+const PLAIN_WORD = /^[\w@%+=:,./-]+$/;
+
 function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+  return PLAIN_WORD.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }

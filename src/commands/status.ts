@@ -7,7 +7,7 @@ import { openPool } from '../pool/open-pool.js';
 import type { PoolBackend } from '../pool/pool.js';
 import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
-import { EXIT } from './common.js';
+import { EXIT } from '../exit.js';
 
 export interface SlotView {
   slot: number;

@@ -2,16 +2,22 @@
 // are doing; the supervisor does the rest. Exits on --max-runs or a signal, after draining.
 import { finite } from '../admission.js';
 import { formatDuration } from '../duration.js';
-import { cronIntervalMs, describeSchedule, startTicker } from '../schedule.js';
+import { msg } from '../messages.js';
+import { cronIntervalMs, cronProblem, describeSchedule, startTicker } from '../schedule.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
-import { EXIT, SIGNAL_EXIT, VERSION, handleSignals, openReporter, openSettingsPool } from './common.js';
+import { EXIT, SIGNAL_EXIT, UsageError, VERSION } from '../exit.js';
+import { handleSignals, openReporter, openSettingsPool } from './common.js';
 
 export async function watchCommand(settings: Settings): Promise<number> {
   const schedule = settings.schedule;
   if (!schedule) return EXIT.usage;
+  if (schedule.kind === 'cron') {
+    const problem = cronProblem(schedule.expr);
+    if (problem !== undefined) throw new UsageError(msg.notCron('--cron', schedule.expr, problem));
+  }
   const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr));
-  const reporter = openReporter(settings, settings.log, 1);
+  const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
   reporter.emit({ event: 'start', mode: 'watch', pool: pool.name, maxLive: finite(pool.maxLive), schedule: describeSchedule(schedule), version: VERSION, backend: pool.backend, stateDir: settings.stateDir });

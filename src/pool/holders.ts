@@ -20,7 +20,11 @@ const metaFile = (dir: string): string => path.join(dir, 'pool.json');
 export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt'>): string {
   const dir = poolDir(stateDir, meta.name);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeJsonAtomic(metaFile(dir), { ...meta, maxLive: jsonCap(meta.maxLive), updatedAt: new Date().toISOString() });
+  // Rewritten only when it changes: a rename costs a millisecond here, on every one-shot.
+  const known = readMeta(dir);
+  if (!known || known.backend !== meta.backend || known.maxLive !== meta.maxLive) {
+    writeJsonAtomic(metaFile(dir), { ...meta, maxLive: jsonCap(meta.maxLive), updatedAt: new Date().toISOString() });
+  }
   return dir;
 }
 

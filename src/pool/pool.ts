@@ -70,3 +70,6 @@ export class PoolTimeoutError extends Error {
     this.name = 'PoolTimeoutError';
   }
 }
+
+/** Abstract sockets where Linux has them, flock files elsewhere. */
+export const defaultBackend = (): PoolBackend => (process.platform === 'linux' ? 'socket' : 'flock');

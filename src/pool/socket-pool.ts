@@ -1,10 +1,10 @@
 // Slots as Linux abstract-namespace sockets: slot i is held while some process has the socket
 // bound to its name open. The kernel frees the name when the last descriptor closes, on any
 // death, so there is nothing stale to clean and no PID to trust.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import { fnv64 } from '../hash.js';
 import { BasePool, HeldSlot } from './slot.js';
 import { abortable, scanOrder } from './wait.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
@@ -23,11 +23,11 @@ interface HandleWithFd {
  * names have no permissions; long pool names are hashed so that any suffix still fits.
  */
 export function poolPrefix(stateDir: string, pool: string): string {
-  const scope = crypto.createHash('sha256').update(stateDir).digest('hex').slice(0, 16);
+  const scope = fnv64(stateDir);
   const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
   const name = `warden:${uid}:${scope}:${pool}:`;
   if (Buffer.byteLength(name) + LONGEST_SUFFIX < SUN_PATH) return name;
-  const digest = crypto.createHash('sha256').update(pool).digest('hex').slice(0, 32);
+  const digest = fnv64(pool) + fnv64(pool, 1);
   return `warden:${uid}:${scope}:#${digest}:`;
 }
 

@@ -1,9 +1,9 @@
 // chalk decides colour from the terminal alone; warden also honours NO_COLOR and FORCE_COLOR.
-import { Chalk } from 'chalk';
 import type { ChalkInstance } from 'chalk';
 import tty from 'node:tty';
 
-export function colourFor(fd: number, env: NodeJS.ProcessEnv): ChalkInstance {
+export async function colourFor(fd: number, env: NodeJS.ProcessEnv): Promise<ChalkInstance> {
+  const { Chalk } = await import('chalk');
   return new Chalk({ level: colourLevel(fd, env) });
 }
 

@@ -49,7 +49,7 @@ export function isWrong(e: Event): boolean {
   }
 }
 
-export function createReporter(options: ReporterOptions): Reporter {
+export async function createReporter(options: ReporterOptions): Promise<Reporter> {
   const stderr = new Sink(2, 'stderr', () => undefined);
   const notice = (text: string): void => {
     clearStatus();
@@ -60,8 +60,9 @@ export function createReporter(options: ReporterOptions): Reporter {
 
   const display = new Sink(options.displayFd, options.displayFd === 1 ? 'stdout' : 'stderr', warn);
   const log = options.logFd === undefined ? undefined : new Sink(options.logFd, options.logPath ?? 'log file', warn);
-  const c: ChalkInstance = colourFor(options.displayFd, options.env);
   const pretty = options.display === 'pretty';
+  // chalk is loaded only for the pretty display: `run` and JSON logs start faster without it.
+  const c: ChalkInstance | undefined = pretty ? await colourFor(options.displayFd, options.env) : undefined;
   const onTerminal = pretty && !options.quiet && tty.isatty(options.displayFd);
   const outputFd = options.display === 'json' ? 2 : options.displayFd;
   const output = outputFd === options.displayFd ? display : stderr;
@@ -71,7 +72,7 @@ export function createReporter(options: ReporterOptions): Reporter {
     if (onTerminal && statusText) display.write('\r\x1b[2K');
   }
   function drawStatus(): void {
-    if (onTerminal && statusText) display.write(c.dim(statusText));
+    if (onTerminal && statusText && c) display.write(c.dim(statusText));
   }
 
   return {
@@ -81,7 +82,7 @@ export function createReporter(options: ReporterOptions): Reporter {
       log?.write(json);
       if (options.quiet && !isWrong(e)) return;
       if (options.display === 'json') display.write(json);
-      else if (pretty) {
+      else if (c) {
         clearStatus();
         display.write(formatPretty(e, c) + '\n');
         drawStatus();
@@ -89,7 +90,7 @@ export function createReporter(options: ReporterOptions): Reporter {
     },
     jobOutput(jobId: string, lines: Buffer[]): void {
       if (options.quiet || options.display === 'none' || !output.usable) return;
-      const prefix = Buffer.from(pretty ? c.dim(`[${jobId}] `) : `[${jobId}] `);
+      const prefix = Buffer.from(c ? c.dim(`[${jobId}] `) : `[${jobId}] `);
       const parts: Buffer[] = [];
       for (const line of lines) parts.push(prefix, line, NEWLINE);
       clearStatus();

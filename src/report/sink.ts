@@ -1,7 +1,7 @@
 // A synchronous, line-atomic writer to one descriptor that never throws: a full disk, a closed
 // pipe (EPIPE from `| head`) or a non-blocking terminal must not crash the supervisor.
 import fs from 'node:fs';
-import { describeFsError } from '../settings.js';
+import { describeFsError } from '../messages.js';
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 

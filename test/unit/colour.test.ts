@@ -66,11 +66,11 @@ describe('colourLevel', () => {
 });
 
 describe('colourFor', () => {
-  it('gives a chalk that paints nothing off a terminal', () => {
-    expect(colourFor(1, {}).red('x')).toBe('x');
+  it('gives a chalk that paints nothing off a terminal', async () => {
+    expect((await colourFor(1, {})).red('x')).toBe('x');
   });
 
-  it('gives a chalk that paints with FORCE_COLOR', () => {
-    expect(colourFor(1, { FORCE_COLOR: '1' }).red('x')).not.toBe('x');
+  it('gives a chalk that paints with FORCE_COLOR', async () => {
+    expect((await colourFor(1, { FORCE_COLOR: '1' })).red('x')).not.toBe('x');
   });
 });

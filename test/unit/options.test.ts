@@ -130,11 +130,7 @@ describe('parseText: cron', () => {
     ['* * * *', '4 fields'],
     ['* * * * * * *', '7 fields'],
     ['', undefined],
-    ['61 * * * *', undefined],
-    ['* 25 * * *', undefined],
-    ['* * 32 * *', undefined],
-    ['* * * 13 *', undefined],
-    ['abc * * * *', undefined],
+    ['* * * * $', 'unexpected'],
   ])('rejects %j', (raw, why) => {
     const e = error(parseText(byKey('cron'), raw, '--cron'));
     expect(e).toMatch(/^--cron: .* is not a cron expression/);
@@ -200,5 +196,19 @@ describe('the option table', () => {
       if (o.kind !== 'boolean') expect(o.value).toBeTruthy();
       if (o.kind === 'choice') expect(o.choices?.length).toBeGreaterThan(1);
     }
+  });
+});
+
+// Values of the right shape are checked by croner when a schedule is built (watch refuses
+// them with exit 2 before anything starts; see test/watch.test.ts).
+describe('cronProblem', () => {
+  it.each(['61 * * * *', '* 25 * * *', '* * 32 * *', '* * * 13 *', 'abc * * * *'])('names what is wrong with %j', async (raw) => {
+    const { cronProblem } = await import('../../src/schedule.js');
+    expect(cronProblem(raw)).toEqual(expect.any(String));
+  });
+
+  it.each(['*/5 * * * *', '0 9 * * 1-5', '30 */5 * * * *'])('accepts %j', async (raw) => {
+    const { cronProblem } = await import('../../src/schedule.js');
+    expect(cronProblem(raw)).toBeUndefined();
   });
 });
