@@ -289,6 +289,7 @@ export class Supervisor {
 
   private onExit(job: RunningJob, request: JobRequest, record: ExitRecord): void {
     this.jobs.delete(request.jobId);
+    job.request.slot.forget();
     this.reporter.emit({ event: 'exit', ...record });
     this.tally.last = record;
     if (record.leftover) this.strays.add(job);

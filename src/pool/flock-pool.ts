@@ -46,7 +46,8 @@ export class FlockPool extends BasePool {
         if (slot) return slot;
       }
     }
-    return this.lockOne('try', [...scanOrder(this.hint, this.maxLive)]);
+    const free = [...scanOrder(this.hint, this.maxLive)].filter((i) => !this.ours.has(i));
+    return free.length ? this.lockOne('try', free) : undefined;
   }
 
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
@@ -87,7 +88,9 @@ export class FlockPool extends BasePool {
     if (won[0] === undefined) return undefined;
     const index = indexes[fds.indexOf(won[0])];
     this.hint = index + 1;
-    return new FdSlot(this.name, index, won[0], this.dir, this.maxLive);
+    const slot = new FdSlot(this.name, index, won[0], this.dir, this.maxLive, this.forgetSlot);
+    this.ours.set(index, slot);
+    return slot;
   }
 
   protected async heldSlots(indexes: number[]): Promise<Set<number>> {

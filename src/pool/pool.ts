@@ -26,6 +26,8 @@ export interface Slot {
   release(): void;
   /** Close this process's copy after a child received `fd`; the child now holds the slot. */
   handOff(): void;
+  /** The child that was handed the slot has exited: scans may try this slot again. */
+  forget(): void;
 }
 
 export interface AcquireOptions {

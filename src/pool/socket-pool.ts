@@ -93,11 +93,13 @@ export class SocketPool extends BasePool {
     if (!Number.isFinite(maxLive)) {
       // Unlimited: scan upwards; restart low now and then so indexes stay small.
       for (let i = this.hint > 4096 ? 0 : this.hint; ; i++) {
+        if (this.ours.has(i)) continue;
         const slot = await this.bind(i);
         if (slot) return slot;
       }
     }
     for (const i of scanOrder(this.hint, maxLive)) {
+      if (this.ours.has(i)) continue;
       const slot = await this.bind(i);
       if (slot) return slot;
     }
@@ -197,7 +199,9 @@ export class SocketPool extends BasePool {
           reject(new Error('abstract socket has no descriptor'));
           return;
         }
-        resolve(new SocketSlot(this, index, fd, this.dir, server, accepted));
+        const slot = new SocketSlot(this, index, fd, this.dir, server, accepted, this.forgetSlot);
+        this.ours.set(index, slot);
+        resolve(slot);
       });
     });
   }
@@ -211,8 +215,9 @@ class SocketSlot extends HeldSlot {
     dir: string,
     private readonly server: net.Server,
     private readonly accepted: Set<net.Socket>,
+    onForget: (slot: Slot) => void,
   ) {
-    super(pool.name, index, fd, dir, pool.maxLive);
+    super(pool.name, index, fd, dir, pool.maxLive, onForget);
   }
 
   // Resetting the accepted probes is what wakes the waiters connected to this slot.

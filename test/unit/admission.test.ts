@@ -64,6 +64,7 @@ class FakePool implements Pool {
       index,
       fd: 100 + index,
       describe(_info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {},
+      forget(): void {},
       release(): void {
         if (done) return;
         done = true;
