@@ -45,14 +45,15 @@ export function slotAddress(stateDir: string, pool: string, slot: number): strin
 // stopped or stuck waiter can delay the line but never stall it.
 const DEFER_BUDGET_MS = 250;
 const DEFER_STEP_MS = 2;
+// Renewing the ticket costs a bind: done only once it is this far behind the line's head.
+const TICKET_STALE_NS = 50_000_000n;
 
 interface Ticket {
   at: bigint;
   close(): void;
 }
 
-function takeTicket(prefix: string, cap: number): Promise<Ticket | undefined> {
-  const at = process.hrtime.bigint();
+function takeTicket(prefix: string, cap: number, at = process.hrtime.bigint()): Promise<Ticket | undefined> {
   const server = net.createServer((conn) => conn.destroy());
   return new Promise((resolve) => {
     server.once('error', () => resolve(undefined));
@@ -79,13 +80,28 @@ function olderWaiter(prefix: string, slot: number, at: bigint): boolean {
   return false;
 }
 
+interface Waiter {
+  /** When it began to wait (the system-wide monotonic clock). */
+  at: bigint;
+  resolve(slot: Slot): void;
+  reject(err: unknown): void;
+  settled(): boolean;
+}
+
 export class SocketPool extends BasePool {
   readonly backend = 'socket' as const;
   private readonly stateDir: string;
+  private readonly prefix: string;
+  private readonly line: Waiter[] = [];
+  private readonly watchers = new Map<number, net.Socket>();
+  private readonly deferredSince = new Map<number, number>();
+  private ticket: Promise<Ticket | undefined> | undefined;
+  private watching = false;
 
   constructor(options: PoolOptions) {
     super(options, 'socket');
     this.stateDir = options.stateDir;
+    this.prefix = poolPrefix(options.stateDir, options.name);
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -108,69 +124,112 @@ export class SocketPool extends BasePool {
 
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
     if (!Number.isFinite(this.maxLive)) return (await this.tryAcquire()) as Slot;
-    const prefix = poolPrefix(this.stateDir, this.name);
-    const ticket = await takeTicket(prefix, this.maxLive);
-    // A newcomer does not jump the line: with older waiters about, it waits its turn.
-    if (!ticket || !olderWaiter(prefix, 0, ticket.at)) {
-      const first = await this.tryAcquire();
-      if (first) {
-        ticket?.close();
-        return first;
+    if (!this.line.length) {
+      // A newcomer does not jump the line: with older waiters about, it waits its turn.
+      const ticket = await this.takeTicket();
+      if (!this.line.length && (!ticket || !olderWaiter(this.prefix, 0, ticket.at))) {
+        const first = await this.tryAcquire();
+        if (first) {
+          if (!this.line.length) this.stopWatching();
+          return first;
+        }
       }
     }
     return abortable<Slot>(options, (resolve, reject, settled) => {
-      // Connect to every slot: the holder never accepts, and the kernel resets the connection
-      // the moment the slot's last descriptor closes. That wake-up is the whole wait: no polling.
-      const sockets = new Map<number, net.Socket>();
-      const stop = (): void => {
-        for (const s of sockets.values()) s.destroy();
-        sockets.clear();
-        ticket?.close();
-        this.waits.delete(stop);
+      const waiter: Waiter = { at: process.hrtime.bigint(), resolve, reject, settled };
+      this.line.push(waiter);
+      this.startWatching();
+      return () => {
+        const at = this.line.indexOf(waiter);
+        if (at !== -1) this.line.splice(at, 1);
+        if (!this.line.length) this.stopWatching();
       };
-      this.waits.add(stop);
-      const deferredSince = new Map<number, number>();
-      const watch = (i: number): void => {
-        if (settled()) return;
-        const sock = net.connect({ path: slotAddress(this.stateDir, this.name, i) });
-        let failure: string | undefined;
-        sockets.set(i, sock);
-        sock.on('connect', () => deferredSince.delete(i));
-        sock.on('error', (err: NodeJS.ErrnoException) => {
-          failure = err.code;
-        });
-        sock.once('close', () => {
-          if (sockets.get(i) !== sock || settled()) return;
-          sockets.delete(i);
-          if (ticket && olderWaiter(prefix, i, ticket.at)) {
-            const since = deferredSince.get(i) ?? performance.now();
-            deferredSince.set(i, since);
-            if (performance.now() - since < DEFER_BUDGET_MS) {
-              setTimeout(() => watch(i), DEFER_STEP_MS);
-              return;
-            }
-          }
-          this.bind(i).then(
-            (slot) => {
-              if (!slot) {
-                setTimeout(() => watch(i), failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
-              } else if (settled()) {
-                slot.release();
-              } else {
-                stop();
-                resolve(slot);
-              }
-            },
-            (err: unknown) => {
-              stop();
-              reject(err);
-            },
-          );
-        });
-      };
-      for (let i = 0; i < this.maxLive; i++) watch(i);
-      return stop;
     });
+  }
+
+  private async takeTicket(): Promise<Ticket | undefined> {
+    this.ticket ??= takeTicket(this.prefix, this.maxLive);
+    return this.ticket;
+  }
+
+  /** Our ticket must tell when our first waiter began to wait, not when the line did. */
+  private refreshTicket(ticket: Ticket | undefined): void {
+    const head = this.line[0];
+    if (!ticket || !head || head.at - ticket.at < TICKET_STALE_NS) return;
+    ticket.close();
+    this.ticket = takeTicket(this.prefix, this.maxLive, head.at);
+  }
+
+  // Every waiter of this process shares one line, one ticket and one connection per slot: the
+  // holder never accepts, and the kernel resets the connection the moment the slot's last
+  // descriptor closes. That wake-up is the whole wait: no polling.
+  private startWatching(): void {
+    if (this.watching) return;
+    this.watching = true;
+    this.waits.add(this.stopLine);
+    for (let i = 0; i < this.maxLive; i++) if (!this.watchers.has(i)) this.watch(i);
+  }
+
+  private readonly stopLine = (): void => {
+    this.line.length = 0;
+    this.stopWatching();
+  };
+
+  private stopWatching(): void {
+    this.watching = false;
+    this.waits.delete(this.stopLine);
+    for (const sock of this.watchers.values()) sock.destroy();
+    this.watchers.clear();
+    this.deferredSince.clear();
+    const ticket = this.ticket;
+    this.ticket = undefined;
+    void ticket?.then((t) => t?.close());
+  }
+
+  private watch(i: number): void {
+    if (!this.watching) return;
+    const sock = net.connect({ path: slotAddress(this.stateDir, this.name, i) });
+    let failure: string | undefined;
+    this.watchers.set(i, sock);
+    sock.on('connect', () => this.deferredSince.delete(i));
+    sock.on('error', (err: NodeJS.ErrnoException) => {
+      failure = err.code;
+    });
+    sock.once('close', () => {
+      if (this.watchers.get(i) !== sock) return;
+      this.watchers.delete(i);
+      if (!this.watching) return;
+      void this.onFree(i, failure);
+    });
+  }
+
+  /** Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due. */
+  private async onFree(i: number, failure: string | undefined): Promise<void> {
+    const ticket = await this.ticket;
+    if (ticket && olderWaiter(this.prefix, i, ticket.at)) {
+      const since = this.deferredSince.get(i) ?? performance.now();
+      this.deferredSince.set(i, since);
+      if (performance.now() - since < DEFER_BUDGET_MS) {
+        setTimeout(() => this.watching && !this.watchers.has(i) && this.watch(i), DEFER_STEP_MS);
+        return;
+      }
+    }
+    let slot: Slot | undefined;
+    try {
+      slot = await this.bind(i);
+    } catch (err) {
+      for (const w of this.line.splice(0)) w.reject(err);
+      this.stopWatching();
+      return;
+    }
+    if (slot) {
+      const waiter = this.line.find((w) => !w.settled());
+      if (waiter) waiter.resolve(slot);
+      else slot.release();
+      this.refreshTicket(ticket);
+    }
+    // Watch the slot again: held now (by us, or by whoever won it), it wakes us when it frees.
+    if (this.watching && !this.watchers.has(i)) setTimeout(() => this.watching && !this.watchers.has(i) && this.watch(i), !slot && failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
   }
 
   protected async heldSlots(indexes: number[]): Promise<Set<number>> {
