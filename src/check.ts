@@ -5,6 +5,25 @@ import { groupAlive, signalGroup, terminateGroup } from './process-group.js';
 
 // The check's stdout is kept for --each-line and WARDEN_CHECK_OUTPUT; far more is a mistake.
 const MAX_CHECK_OUTPUT = 16 * 1024 * 1024;
+const MAX_CHECK_STDERR = 64 * 1024;
+
+/** Keeps the first `max` bytes of a stream and counts the rest. */
+class Capped {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly max: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.size >= this.max) return;
+    const part = chunk.subarray(0, this.max - this.size);
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
 
 export interface CheckResult {
   outcome: CheckOutcome;
@@ -40,10 +59,15 @@ export async function startCheck(options: CheckOptions): Promise<RunningCheck> {
     env: options.env,
     extendEnv: false,
     reject: false,
-    stripFinalNewline: false,
-    maxBuffer: MAX_CHECK_OUTPUT,
+    // Drained here, not buffered by execa: past the cap the output is read and dropped, so a
+    // chatty check is never cut off (its writer would die of SIGPIPE and the check would fail).
+    buffer: false,
     cleanup: false,
   });
+  const stdout = new Capped(MAX_CHECK_OUTPUT);
+  const stderr = new Capped(MAX_CHECK_STDERR);
+  sub.stdout?.on('data', (chunk: Buffer) => stdout.add(chunk));
+  sub.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk));
   const pid = sub.pid;
   let timedOut = false;
   let killTimer: NodeJS.Timeout | undefined;
@@ -64,8 +88,8 @@ export async function startCheck(options: CheckOptions): Promise<RunningCheck> {
       exitCode,
       signal,
       durationMs: Math.round(performance.now() - started),
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: lastLines(typeof r.stderr === 'string' ? r.stderr : '', r.failed && exitCode === null && !signal ? (r.shortMessage ?? '') : ''),
+      stdout: stdout.text(),
+      stderr: lastLines(stderr.text(), r.failed && exitCode === null && !signal ? (r.shortMessage ?? '') : ''),
     };
   });
   return {

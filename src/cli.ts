@@ -76,7 +76,7 @@ function helpFooter(name: CommandName): string {
   const notes: Record<CommandName, string> = {
     watch: 'Exit status: 0 stopped by --max-runs, 1 a job failed, 2 bad usage, 128+n stopped by signal n.',
     once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 75 the pool was full and the trigger was skipped.',
-    run: "Exit status: the command's own, 128+n if it died of signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
+    run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
     status: 'Shows every pool in the state dir unless --pool names one.',
   };
   const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else $XDG_RUNTIME_DIR/warden, else ${defaultStateDir({})} (here: ${defaultStateDir(process.env)}).`;

@@ -71,11 +71,11 @@ describe('warden run exit status', () => {
     expect(alive(Number(readText(`${dir}/gc`)))).toBe(false);
   });
 
-  it('forwards Ctrl-C (SIGINT) to the job, which sees it once', async () => {
+  it('forwards Ctrl-C (SIGINT) to the job, which sees it once, and exits 130', async () => {
     const w = startWarden(['run', '--', `trap 'echo int >> "${dir}/ints"; exit 5' INT; ${holdUntil('never')}`], { env });
     await waitFor('job', () => fs.existsSync(`${dir}/started.0`));
     process.kill(w.pid, 'SIGINT');
-    expect((await w.done).code).toBe(5);
+    expect((await w.done).code).toBe(130);
     expect(readText(`${dir}/ints`)).toBe('int\n');
   });
 });

@@ -80,6 +80,7 @@ export async function runCommand(settings: Settings): Promise<number> {
     // as the job would have seen it. A second Ctrl-C, or TERM/HUP, terminates the group.
     let interrupts = 0;
     onSignal = (sig) => {
+      signalled ??= sig;
       if (sig === 'SIGINT' && interrupts++ === 0) job.signal('SIGINT');
       else {
         if (sig === 'SIGHUP') job.signal('SIGHUP');
@@ -90,7 +91,8 @@ export async function runCommand(settings: Settings): Promise<number> {
     reporter.emit({ event: 'exit', ...record });
     if (record.error) reporter.notice(msg.cannotStart(command, record.error));
     if (job.pid !== null) await reapGroups([job.pid], settings.killAfterMs);
-    return exitCodeOf(record.exitCode, record.signal, record.error);
+    // Stopped by a signal, warden says so (128+n) whatever the command made of it.
+    return signalled ? SIGNAL_EXIT[signalled] : exitCodeOf(record.exitCode, record.signal, record.error);
   } finally {
     undoSignals();
     pool.close();

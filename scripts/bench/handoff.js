@@ -1,0 +1,167 @@
+// Scenario 3: how long a freed slot of a cap-1 pool stays empty when another process waits for it.
+//
+// A chain of wrapper processes shares one slot. Process k's job writes a start stamp, sleeps,
+// and writes an end stamp as its last act. As soon as job k has started, the bench starts
+// process k+1, which finds the slot taken and waits. The hand-off is the time from job k's end
+// stamp to job k+1's start stamp (`date +%s%N`: realtime, fine within one machine), so it
+// includes the holder's exit, the waiter noticing, taking the slot and starting its job.
+import fs from 'node:fs';
+import path from 'node:path';
+import { benchEnv, fmt, median, percentile, readEvents, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
+
+export const id = 'hand-off';
+export const title = 'Slot hand-off';
+
+const FULL = { rounds: 3, gaps: 10, holdMs: 300 };
+const QUICK = { rounds: 1, gaps: 4, holdMs: 250 };
+
+export function method(quick) {
+  const p = quick ? QUICK : FULL;
+  return (
+    'A pool of cap 1 shared by a chain of wrapper processes: while process k runs its job (`date +%s%N > start; ' +
+    `sleep ${p.holdMs / 1000}; date +%s%N > end\`), process k+1 is started and has to wait for the slot. ` +
+    'The hand-off is job k\'s end stamp to job k+1\'s start stamp: the holder\'s exit, the waiter noticing it, taking the ' +
+    'slot and starting its job (a `sh` and a `date` exec are part of every figure: the flock column shows that floor). ' +
+    '`warden run --max-live 1 --overflow wait -- sh -c JOB` against `sem --fg --id h -j 1 --quote sh -c JOB` and `flock LOCK sh -c JOB` ' +
+    '(blocking flock: the kernel wakes the waiter, the floor). ' +
+    `${p.rounds} round(s) of ${p.gaps} hand-offs per tool, in turn. A warden sample counts only when the waiter logged its ` +
+    '`wait` event before the holder\'s job ended (it really waited). p99 is nearest-rank, so with few samples it is the maximum.'
+  );
+}
+
+export async function run_(ctx) {
+  const p = { ...(ctx.quick ? QUICK : FULL) };
+  if (ctx.rounds) p.rounds = ctx.rounds;
+  const notes = [];
+  const tools = {
+    warden: wardenHas('run') ? wardenWrapper : undefined,
+    sem: which('sem') ? semWrapper : undefined,
+    flock: which('flock') ? flockWrapper : undefined,
+  };
+  const gaps = Object.fromEntries(Object.keys(tools).map((k) => [k, []]));
+  const discarded = Object.fromEntries(Object.keys(tools).map((k) => [k, 0]));
+  for (let r = 0; r < p.rounds; r++) {
+    for (const [name, wrapper] of Object.entries(tools)) {
+      if (!wrapper) continue;
+      const result = await chain(wrapper, p, notes);
+      gaps[name].push(...result.gaps);
+      discarded[name] += result.discarded;
+      ctx.log(`  ${id} round ${r + 1}/${p.rounds}: ${name} ${result.gaps.map((g) => g.toFixed(1)).join(' ')} ms`);
+    }
+  }
+
+  const cellsMedian = {};
+  const cellsP99 = {};
+  for (const [name, wrapper] of Object.entries(tools)) {
+    if (!wrapper) {
+      cellsMedian[name] = cellsP99[name] = name === 'warden' ? 'n/a' : 'absent';
+      continue;
+    }
+    cellsMedian[name] = fmt.ms(median(gaps[name]));
+    cellsP99[name] = fmt.ms(percentile(gaps[name], 99));
+    if (discarded[name]) notes.push(`${name}: ${discarded[name]} sample(s) left out because the waiter was not yet waiting`);
+  }
+  const wMed = median(gaps.warden);
+  const wP99 = percentile(gaps.warden, 99);
+  const n = gaps.warden.length;
+  return [
+    {
+      scenario: id,
+      measure: `cap 1, holder exit → waiter's job start: median (n=${n})`,
+      cells: cellsMedian,
+      ratio: fmt.ratioOf(wMed / median(gaps.sem), 'sem'),
+      goal: 'median ≤ 5 ms',
+      met: Number.isFinite(wMed) ? wMed <= 5 : null,
+      notes,
+    },
+    {
+      scenario: id,
+      measure: `cap 1, holder exit → waiter's job start: p99 (n=${n})`,
+      cells: cellsP99,
+      ratio: fmt.ratioOf(wP99 / percentile(gaps.sem, 99), 'sem'),
+      goal: 'p99 ≤ 25 ms',
+      met: Number.isFinite(wP99) ? wP99 <= 25 : null,
+      notes: [],
+    },
+  ];
+}
+export { run_ as run };
+
+function jobScript(dir, k, holdMs) {
+  const s = path.join(dir, `start-${k}`);
+  const e = path.join(dir, `end-${k}`);
+  // Stamps are read only after every process has exited, so no rename is needed.
+  return `date +%s%N > ${s}; sleep ${holdMs / 1000}; date +%s%N > ${e}`;
+}
+
+function wardenWrapper(dir, k, holdMs) {
+  const log = path.join(dir, `log-${k}.jsonl`);
+  const handle = warden(
+    ['run', '--pool', 'h', '--max-live', '1', '--overflow', 'wait', '--state-dir', path.join(dir, 'state'), '--log', 'json', '--', 'sh', '-c', jobScript(dir, k, holdMs)],
+    { stdout: log, stderr: `${log}.stderr` },
+  );
+  return { ...handle, log };
+}
+
+function semWrapper(dir, k, holdMs) {
+  const env = benchEnv({ PARALLEL_HOME: path.join(dir, 'parallel'), TMPDIR: dir });
+  return start('sem', ['--will-cite', '--fg', '--id', 'h', '-j', '1', '--quote', 'sh', '-c', jobScript(dir, k, holdMs)], { env });
+}
+
+function flockWrapper(dir, k, holdMs) {
+  return start('flock', [path.join(dir, 'lock'), 'sh', '-c', jobScript(dir, k, holdMs)]);
+}
+
+const readStamp = (file) => {
+  try {
+    const text = fs.readFileSync(file, 'utf8').trim();
+    return /^\d+$/.test(text) ? BigInt(text) : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+async function chain(wrapper, p, notes) {
+  const dir = tmpDir('hand-off');
+  const procs = [];
+  const count = p.gaps + 1;
+  for (let k = 0; k < count; k++) {
+    procs.push(wrapper(dir, k, p.holdMs));
+    // Start the next waiter only once this process holds the slot and its job runs.
+    const ok = await until(() => fs.existsSync(path.join(dir, `start-${k}`)), { timeoutMs: 30_000 });
+    if (!ok) {
+      addNote(notes, `a chain stalled: process ${k} never started its job`);
+      break;
+    }
+  }
+  const results = await Promise.all(procs.map((h) => h.done));
+  const failed = results.filter((r) => r.code !== 0).length;
+  if (failed) addNote(notes, `${failed} wrapper process(es) exited non-zero`);
+
+  const gaps = [];
+  let discarded = 0;
+  // Warden logs a `wait` event when it finds the pool full; if it logged none at all in this
+  // chain, it does not log them (any more), and readiness cannot be checked.
+  const logs = procs.map((h) => (h.log ? readEvents(h.log, `${h.log}.stderr`) : []));
+  const checkable = logs.some((events) => events.some((e) => e.event === 'wait'));
+  if (procs[0]?.log && !checkable) addNote(notes, 'warden logged no `wait` event, so whether each waiter was already waiting was not checked');
+  for (let k = 0; k + 1 < procs.length; k++) {
+    const end = readStamp(path.join(dir, `end-${k}`));
+    const next = readStamp(path.join(dir, `start-${k + 1}`));
+    if (end === undefined || next === undefined) continue;
+    if (checkable) {
+      const waited = logs[k + 1].find((e) => e.event === 'wait');
+      if (!waited || BigInt(Date.parse(waited.ts)) * 1_000_000n > end) {
+        discarded++;
+        continue;
+      }
+    }
+    gaps.push(Number(next - end) / 1e6);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { gaps, discarded };
+}
+
+function addNote(notes, note) {
+  if (!notes.includes(note)) notes.push(note);
+}

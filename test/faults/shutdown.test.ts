@@ -1,0 +1,123 @@
+// SPEC "Shutdown is clean" and "Every child is reaped and every exit is logged once", for awkward job trees.
+import path from 'node:path';
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, type Fixture } from './harness/fixture.js';
+import { readLedger } from './harness/ledger.js';
+import { readStat } from './harness/procfs.js';
+import { allExitRecordProblems } from './harness/records.js';
+import { readLogFile, type LogEvent } from './harness/run-warden.js';
+import { statusLive } from './harness/status.js';
+import { monotonicMs, waitFor } from './harness/wait.js';
+
+let fx: Fixture | undefined;
+afterEach(async () => {
+  await fx?.cleanup();
+  fx = undefined;
+});
+
+const exits = (file: string): LogEvent[] => readLogFile(file).events.filter((e) => e.event === 'exit');
+
+describe('shutdown is clean', () => {
+  it('on SIGTERM, stops background children, pipelines, TERM-ignoring and SIGSTOPped job groups within --kill-after, and logs each as killed', async () => {
+    const f = (fx = fixture('trees'));
+    const jobs = {
+      background: 'sleep 30 & sleep 30 & wait',
+      pipeline: 'sleep 30 | cat | cat',
+      ignoresTerm: "trap '' TERM; sleep 30; sleep 30",
+      stopped: 'sleep 30 & sleep 30; wait',
+    };
+    const w = f.start(
+      ['watch', '--every', '1h', '--max-runs', '1', '--max-live', '8', '--kill-after', '1s', '--log', 'json', '--log-file', f.logFile,
+        ...Object.values(jobs).flatMap((j) => ['--job', f.job(j)])],
+      { settleMs: 0 },
+    );
+    const sampler = f.sampler(5).start();
+    await waitFor(() => readLedger(f.ledger).filter((e) => e.kind === 'start').length === 4, 10_000, 'the four jobs to start');
+    // Each job is a whole tree: wait until the trees are built (sleeps exist), then stop one group.
+    // sh+2 sleeps, sh+sleep+cat+cat, sh+sleep, sh+2 sleeps: 12 processes in 4 groups.
+    await waitFor(() => sampler.sample().reduce((n, g) => n + g.pids.length, 0) >= 12, 10_000, 'every job tree to be built');
+    const spawns = readLogFile(f.logFile).events.filter((e) => e.event === 'spawn');
+    const stoppedSpawn = spawns.find((e) => String(e.command).includes('sleep 30 & sleep 30; wait'));
+    expect(stoppedSpawn, 'the spawn event of the stopped job').toBeDefined();
+    const stopPid = Number(stoppedSpawn!.jobPid);
+    process.kill(-stopPid, 'SIGSTOP');
+    await waitFor(() => readStat(stopPid)?.state === 'T', 5000, 'the job group to be stopped');
+
+    const t0 = monotonicMs();
+    await w.signal('SIGTERM');
+    const r = await w.done;
+    const took = monotonicMs() - t0;
+    const left = sampler.stop();
+
+    expect(r.code, r.stderr).toBe(143);
+    expect(took, 'warden exits within the 1 s grace plus a margin').toBeLessThan(1000 + 2500);
+    expect(r.report.escaped, 'processes alive after warden exited').toEqual([]);
+    expect(f.sampler().sample(), 'tagged processes left').toEqual([]);
+    expect(left.zombies.filter((z) => !z.reaped), 'zombies never reaped').toEqual([]);
+    const records = exits(f.logFile);
+    expect(records.map((e) => e.jobPid).sort(), 'one exit record per job').toEqual(spawns.map((e) => e.jobPid).sort());
+    for (const e of records) expect(e, `exit record of ${String(e.command)}`).toMatchObject({ outcome: 'killed' });
+    expect(allExitRecordProblems(records)).toEqual([]);
+    const ignoring = records.find((e) => String(e.command).includes('TERM; sleep 30; sleep 30'));
+    expect(ignoring, 'the TERM-ignoring job needed SIGKILL').toMatchObject({ signal: 'SIGKILL' });
+    expect(readLogFile(f.logFile).events.filter((e) => e.event === 'stop')).toHaveLength(1);
+    expect(await statusLive(f.stateDir, 'default')).toBe(0);
+  }, 60_000);
+});
+
+describe('warden run passes shutdown on to its command', () => {
+  it('on SIGTERM, terminates the command\'s whole group (SIGKILL after --kill-after if TERM is ignored) and exits 143', async () => {
+    const f = (fx = fixture('runterm'));
+    const w = f.start(['run', '--kill-after', '500ms', '--log-file', f.logFile, '--', ...f.argv("trap '' TERM; sleep 30 & sleep 30 & wait")], { settleMs: 0 });
+    const sampler = f.sampler(5);
+    await waitFor(() => sampler.sample().reduce((n, g) => n + g.pids.length, 0) >= 3, 10_000, 'the command tree');
+    const t0 = monotonicMs();
+    await w.signal('SIGTERM');
+    const r = await w.done;
+    expect(r.code, r.stderr).toBe(143);
+    expect(monotonicMs() - t0, 'ms until warden run exited').toBeLessThan(500 + 2500);
+    expect(r.report.escaped).toEqual([]);
+    const exits = readLogFile(f.logFile).events.filter((e) => e.event === 'exit');
+    expect(exits).toHaveLength(1);
+    expect(exits[0]).toMatchObject({ outcome: 'killed', signal: 'SIGKILL' });
+  }, 30_000);
+});
+
+describe('every exit is logged once, when the job exits', () => {
+  it('logs the exit of a job whose grandchild keeps its stdout open as soon as the job exits, and stops the grandchild on shutdown', async () => {
+    const f = (fx = fixture('grandchild'));
+    const w = f.start(['watch', '--every', '1h', '--max-live', '2', '--kill-after', '1s', '--log-file', f.logFile,
+      '--job', f.job('sleep 30 & exit 3')], { settleMs: 0 });
+    await waitFor(() => readLedger(f.ledger).some((e) => e.kind === 'end'), 10_000, 'the job to exit');
+    const jobEnd = monotonicMs();
+    const record = await waitFor(() => exits(f.logFile)[0], 5000, 'the exit record while the grandchild still runs');
+    const lag = monotonicMs() - jobEnd;
+    expect(lag, 'ms between the job exiting and its exit record').toBeLessThan(1000);
+    expect(record).toMatchObject({ exitCode: 3, outcome: 'failed' });
+    expect(f.sampler().sample().length, 'the grandchild is still alive (it holds the job group)').toBe(1);
+    await w.signal('SIGTERM');
+    const r = await w.done;
+    expect(r.code).toBe(143);
+    expect(r.report.escaped, 'nothing started by warden outlives it').toEqual([]);
+    expect(exits(f.logFile), 'exactly one exit record').toHaveLength(1);
+  }, 30_000);
+
+  it('logs the exit of a job whose child escaped with setsid when the job exits, and neither hangs nor loses the record', async () => {
+    const f = (fx = fixture('setsid'));
+    const marker = path.join(f.work, 'escaped');
+    const w = f.start(['watch', '--every', '1h', '--max-runs', '1', '--max-live', '2', '--kill-after', '1s', '--log-file', f.logFile,
+      '--job', f.job(`setsid sh -c 'echo $$ > ${marker}; exec sleep 3' & exit 0`)], { settleMs: 0 });
+    await waitFor(() => readLedger(f.ledger).some((e) => e.kind === 'end'), 10_000, 'the job to exit');
+    const jobEnd = monotonicMs();
+    const record = await waitFor(() => exits(f.logFile)[0], 5000, 'the exit record');
+    expect(monotonicMs() - jobEnd, 'ms between the job exiting and its exit record').toBeLessThan(1000);
+    expect(record).toMatchObject({ exitCode: 0, outcome: 'ok' });
+    const escapee = Number(fs.readFileSync(marker, 'utf8'));
+    const r = await w.done;
+    expect(r.code, 'watch --max-runs 1 ends normally').toBe(0);
+    expect(exits(f.logFile), 'exactly one exit record').toHaveLength(1);
+    // The setsid child left the job's process group on purpose; it is the only thing allowed to remain.
+    expect(r.report.escaped.map((e) => e.pid).filter((p) => p !== escapee)).toEqual([]);
+  }, 30_000);
+});
