@@ -72,7 +72,9 @@ export async function run_(ctx) {
   } finally {
     killGroup(handle.pid, 'SIGTERM');
     const t = process.hrtime.bigint();
-    await Promise.race([handle.done, sleep(10_000)]);
+    let timer;
+    await Promise.race([handle.done, new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+    clearTimeout(timer);
     m.stopMs = elapsedMs(t);
     if (!exited) notes.push('warden watch did not exit within 10 s of SIGTERM; killed');
     killGroup(handle.pid, 'SIGKILL');
