@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { ExitOutcome, ExitRecord } from './events.js';
 import { msg } from './messages.js';
-import { LineSplitter, Tail, tailOfBytes } from './output.js';
+import { LineFramer, LineSplitter, TAIL_LINES, Tail, lastLinesStart, tailOfBytes } from './output.js';
 import type { Slot } from './pool/pool.js';
 import { groupAlive, signalGroup, terminateGroup } from './process-group.js';
 
@@ -17,7 +17,8 @@ export const SLOT_FD = 19;
 const DRAIN_GRACE_MS = 50;
 
 export type OutputMode =
-  | { kind: 'relay'; onLines: (lines: Buffer[]) => void }
+  | { kind: 'relay'; prefix: Buffer; write: (framed: Buffer) => void }
+  | { kind: 'drain' }
   | { kind: 'file'; dir: string }
   | { kind: 'inherit' };
 
@@ -107,15 +108,21 @@ export class RunningJob {
     let onDrained: (() => void) | undefined;
     for (const stream of streams) {
       const splitter = new LineSplitter();
-      const deliver = (lines: Buffer[]): void => {
-        if (!lines.length) return;
-        tail.add(lines);
-        if (output.kind === 'relay') output.onLines(lines);
-      };
-      stream.on('data', (chunk: Buffer) => deliver(splitter.push(chunk)));
+      const framer = output.kind === 'relay' ? new LineFramer(output.prefix) : undefined;
+      stream.on('data', (chunk: Buffer) => {
+        if (framer && output.kind === 'relay') {
+          const framed = framer.push(chunk);
+          if (framed) output.write(framed);
+        }
+        const from = lastLinesStart(chunk, TAIL_LINES);
+        if (from > 0) splitter.reset();
+        tail.add(splitter.push(from ? chunk.subarray(from) : chunk));
+      });
       stream.on('error', () => undefined);
       stream.on('close', () => {
-        deliver(splitter.flush());
+        const rest = framer?.flush();
+        if (rest && output.kind === 'relay') output.write(rest);
+        tail.add(splitter.flush());
         open.delete(stream);
         if (!open.size) onDrained?.();
       });

@@ -2,7 +2,7 @@
 // for the exit record, and nothing grows with the size of the output.
 
 const MAX_LINE = 64 * 1024;
-const TAIL_LINES = 10;
+export const TAIL_LINES = 10;
 const TAIL_LINE_CHARS = 400;
 export const TRUNCATED = '…[truncated]';
 
@@ -37,6 +37,12 @@ export class LineSplitter {
     return lines;
   }
 
+  /** Drop a held partial line (its end was in output that was skipped). */
+  reset(): void {
+    this.partial = [];
+    this.partialLength = 0;
+  }
+
   /** Whatever is left without a final newline. */
   flush(): Buffer[] {
     return this.partialLength ? [this.take(Buffer.alloc(0))] : [];
@@ -69,6 +75,70 @@ export class Tail {
     return this.lines.join('\n');
   }
 }
+
+/**
+ * Where in a chunk the last `count` lines begin (0: from the start). The tail needs no more,
+ * so a 200 MB flood is not split into millions of line objects just to keep ten.
+ */
+export function lastLinesStart(chunk: Buffer, count: number): number {
+  let at = chunk.length;
+  for (let k = 0; k <= count; k++) {
+    at = chunk.lastIndexOf(10, at - 1);
+    if (at <= 0) return 0;
+  }
+  return at + 1;
+}
+
+/**
+ * Puts a prefix in front of every complete line, in one buffer per chunk; holds a partial line
+ * (up to MAX_LINE) so that lines of concurrent jobs never interleave.
+ */
+export class LineFramer {
+  private partial: Buffer[] = [];
+  private partialLength = 0;
+
+  constructor(private readonly prefix: Buffer) {}
+
+  push(chunk: Buffer): Buffer | undefined {
+    const last = chunk.lastIndexOf(10);
+    if (last === -1) {
+      this.hold(chunk);
+      return this.partialLength >= MAX_LINE ? this.flush() : undefined;
+    }
+    let lines = 0;
+    for (let i = chunk.indexOf(10); i !== -1 && i <= last; i = chunk.indexOf(10, i + 1)) lines++;
+    const out = Buffer.allocUnsafe(this.partialLength + last + 1 + lines * this.prefix.length);
+    let o = 0;
+    let start = 0;
+    for (let i = chunk.indexOf(10); i !== -1 && i <= last; i = chunk.indexOf(10, i + 1)) {
+      o += this.prefix.copy(out, o);
+      if (start === 0) for (const piece of this.partial) o += piece.copy(out, o);
+      o += chunk.copy(out, o, start, i + 1);
+      start = i + 1;
+    }
+    this.partial = [];
+    this.partialLength = 0;
+    this.hold(chunk.subarray(last + 1));
+    return out.subarray(0, o);
+  }
+
+  /** The held partial line, ended with a newline (at the end of the stream, or when too long). */
+  flush(): Buffer | undefined {
+    if (!this.partialLength) return undefined;
+    const out = Buffer.concat([this.prefix, ...this.partial, NEWLINE]);
+    this.partial = [];
+    this.partialLength = 0;
+    return out;
+  }
+
+  private hold(piece: Buffer): void {
+    if (!piece.length) return;
+    this.partial.push(piece);
+    this.partialLength += piece.length;
+  }
+}
+
+const NEWLINE = Buffer.from('\n');
 
 /** The tail of a file (for jobs whose output went to --output DIR). */
 export function tailOfBytes(bytes: Buffer, fromStart: boolean): string {

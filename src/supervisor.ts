@@ -265,7 +265,9 @@ export class Supervisor {
     else delete env.WARDEN_ITEM;
     const output: OutputMode = settings.output
       ? { kind: 'file', dir: settings.output }
-      : { kind: 'relay', onLines: (l) => this.reporter.jobOutput(request.jobId, l) };
+      : this.reporter.showsOutput
+        ? { kind: 'relay', prefix: this.reporter.outputPrefix(request.jobId), write: (framed) => this.reporter.jobOutput(framed) }
+        : { kind: 'drain' };
     const job = launch({
       jobId: request.jobId,
       command: request.command,

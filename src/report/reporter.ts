@@ -25,8 +25,12 @@ export interface ReporterOptions {
 
 export interface Reporter {
   emit: Emit;
-  /** Complete lines of one job's output, shown prefixed with its id. */
-  jobOutput(jobId: string, lines: Buffer[]): void;
+  /** Whether job output is shown at all (not with --quiet, nor for `run`'s own display). */
+  readonly showsOutput: boolean;
+  /** What goes in front of each line of a job's output. */
+  outputPrefix(jobId: string): Buffer;
+  /** Complete lines of a job's output, already behind their prefix. */
+  jobOutput(framed: Buffer): void;
   /** The bottom status line on a terminal; ignored elsewhere. */
   status(text: string): void;
   /** A line for people on stderr, not an event. */
@@ -88,13 +92,14 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
         drawStatus();
       }
     },
-    jobOutput(jobId: string, lines: Buffer[]): void {
-      if (options.quiet || options.display === 'none' || !output.usable) return;
-      const prefix = Buffer.from(c ? c.dim(`[${jobId}] `) : `[${jobId}] `);
-      const parts: Buffer[] = [];
-      for (const line of lines) parts.push(prefix, line, NEWLINE);
+    showsOutput: !options.quiet && options.display !== 'none',
+    outputPrefix(jobId: string): Buffer {
+      return Buffer.from(c ? c.dim(`[${jobId}] `) : `[${jobId}] `);
+    },
+    jobOutput(framed: Buffer): void {
+      if (!output.usable) return;
       clearStatus();
-      output.write(Buffer.concat(parts));
+      output.write(framed);
       drawStatus();
     },
     status(text: string): void {
@@ -118,4 +123,3 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   };
 }
 
-const NEWLINE = Buffer.from('\n');

@@ -1,6 +1,6 @@
 // Job output: lines from a byte stream, and the bounded tail kept for the exit record.
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, TRUNCATED, Tail, tailOfBytes } from '../../src/output.js';
+import { LineFramer, LineSplitter, TRUNCATED, Tail, lastLinesStart, tailOfBytes } from '../../src/output.js';
 
 const LIMIT = 64 * 1024;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -145,5 +145,36 @@ describe('tailOfBytes', () => {
     expect(tailOfBytes(Buffer.concat([b('x'.repeat(500)), b('\n'), Buffer.from([0xff, 0x0a])]), true)).toBe(
       `${'x'.repeat(400)}${TRUNCATED}\n\uFFFD`,
     );
+  });
+});
+
+describe('LineFramer', () => {
+  const framer = (): LineFramer => new LineFramer(Buffer.from('[1.1] '));
+  const text = (b: Buffer | undefined): string => (b ? b.toString() : '');
+
+  it('puts the prefix before every complete line, in one buffer', () => {
+    expect(text(framer().push(Buffer.from('a\nbb\nccc\n')))).toBe('[1.1] a\n[1.1] bb\n[1.1] ccc\n');
+  });
+
+  it('holds a partial line until its end arrives, so lines never interleave', () => {
+    const f = framer();
+    expect(f.push(Buffer.from('hel'))).toBeUndefined();
+    expect(text(f.push(Buffer.from('lo\nwor')))).toBe('[1.1] hello\n');
+    expect(text(f.flush())).toBe('[1.1] wor\n');
+    expect(f.flush()).toBeUndefined();
+  });
+
+  it('lets a line longer than the limit out in pieces instead of holding it', () => {
+    const f = framer();
+    const out = f.push(Buffer.alloc(70 * 1024, 'x'));
+    expect(out?.length).toBe(6 + 70 * 1024 + 1);
+  });
+});
+
+describe('lastLinesStart', () => {
+  it('finds where the last N lines of a chunk begin', () => {
+    const chunk = Buffer.from('a\nb\nc\nd\n');
+    expect(chunk.subarray(lastLinesStart(chunk, 2)).toString()).toBe('c\nd\n');
+    expect(lastLinesStart(chunk, 10)).toBe(0);
   });
 });
