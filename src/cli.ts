@@ -41,7 +41,13 @@ const EXAMPLES: Record<CommandName, string[]> = {
 };
 
 /** The commander program; `sink` receives what commander would print (help, errors). */
-export function buildProgram(onRun: (inv: Invocation) => void): Command {
+const COMMANDS = ['watch', 'once', 'run', 'status'] as const;
+
+/**
+ * The commander program. With `only`, just that command is built: a one-shot `warden run`
+ * need not pay for the options of the other three.
+ */
+export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandName): Command {
   const program = new Command(PROGRAM)
     .description('Run a check on a schedule, start jobs when it fires, and cap live jobs across every process with a kernel-backed pool.')
     .version(VERSION, '-V, --version', 'print the version')
@@ -51,7 +57,7 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
     .exitOverride()
     .addHelpText('after', `\nExamples:\n  ${[EXAMPLES.watch[0], EXAMPLES.once[0], EXAMPLES.run[0], EXAMPLES.status[0]].join('\n  ')}\n\nRun 'warden <command> --help' for every option of a command.`);
 
-  for (const name of ['watch', 'once', 'run', 'status'] as const) {
+  for (const name of only ? [only] : COMMANDS) {
     const cmd = program.command(name).description(SUMMARY[name]).helpOption('-h, --help', 'show help').exitOverride();
     for (const def of optionsFor(name)) {
       const flags = def.value ? `${def.flag} <${def.value}>` : def.flag;
@@ -62,7 +68,7 @@ export function buildProgram(onRun: (inv: Invocation) => void): Command {
     if (name === 'run') {
       cmd.argument('[command...]', 'the command and its arguments (after --)').passThroughOptions().usage('[options] -- CMD [ARG...]');
     }
-    cmd.addHelpText('after', helpFooter(name));
+    cmd.addHelpText('after', () => helpFooter(name));
     cmd.action((...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const argv = name === 'run' && Array.isArray(args[0]) ? (args[0] as string[]) : [];
@@ -86,7 +92,8 @@ function helpFooter(name: CommandName): string {
 /** Parse argv into an invocation, or the exit code of help, version or a usage error. */
 export function parseArgs(argv: string[], write: { out: (s: string) => void; err: (s: string) => void }): Invocation | number {
   let invocation: Invocation | undefined;
-  const program = buildProgram((inv) => (invocation = inv));
+  const named = COMMANDS.find((c) => c === argv[0]);
+  const program = buildProgram((inv) => (invocation = inv), named);
   program.configureOutput({ writeOut: write.out, writeErr: () => undefined });
   for (const cmd of program.commands) cmd.configureOutput({ writeOut: write.out, writeErr: () => undefined });
   if (argv.length === 0) {
@@ -99,7 +106,8 @@ export function parseArgs(argv: string[], write: { out: (s: string) => void; err
     if (!(err instanceof CommanderError)) throw err;
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.ok;
     const sub = program.commands.find((c) => argv.includes(c.name()))?.name();
-    write.err(`${msg.usageError(err.message.replace(/^error: /, ''))} (${msg.seeHelp(sub)})\n`);
+    // One line, whatever commander wrote (it puts "Did you mean ...?" on a line of its own).
+    write.err(`${msg.usageError(err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' '))} (${msg.seeHelp(sub)})\n`);
     return EXIT.usage;
   }
   if (!invocation) {
