@@ -118,19 +118,17 @@ export class Admission<R extends Request> {
     const entry = { request, admitted };
     if (front) this.queue.unshift(entry);
     else this.queue.push(entry);
-    this.notifyRoom();
+    if (front || this.queue.length <= this.options.maxQueue) this.enterRoom(entry);
     void this.pump();
     return entry;
   }
 
   // A waiting request is "in" once it is within the queue's room (or admitted outright).
-  private notifyRoom(): void {
-    for (let i = 0; i < Math.min(this.queue.length, this.options.maxQueue); i++) {
-      const entry = this.queue[i];
-      const done = entry.admitted;
-      entry.admitted = () => undefined;
-      done();
-    }
+  private enterRoom(entry: Entry<R> | undefined): void {
+    if (!entry) return;
+    const done = entry.admitted;
+    entry.admitted = () => undefined;
+    done();
   }
 
   private async pump(): Promise<void> {
@@ -153,8 +151,9 @@ export class Admission<R extends Request> {
           slot.release();
           return;
         }
-        entry.admitted();
-        this.notifyRoom();
+        this.enterRoom(entry);
+        // The request that just moved up into the queue's last place of room is in now.
+        if (Number.isFinite(this.options.maxQueue)) this.enterRoom(this.queue[this.options.maxQueue - 1]);
         this.options.admit(entry.request, slot);
       }
     } finally {

@@ -310,6 +310,7 @@ describe('usage errors', () => {
     [['watch', '--every', '0', '--job', 'x'], /--every: "0" must be a duration above zero/],
     [['watch', '--cron', '61 * * * *', '--job', 'x'], /--cron: "61 \* \* \* \*" is not a cron expression/],
     [['watch', '--every', '1s', '--job', 'x', '--overflow', 'drop'], /--overflow: "drop" is not one of wait, skip, replace/],
+    [['watch', '--evry', '1s', '--job', 'x'], /unknown option '--evry' \(Did you mean --every\?\)/],
     [['watch', '--every', '1s', '--job', 'x', '--max-queue', '-1'], /--max-queue/],
     [['watch', '--every', '1s', '--job', 'x', '--state-dir', '/etc/passwd/x'], /--state-dir: cannot use/],
     [['watch', '--every', '1s', '--job', 'x', '--log-file', '/nonexistent/dir/log'], /--log-file: cannot write/],

@@ -73,8 +73,13 @@ export abstract class BasePool implements Pool {
   protected readonly ours = new Map<number, Slot>();
   protected readonly forgetSlot = (slot: Slot): void => {
     // Only the current holder may clear its index: an old job's late exit must not.
-    if (this.ours.get(slot.index) === slot) this.ours.delete(slot.index);
+    if (this.ours.get(slot.index) !== slot) return;
+    this.ours.delete(slot.index);
+    this.slotForgotten(slot.index);
   };
+
+  /** A slot of ours may be free now (a backend that watches slots starts watching it again). */
+  protected slotForgotten(_index: number): void {}
 
   constructor(options: PoolOptions, backend: PoolBackend) {
     this.name = options.name;

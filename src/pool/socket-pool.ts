@@ -35,10 +35,6 @@ export function poolPrefix(stateDir: string, pool: string): string {
 const LONGEST_SUFFIX = 40;
 const pad = (name: string): string => ('\0' + name).padEnd(SUN_PATH, '\0');
 
-export function slotAddress(stateDir: string, pool: string, slot: number): string {
-  return pad(poolPrefix(stateDir, pool) + slot);
-}
-
 // Waiters queue by ticket: an abstract name holding the time they started waiting (the
 // system-wide monotonic clock) and the highest slot they may take. A waiter woken by a freed
 // slot lets an older waiter that may take that slot go first, for a few ms at most, so a
@@ -90,7 +86,6 @@ interface Waiter {
 
 export class SocketPool extends BasePool {
   readonly backend = 'socket' as const;
-  private readonly stateDir: string;
   private readonly prefix: string;
   private readonly line: Waiter[] = [];
   private readonly watchers = new Map<number, net.Socket>();
@@ -100,8 +95,12 @@ export class SocketPool extends BasePool {
 
   constructor(options: PoolOptions) {
     super(options, 'socket');
-    this.stateDir = options.stateDir;
     this.prefix = poolPrefix(options.stateDir, options.name);
+  }
+
+  // Computed once: a name per bind or connect would hash the pool's prefix every time.
+  private address(slot: number): string {
+    return pad(this.prefix + slot);
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -167,7 +166,7 @@ export class SocketPool extends BasePool {
     if (this.watching) return;
     this.watching = true;
     this.waits.add(this.stopLine);
-    for (let i = 0; i < this.maxLive; i++) if (!this.watchers.has(i)) this.watch(i);
+    for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
   }
 
   private readonly stopLine = (): void => {
@@ -188,7 +187,7 @@ export class SocketPool extends BasePool {
 
   private watch(i: number): void {
     if (!this.watching) return;
-    const sock = net.connect({ path: slotAddress(this.stateDir, this.name, i) });
+    const sock = net.connect({ path: this.address(i) });
     let failure: string | undefined;
     this.watchers.set(i, sock);
     sock.on('connect', () => this.deferredSince.delete(i));
@@ -210,7 +209,7 @@ export class SocketPool extends BasePool {
       const since = this.deferredSince.get(i) ?? performance.now();
       this.deferredSince.set(i, since);
       if (performance.now() - since < DEFER_BUDGET_MS) {
-        setTimeout(() => this.watching && !this.watchers.has(i) && this.watch(i), DEFER_STEP_MS);
+        setTimeout(() => this.rewatch(i), DEFER_STEP_MS);
         return;
       }
     }
@@ -224,16 +223,26 @@ export class SocketPool extends BasePool {
     }
     if (slot) {
       const waiter = this.line.find((w) => !w.settled());
-      if (waiter) waiter.resolve(slot);
-      else slot.release();
       this.refreshTicket(ticket);
+      // Ours now: watched again only once our job is done with it (slotForgotten), not
+      // through a connection to ourselves that the hand-off to the job would reset at once.
+      if (waiter) return waiter.resolve(slot);
+      slot.release();
     }
-    // Watch the slot again: held now (by us, or by whoever won it), it wakes us when it frees.
-    if (this.watching && !this.watchers.has(i)) setTimeout(() => this.watching && !this.watchers.has(i) && this.watch(i), !slot && failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
+    // Held by someone else (or just released): it wakes us when it frees.
+    if (this.watching && !this.watchers.has(i)) setTimeout(() => this.rewatch(i), !slot && failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
+  }
+
+  protected override slotForgotten(index: number): void {
+    this.rewatch(index);
+  }
+
+  private rewatch(i: number): void {
+    if (this.watching && !this.watchers.has(i) && !this.ours.has(i)) this.watch(i);
   }
 
   protected async heldSlots(indexes: number[]): Promise<Set<number>> {
-    const held = await Promise.all(indexes.map((i) => isHeld(slotAddress(this.stateDir, this.name, i))));
+    const held = await Promise.all(indexes.map((i) => isHeld(this.address(i))));
     return new Set(indexes.filter((_, k) => held[k]));
   }
 
@@ -250,7 +259,7 @@ export class SocketPool extends BasePool {
         if (err.code === 'EADDRINUSE') resolve(undefined);
         else reject(err);
       });
-      server.listen({ path: slotAddress(this.stateDir, this.name, index), backlog: 64 }, () => {
+      server.listen({ path: this.address(index), backlog: 64 }, () => {
         this.hint = index + 1;
         const fd = (server as unknown as HandleWithFd)._handle?.fd;
         if (typeof fd !== 'number' || fd < 0) {
