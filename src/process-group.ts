@@ -1,5 +1,6 @@
 // Signals go to a job's whole process group: /bin/sh (dash) neither forwards signals nor execs
 // its last command, so signalling the shell alone would leave the real work running.
+import fs from 'node:fs';
 
 /** Send a signal to every process in the group; false when the group is gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -11,14 +12,41 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-/** Whether any process of the group is still alive (or a zombie not yet reaped). */
+/**
+ * Whether any process of the group is still alive. A zombie does not count: an orphan that the
+ * machine's init has not reaped yet still answers kill(-pgid, 0), but holds nothing and runs nothing.
+ */
 export function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return liveMember(pgid) ?? true;
+}
+
+/** Whether /proc shows a member of the group that is not a zombie; undefined without /proc. */
+function liveMember(pgid: number): boolean | undefined {
+  let names: string[];
+  try {
+    names = fs.readdirSync('/proc');
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /** TERM then CONT, so that a stopped group can act on the TERM. */

@@ -1,7 +1,9 @@
 // What every command sets up the same way: the state dir, the log file, the reporter, the pool,
 // signal handlers and the parent-death watch. A user error here is a message and exit 2.
 import fs from 'node:fs';
-import { UsageError } from '../exit.js';
+import { finite } from '../admission.js';
+import type { Event, Mode } from '../events.js';
+import { UsageError, VERSION } from '../exit.js';
 import type { Signal } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
@@ -73,4 +75,9 @@ export function handleSignals(handler: (signal: Signal) => void, watchParent = t
     for (const [sig, fn] of listeners) process.off(sig, fn);
     if (watch) clearInterval(watch);
   };
+}
+
+/** The `start` event every command logs first. */
+export function startEvent(mode: Mode, pool: Pool, settings: Settings, schedule: string | null = null): Event {
+  return { event: 'start', mode, pool: pool.name, maxLive: finite(pool.maxLive), schedule, version: VERSION, backend: pool.backend, stateDir: settings.stateDir };
 }

@@ -5,14 +5,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { finite } from '../admission.js';
 import { inheritedSlot } from '../pool/slot.js';
 import type { Slot } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import type { JobRequest } from '../supervisor.js';
-import { RUNNER_COMMAND, SIGNAL_EXIT, VERSION } from '../exit.js';
-import { handleSignals, openReporter, openSettingsPool } from './common.js';
+import { RUNNER_COMMAND, SIGNAL_EXIT } from '../exit.js';
+import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
 
 interface RunnerSpec {
   settings: Settings;
@@ -71,7 +70,7 @@ export async function runnerCommand(file: string): Promise<number> {
   const reporter = await openReporter(settings, 'none', 2);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor(settings, pool, reporter);
-  reporter.emit({ event: 'start', mode: 'runner', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+  reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
   const undo = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]), false);
   spec.jobs.forEach((job, k) => supervisor.adopt(job.request, inheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));

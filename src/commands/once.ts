@@ -1,10 +1,9 @@
 // `warden once`: one tick for cron. Check, admit and run the jobs as `watch` would, wait for
 // them, and exit with a code a crontab can act on.
-import { finite } from '../admission.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
-import { EXIT, SIGNAL_EXIT, VERSION } from '../exit.js';
-import { handleSignals, openReporter, openSettingsPool } from './common.js';
+import { EXIT, SIGNAL_EXIT } from '../exit.js';
+import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
 import { Detacher } from './detach.js';
 import { exitCodeOf } from './run.js';
 
@@ -13,7 +12,7 @@ export async function onceCommand(settings: Settings): Promise<number> {
   const pool = openSettingsPool(settings);
   const detacher = settings.detach ? new Detacher(settings) : undefined;
   const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot) => detacher.add(request, slot)));
-  reporter.emit({ event: 'start', mode: 'once', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+  reporter.emit(startEvent('once', pool, settings));
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]));
   try {
     await supervisor.tick(1, false);

@@ -9,8 +9,8 @@ import { PoolTimeoutError } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
 import { reapGroups } from '../process-group.js';
 import type { Settings } from '../settings.js';
-import { EXIT, SIGNAL_EXIT, VERSION } from '../exit.js';
-import { handleSignals, openReporter, openSettingsPool } from './common.js';
+import { EXIT, SIGNAL_EXIT } from '../exit.js';
+import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
 import type { Signal } from '../exit.js';
 
 export async function runCommand(settings: Settings): Promise<number> {
@@ -18,7 +18,7 @@ export async function runCommand(settings: Settings): Promise<number> {
   const pool = openSettingsPool(settings);
   const command = settings.argv.length === 1 ? settings.argv[0] : settings.argv.map(shellQuote).join(' ');
   const jobId = `run-${process.pid}`;
-  reporter.emit({ event: 'start', mode: 'run', pool: pool.name, maxLive: finite(pool.maxLive), schedule: null, version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+  reporter.emit(startEvent('run', pool, settings));
 
   // Waiting for a slot: a signal ends the wait and warden exits as signalled, having run nothing.
   const waitAbort = new AbortController();

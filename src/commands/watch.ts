@@ -1,13 +1,12 @@
 // `warden watch`: the long-running supervisor. Ticks come from the schedule whatever the jobs
 // are doing; the supervisor does the rest. Exits on --max-runs or a signal, after draining.
-import { finite } from '../admission.js';
 import { formatDuration } from '../duration.js';
 import { msg } from '../messages.js';
 import { cronIntervalMs, cronProblem, describeSchedule, startTicker } from '../schedule.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
-import { EXIT, SIGNAL_EXIT, UsageError, VERSION } from '../exit.js';
-import { handleSignals, openReporter, openSettingsPool } from './common.js';
+import { EXIT, SIGNAL_EXIT, UsageError } from '../exit.js';
+import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
 
 export async function watchCommand(settings: Settings): Promise<number> {
   const schedule = settings.schedule;
@@ -20,7 +19,7 @@ export async function watchCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
-  reporter.emit({ event: 'start', mode: 'watch', pool: pool.name, maxLive: finite(pool.maxLive), schedule: describeSchedule(schedule), version: VERSION, backend: pool.backend, stateDir: settings.stateDir });
+  reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
 
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]));
   const ticker = startTicker(schedule, (tick, late) => {
