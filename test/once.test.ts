@@ -4,16 +4,14 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BIN, alive, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { BIN, alive, eventsNamed, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
-  dir = tempDir();
-  env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+  ({ dir, env } = testDir());
 });
-const of = (events: Ev[], name: string): Ev[] => events.filter((e) => e.event === name);
 
 describe('warden once exit status', () => {
   it.each([
@@ -58,7 +56,7 @@ describe('overlapping one-shots', () => {
     const overlap = maxOverlap(readText(ledger));
     expect(overlap.max).toBeLessThanOrEqual(3);
     expect(overlap.ends).toBe(started);
-    expect(of(parseEvents(readText(log)), 'exit')).toHaveLength(started);
+    expect(eventsNamed(parseEvents(readText(log)), 'exit')).toHaveLength(started);
   });
 
   it('a detached delayed job runs after its one-shot exited, holding its slot meanwhile, and logs its exit', async () => {
@@ -69,9 +67,9 @@ describe('overlapping one-shots', () => {
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
     // While it waits, the slot counts: another one-shot is turned away.
     expect((await runWarden(['once', '--max-live', '1', '--job', 'true'], { env })).code).toBe(75);
-    await waitFor('the delayed job', () => of(parseEvents(readText(log)), 'exit').length === 1);
+    await waitFor('the delayed job', () => eventsNamed(parseEvents(readText(log)), 'exit').length === 1);
     expect(process.hrtime.bigint()).toBeGreaterThan(returned);
-    expect(of(parseEvents(readText(log)), 'exit')[0]).toMatchObject({ outcome: 'ok', jobId: '1.1' });
+    expect(eventsNamed(parseEvents(readText(log)), 'exit')[0]).toMatchObject({ outcome: 'ok', jobId: '1.1' });
   });
 
   it('does not keep the output pipe open: `warden once --detach ... | cat` ends when warden exits', async () => {
@@ -99,7 +97,7 @@ describe('--config and WARDEN_* variables', () => {
     const r = await runWarden(['once', '--config', config], { env });
     expect(r.code).toBe(0);
     expect(readText(`${dir}/mail`)).toBe('vip\nrest\n');
-    const spawns = of(parseEvents(r.stdout), 'spawn');
+    const spawns = eventsNamed(parseEvents(r.stdout), 'spawn');
     expect(spawns.map((s) => s.delayMs)).toEqual([0, 400]);
     expect(Date.parse(spawns[1].ts as string) - Date.parse(spawns[0].ts as string)).toBeGreaterThanOrEqual(350);
   });
@@ -125,7 +123,7 @@ describe('--config and WARDEN_* variables', () => {
     fs.writeFileSync(config, JSON.stringify({ pool: 'from-config', maxLive: 5, job: 'echo $WARDEN_POOL' }));
     const pools = async (args: string[], extra: NodeJS.ProcessEnv): Promise<Ev> => {
       const r = await runWarden(['once', '--log', 'json', '--config', config, ...args], { env: { ...env, ...extra } });
-      return of(parseEvents(r.stdout), 'start')[0];
+      return eventsNamed(parseEvents(r.stdout), 'start')[0];
     };
     expect(await pools([], {})).toMatchObject({ pool: 'from-config', maxLive: 5 });
     expect(await pools([], { WARDEN_POOL: 'from-env' })).toMatchObject({ pool: 'from-env', maxLive: 5 });
@@ -159,7 +157,7 @@ describe("cron's bare environment", () => {
     const r = await runWarden(['run', '--help'], { env: { XDG_RUNTIME_DIR: '' } });
     expect(r.stdout).toMatch(/else \/tmp\/warden-\d+/);
     const s = startWarden(['once', '--log', 'json', '--job', 'true'], { env: { WARDEN_STATE_DIR: '', XDG_RUNTIME_DIR: '', HOME: '' } });
-    const start = of(parseEvents((await s.done).stdout), 'start')[0];
+    const start = eventsNamed(parseEvents((await s.done).stdout), 'start')[0];
     expect(start.stateDir).toMatch(/warden-\d+$/);
   });
 });

@@ -3,13 +3,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { alive, parseEvents, readText, runWarden, startWarden, tempDir, waitFor } from './helpers/warden.js';
+import { alive, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
-  dir = tempDir();
-  env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+  ({ dir, env } = testDir());
 });
 
 const holdUntil = (name: string): string =>

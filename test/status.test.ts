@@ -1,22 +1,20 @@
 // `warden status`: pools with caps, live holders and free slots, as text and JSON.
 import fs from 'node:fs';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runWarden, startWarden, tempDir, waitFor } from './helpers/warden.js';
+import { runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 describe('warden status', () => {
   it('says so kindly when nothing has run yet', async () => {
-    const dir = tempDir();
-    const r = await runWarden(['status'], { env: { WARDEN_STATE_DIR: path.join(dir, 'state') } });
+    const { env } = testDir();
+    const r = await runWarden(['status'], { env });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^No pools in .* yet/);
-    const json = await runWarden(['status', '--json'], { env: { WARDEN_STATE_DIR: path.join(dir, 'state') } });
+    const json = await runWarden(['status', '--json'], { env });
     expect(JSON.parse(json.stdout)).toMatchObject({ pools: [] });
   });
 
   it.each(['socket', 'flock'] as const)('shows live holders and free slots, and a cap mismatch (%s)', async (backend) => {
-    const dir = tempDir();
-    const env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+    const { dir, env } = testDir();
     const hold = `touch "${dir}/started.$WARDEN_SLOT"; while [ ! -f "${dir}/release" ]; do sleep 0.02; done`;
     const a = startWarden(['run', '--pool', 'mail', '--max-live', '3', '--pool-backend', backend, '--', hold], { env });
     const b = startWarden(['run', '--pool', 'mail', '--max-live', '4', '--pool-backend', backend, '--', hold], { env });
@@ -47,8 +45,7 @@ describe('warden status', () => {
   });
 
   it('never shows a SIGKILLed holder as live', async () => {
-    const dir = tempDir();
-    const env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+    const { dir, env } = testDir();
     const w = startWarden(['run', '--pool', 'p', '--max-live', '2', '--', `echo $$ > "${dir}/job"; exec sleep 30`], { env });
     await waitFor('job', () => fs.existsSync(`${dir}/job`) && fs.readFileSync(`${dir}/job`, 'utf8').trim());
     const job = Number(fs.readFileSync(`${dir}/job`, 'utf8'));

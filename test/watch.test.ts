@@ -3,18 +3,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { alive, maxOverlap, parseEvents, readText, runWarden, startWarden, tempDir, waitFor } from './helpers/warden.js';
+import { alive, eventsNamed, maxOverlap, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
 let env: NodeJS.ProcessEnv;
 beforeEach(() => {
-  dir = tempDir();
-  env = { WARDEN_STATE_DIR: path.join(dir, 'state') };
+  ({ dir, env } = testDir());
 });
 
 const watch = (...args: string[]): string[] => ['watch', '--log', 'json', ...args];
-const of = (events: Ev[], name: string): Ev[] => events.filter((e) => e.event === name);
 const logEvents = (file: string): Ev[] => parseEvents(readText(file));
 
 describe('schedule', () => {
@@ -22,8 +20,8 @@ describe('schedule', () => {
     const r = await runWarden(watch('--every', '100ms', '--check', `echo x >> "${dir}/checks"; sleep 0.25`, '--check-timeout', '2s', '--max-runs', '8', '--job', 'true'), { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    const checks = of(events, 'check');
-    const skips = of(events, 'skip');
+    const checks = eventsNamed(events, 'check');
+    const skips = eventsNamed(events, 'skip');
     expect(skips.length).toBeGreaterThan(0);
     expect(skips.every((s) => s.reason === 'overrun')).toBe(true);
     expect(checks.length + skips.length).toBe(8);
@@ -34,22 +32,22 @@ describe('schedule', () => {
 
   it('keeps ticking on time while jobs run ten times longer than the interval', async () => {
     const w = startWarden(watch('--every', '100ms', '--max-live', 'unlimited', '--job', 'sleep 1', '--kill-after', '1s'), { env });
-    await waitFor('first tick', () => of(w.events(), 'check').length + of(w.events(), 'spawn').length > 0);
+    await waitFor('first tick', () => eventsNamed(w.events(), 'check').length + eventsNamed(w.events(), 'spawn').length > 0);
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 1500));
-    const ticks = of(w.events(), 'spawn').length;
+    const ticks = eventsNamed(w.events(), 'spawn').length;
     const elapsed = Date.now() - t0;
     process.kill(w.pid, 'SIGTERM');
     expect((await w.done).code).toBe(143);
     // Every tick fires (no --check) and spawns a job; ticks are not held up by the jobs.
     expect(ticks).toBeGreaterThanOrEqual(Math.floor(elapsed / 100) - 2);
-    expect(of(w.events(), 'skip')).toEqual([]);
+    expect(eventsNamed(w.events(), 'skip')).toEqual([]);
   });
 
   it('accepts a cron schedule with a seconds field', async () => {
     const r = await runWarden(watch('--cron', '* * * * * *', '--max-runs', '2', '--job', 'echo $WARDEN_TICK'), { env });
     expect(r.code).toBe(0);
-    expect(of(parseEvents(r.stdout), 'spawn')).toHaveLength(2);
+    expect(eventsNamed(parseEvents(r.stdout), 'spawn')).toHaveLength(2);
   });
 });
 
@@ -58,20 +56,20 @@ describe('check', () => {
     // The check's own counter picks its behaviour, so a tick skipped on a loaded machine changes nothing.
     const check = `n=$(cat "${dir}/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${dir}/n"; case $n in 1) exit 0;; 2) exit 1;; 3) exit 2;; 4) kill -TERM $$;; 5) sleep 5;; *) exit 1;; esac`;
     const w = startWarden(watch('--every', '300ms', '--check', check, '--check-timeout', '250ms', '--kill-after', '100ms', '--job', 'true'), { env });
-    await waitFor('five checks', () => of(w.events(), 'check').length >= 5);
+    await waitFor('five checks', () => eventsNamed(w.events(), 'check').length >= 5);
     process.kill(w.pid, 'SIGTERM');
-    const checks = of(parseEvents((await w.done).stdout), 'check').slice(0, 5);
+    const checks = eventsNamed(parseEvents((await w.done).stdout), 'check').slice(0, 5);
     expect(checks.map((c) => c.outcome)).toEqual(['fired', 'idle', 'error', 'error', 'timeout']);
     expect(checks[2]).toMatchObject({ exitCode: 2 });
     expect(checks[3]).toMatchObject({ signal: 'SIGTERM' });
-    expect(of(w.events(), 'spawn')).toHaveLength(1);
+    expect(eventsNamed(w.events(), 'spawn')).toHaveLength(1);
   });
 
   it('--each-line starts one trigger per non-empty line, with WARDEN_ITEM', async () => {
     const r = await runWarden(watch('--every', '1s', '--max-runs', '1', '--max-queue', 'unlimited', '--max-live', '2', '--check', `printf 'apple\\n\\nbanana split\\ncherry\\n'`, '--each-line', '--job', `echo "$WARDEN_ITEM|$WARDEN_CHECK_OUTPUT" | head -1 >> "${dir}/items"`), { env });
     expect(r.code).toBe(0);
     expect(readText(`${dir}/items`).split('\n').filter(Boolean).map((l) => l.split('|')[0]).sort()).toEqual(['apple', 'banana split', 'cherry']);
-    expect(of(parseEvents(r.stdout), 'check')[0]).toMatchObject({ outcome: 'fired', triggers: 3 });
+    expect(eventsNamed(parseEvents(r.stdout), 'check')[0]).toMatchObject({ outcome: 'fired', triggers: 3 });
   });
 
   it('gives jobs the environment in the spec', async () => {
@@ -88,19 +86,19 @@ describe('admission', () => {
     const r = await w.done;
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    expect(of(events, 'spawn')).toHaveLength(1);
-    expect(of(events, 'skip').map((s) => s.reason)).toEqual(['pool-full', 'pool-full']);
+    expect(eventsNamed(events, 'spawn')).toHaveLength(1);
+    expect(eventsNamed(events, 'skip').map((s) => s.reason)).toEqual(['pool-full', 'pool-full']);
     expect(readText(`${dir}/ran`)).toBe('ran\n');
-    const spawnAt = Date.parse(of(events, 'spawn')[0].ts as string) - Date.parse(of(events, 'start')[0].ts as string);
+    const spawnAt = Date.parse(eventsNamed(events, 'spawn')[0].ts as string) - Date.parse(eventsNamed(events, 'start')[0].ts as string);
     expect(spawnAt).toBeGreaterThanOrEqual(550);
   });
 
   it('skip drops a trigger when the pool is full; a queue holds --max-queue of them', async () => {
     const r = await runWarden(watch('--every', '100ms', '--max-runs', '4', '--max-live', '1', '--max-queue', '1', '--overflow', 'skip', '--job', 'sleep 0.6'), { env });
     const events = parseEvents(r.stdout);
-    expect(of(events, 'spawn')).toHaveLength(2);
-    expect(of(events, 'skip').map((s) => s.reason)).toEqual(['queue-full', 'queue-full']);
-    expect(of(events, 'exit')).toHaveLength(2);
+    expect(eventsNamed(events, 'spawn')).toHaveLength(2);
+    expect(eventsNamed(events, 'skip').map((s) => s.reason)).toEqual(['queue-full', 'queue-full']);
+    expect(eventsNamed(events, 'exit')).toHaveLength(2);
   });
 
   it('wait pauses the schedule until a slot frees, skipping the ticks missed meanwhile', async () => {
@@ -108,11 +106,11 @@ describe('admission', () => {
     const r = await runWarden(watch('--every', '100ms', '--max-runs', '6', '--max-live', '1', '--overflow', 'wait', '--job', job), { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    expect(of(events, 'wait').length).toBeGreaterThan(0);
-    expect(of(events, 'skip').every((s) => s.reason === 'overrun')).toBe(true);
-    expect(of(events, 'skip').length).toBeGreaterThan(0);
-    const spawns = of(events, 'spawn').length;
-    expect(spawns + of(events, 'skip').length).toBe(6);
+    expect(eventsNamed(events, 'wait').length).toBeGreaterThan(0);
+    expect(eventsNamed(events, 'skip').every((s) => s.reason === 'overrun')).toBe(true);
+    expect(eventsNamed(events, 'skip').length).toBeGreaterThan(0);
+    const spawns = eventsNamed(events, 'spawn').length;
+    expect(spawns + eventsNamed(events, 'skip').length).toBe(6);
     // Never two at once (the exit event may follow the next spawn: the kernel frees the slot
     // as the job dies, before warden hears of it; the jobs' own ledger is the judge).
     expect(maxOverlap(readText(`${dir}/ledger`)).max).toBe(1);
@@ -121,24 +119,24 @@ describe('admission', () => {
   it('--wait-timeout gives up and logs a skip', async () => {
     const r = await runWarden(watch('--every', '100ms', '--max-runs', '2', '--max-live', '1', '--overflow', 'wait', '--wait-timeout', '150ms', '--job', 'sleep 0.8'), { env });
     const events = parseEvents(r.stdout);
-    expect(of(events, 'skip').map((s) => s.reason)).toContain('wait-timeout');
-    expect(of(events, 'spawn')).toHaveLength(1);
+    expect(eventsNamed(events, 'skip').map((s) => s.reason)).toContain('wait-timeout');
+    expect(eventsNamed(events, 'spawn')).toHaveLength(1);
   });
 
   it("replace terminates this process's oldest job and starts the new one", async () => {
     const r = await runWarden(watch('--every', '300ms', '--max-runs', '3', '--max-live', '1', '--overflow', 'replace', '--kill-after', '1s', '--job', 'sleep 1 & wait'), { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    expect(of(events, 'spawn')).toHaveLength(3);
+    expect(eventsNamed(events, 'spawn')).toHaveLength(3);
     // The first two are replaced; the last runs to its end once scheduling stops.
-    expect(of(events, 'exit').map((e) => e.outcome)).toEqual(['killed', 'killed', 'ok']);
+    expect(eventsNamed(events, 'exit').map((e) => e.outcome)).toEqual(['killed', 'killed', 'ok']);
   });
 });
 
 describe('launch and reap', () => {
   it('times out a job: TERM to the group, KILL after --kill-after', async () => {
     const r = await runWarden(watch('--every', '1s', '--max-runs', '1', '--job-timeout', '200ms', '--kill-after', '300ms', '--job', `trap '' TERM; while :; do sleep 0.05; done`), { env });
-    const exit = of(parseEvents(r.stdout), 'exit')[0];
+    const exit = eventsNamed(parseEvents(r.stdout), 'exit')[0];
     expect(exit).toMatchObject({ outcome: 'timeout', signal: 'SIGKILL', forced: true });
     expect(exit.durationMs as number).toBeGreaterThanOrEqual(450);
   });
@@ -148,9 +146,9 @@ describe('launch and reap', () => {
     const r = await runWarden(watch('--every', '5s', '--max-runs', '1', '--retries', '3', '--retry-delay', '50ms', '--job', job), { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    expect(of(events, 'spawn').map((s) => s.attempt)).toEqual([1, 2, 3]);
-    expect(of(events, 'exit').map((e) => e.outcome)).toEqual(['failed', 'failed', 'ok']);
-    expect(of(events, 'retry').map((e) => e.delayMs)).toEqual([50, 100]);
+    expect(eventsNamed(events, 'spawn').map((s) => s.attempt)).toEqual([1, 2, 3]);
+    expect(eventsNamed(events, 'exit').map((e) => e.outcome)).toEqual(['failed', 'failed', 'ok']);
+    expect(eventsNamed(events, 'retry').map((e) => e.delayMs)).toEqual([50, 100]);
   });
 
   it('logs every exit exactly once, with the fields of the spec, as the job exits', async () => {
@@ -158,17 +156,17 @@ describe('launch and reap', () => {
     const r = await runWarden(watch('--every', '50ms', '--max-runs', '10', '--max-live', '4', '--max-queue', 'unlimited', '--log-file', log, '--job', 'exit $((WARDEN_TICK % 3))', '--job', 'echo out; echo err >&2'), { env });
     expect(r.code).toBe(1);
     const events = logEvents(log);
-    const spawns = of(events, 'spawn');
-    const exits = of(events, 'exit');
+    const spawns = eventsNamed(events, 'spawn');
+    const exits = eventsNamed(events, 'exit');
     // Two jobs per tick that was not skipped (a loaded machine may skip a late tick).
-    const fired = 10 - of(events, 'skip').length;
+    const fired = 10 - eventsNamed(events, 'skip').length;
     expect(fired).toBeGreaterThan(0);
     expect(spawns).toHaveLength(2 * fired);
     expect(new Set(exits.map((e) => e.jobId)).size).toBe(2 * fired);
     expect(exits).toHaveLength(2 * fired);
     for (const e of events) expect(e).toMatchObject({ ts: expect.any(String), event: expect.any(String), pid: expect.any(Number) });
-    expect(of(events, 'start')[0]).toMatchObject({ mode: 'watch', pool: 'default', maxLive: 4, schedule: 'every 50ms', version: expect.any(String) });
-    expect(of(events, 'check')).toHaveLength(0);
+    expect(eventsNamed(events, 'start')[0]).toMatchObject({ mode: 'watch', pool: 'default', maxLive: 4, schedule: 'every 50ms', version: expect.any(String) });
+    expect(eventsNamed(events, 'check')).toHaveLength(0);
     expect(spawns[0]).toMatchObject({ jobId: '1.1', jobPid: expect.any(Number), command: 'exit $((WARDEN_TICK % 3))', slot: expect.any(Number), tick: 1, attempt: 1 });
     const echo = exits.find((e) => e.jobId === '1.2');
     expect(echo).toMatchObject({ exitCode: 0, signal: null, outcome: 'ok', durationMs: expect.any(Number) });
@@ -181,7 +179,7 @@ describe('launch and reap', () => {
     const r = await runWarden(watch('--every', '5s', '--max-runs', '1', '--kill-after', '200ms', '--job', `(sleep 3; echo late) & echo early`), { env });
     const started = Date.now();
     expect(r.code).toBe(0);
-    const exit = of(parseEvents(r.stdout), 'exit')[0];
+    const exit = eventsNamed(parseEvents(r.stdout), 'exit')[0];
     expect(exit).toMatchObject({ outcome: 'ok', leftover: true });
     expect(exit.durationMs as number).toBeLessThan(1000);
     expect(Date.now() - started).toBeLessThan(3000);
@@ -221,14 +219,14 @@ describe('reporting', () => {
     const w = startWarden(watch('--every', '50ms', '--max-live', '2', '--log-file', log, '--job', 'echo lots of output'), { env });
     await waitFor('first line', () => w.stdout().length > 0);
     w.child.stdout?.destroy();
-    await waitFor('more exits after the pipe closed', () => of(logEvents(log), 'exit').length > 10);
+    await waitFor('more exits after the pipe closed', () => eventsNamed(logEvents(log), 'exit').length > 10);
     expect(alive(w.pid)).toBe(true);
     process.kill(w.pid, 'SIGTERM');
     const r = await w.done;
     expect(r.code).toBe(143);
     expect(r.stderr).toMatch(/cannot write stdout/);
     const events = logEvents(log);
-    expect(of(events, 'exit').length).toBe(of(events, 'spawn').length);
+    expect(eventsNamed(events, 'exit').length).toBe(eventsNamed(events, 'spawn').length);
   });
 });
 
@@ -241,20 +239,20 @@ describe('shutdown', () => {
     process.kill(w.pid, 'SIGINT');
     const r = await w.done;
     expect(r.code).toBe(130);
-    const spawned = of(logEvents(log), 'spawn').filter((s) => (s.command as string).startsWith('trap')).length;
+    const spawned = eventsNamed(logEvents(log), 'spawn').filter((s) => (s.command as string).startsWith('trap')).length;
     expect(readText(`${dir}/ints`).trim().split('\n')).toHaveLength(spawned);
     expect(readText(`${dir}/done`).trim().split('\n')).toHaveLength(spawned);
-    expect(of(logEvents(log), 'stop')[0]).toMatchObject({ reason: 'SIGINT' });
+    expect(eventsNamed(logEvents(log), 'stop')[0]).toMatchObject({ reason: 'SIGINT' });
   });
 
   it('first SIGINT cancels jobs still in their delay; nothing of them ever runs', async () => {
     const w = startWarden(watch('--every', '5s', '--delay', '2s', '--job', `touch "${dir}/ran"`), { env });
-    await waitFor('the trigger', () => of(w.events(), 'check').length > 0 || w.stdout().includes('"start"'));
+    await waitFor('the trigger', () => eventsNamed(w.events(), 'check').length > 0 || w.stdout().includes('"start"'));
     await new Promise((r) => setTimeout(r, 200));
     process.kill(w.pid, 'SIGINT');
     const r = await w.done;
     expect(r.code).toBe(130);
-    expect(of(parseEvents(r.stdout), 'stop')[0]).toMatchObject({ cancelled: 1 });
+    expect(eventsNamed(parseEvents(r.stdout), 'stop')[0]).toMatchObject({ cancelled: 1 });
     await new Promise((r) => setTimeout(r, 2200));
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });
@@ -263,12 +261,12 @@ describe('shutdown', () => {
     const w = startWarden(watch('--every', '5s', '--kill-after', '300ms', '--job', `trap '' INT; touch "${dir}/started"; sleep 30 & wait`), { env });
     await waitFor('job', () => fs.existsSync(`${dir}/started`));
     process.kill(w.pid, 'SIGINT');
-    await waitFor('stop event', () => of(w.events(), 'stop').length > 0);
+    await waitFor('stop event', () => eventsNamed(w.events(), 'stop').length > 0);
     expect(alive(w.pid)).toBe(true);
     process.kill(w.pid, 'SIGINT');
     const r = await w.done;
     expect(r.code).toBe(130);
-    expect(of(parseEvents(r.stdout), 'exit')[0]).toMatchObject({ outcome: 'killed' });
+    expect(eventsNamed(parseEvents(r.stdout), 'exit')[0]).toMatchObject({ outcome: 'killed' });
   });
 
   it.each([
@@ -276,12 +274,12 @@ describe('shutdown', () => {
     ['SIGHUP', 129],
   ] as const)('%s terminates every job group, grandchildren included, and exits %i', async (sig, code) => {
     const w = startWarden(watch('--every', '100ms', '--max-live', '3', '--kill-after', '500ms', '--job', `sleep 30 & echo $! >> "${dir}/gc"; trap '' TERM; sleep 30 & wait`), { env });
-    await waitFor('three jobs', () => of(w.events(), 'spawn').length >= 3);
+    await waitFor('three jobs', () => eventsNamed(w.events(), 'spawn').length >= 3);
     process.kill(w.pid, sig);
     const r = await w.done;
     expect(r.code).toBe(code);
-    const exits = of(parseEvents(r.stdout), 'exit');
-    expect(exits).toHaveLength(of(parseEvents(r.stdout), 'spawn').length);
+    const exits = eventsNamed(parseEvents(r.stdout), 'exit');
+    expect(exits).toHaveLength(eventsNamed(parseEvents(r.stdout), 'spawn').length);
     for (const e of exits) expect(e.outcome).toBe('killed');
     for (const gc of readText(`${dir}/gc`).trim().split('\n')) expect(alive(Number(gc))).toBe(false);
     for (const e of exits) expect(alive(e.jobPid as number)).toBe(false);
@@ -296,7 +294,7 @@ describe('shutdown', () => {
     sh.kill('SIGKILL');
     await waitFor('warden to exit', () => !alive(wardenPid), 10_000);
     const events = parseEvents(readText(`${dir}/out`));
-    expect(of(events, 'stop')[0]).toMatchObject({ reason: 'SIGHUP' });
+    expect(eventsNamed(events, 'stop')[0]).toMatchObject({ reason: 'SIGHUP' });
     for (const job of readText(`${dir}/jobs`).trim().split('\n')) expect(alive(Number(job))).toBe(false);
   });
 });

@@ -7,7 +7,7 @@
 // includes the holder's exit, the waiter noticing, taking the slot and starting its job.
 import fs from 'node:fs';
 import path from 'node:path';
-import { benchEnv, fmt, median, percentile, readEvents, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
+import { benchEnv, fmt, median, missingCell, percentile, readEvents, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
 
 export const id = 'hand-off';
 export const title = 'Slot hand-off';
@@ -54,7 +54,7 @@ export async function run_(ctx) {
   const cellsP99 = {};
   for (const [name, wrapper] of Object.entries(tools)) {
     if (!wrapper) {
-      cellsMedian[name] = cellsP99[name] = name === 'warden' ? 'n/a' : 'absent';
+      cellsMedian[name] = cellsP99[name] = missingCell(name);
       continue;
     }
     cellsMedian[name] = fmt.ms(median(gaps[name]));

@@ -302,6 +302,29 @@ export function readEvents(...files) {
   return events;
 }
 
+/** The cell of a tool that did not run: 'absent' when it is not installed, 'n/a' for warden (this build lacks the command). */
+export function missingCell(name) {
+  return name === 'warden' ? 'n/a' : 'absent';
+}
+
+/**
+ * Per tool (name → runner, undefined when the tool is missing): its figure, `figure(name)`, and
+ * its table cell, `format(figure)`, or missingCell(name). Returns { values, cells }.
+ */
+export function toolCells(tools, figure, format) {
+  const values = {};
+  const cells = {};
+  for (const [name, fn] of Object.entries(tools)) {
+    if (!fn) {
+      cells[name] = missingCell(name);
+      continue;
+    }
+    values[name] = figure(name);
+    cells[name] = format(values[name]);
+  }
+  return { values, cells };
+}
+
 /** Format helpers for table cells. */
 export const fmt = {
   ms: (x) => (Number.isFinite(x) ? (x >= 100 ? `${x.toFixed(0)} ms` : x >= 10 ? `${x.toFixed(1)} ms` : `${x.toFixed(2)} ms`) : '—'),

@@ -1,7 +1,7 @@
 // Scenario 1: N jobs that do nothing, through a pool of cap 8, in one process.
 import fs from 'node:fs';
 import path from 'node:path';
-import { NODE, ROOT, benchEnv, fmt, median, readEvents, run, sh, tmpDir, warden, wardenHas, which } from './lib.js';
+import { NODE, ROOT, benchEnv, fmt, median, readEvents, run, sh, tmpDir, toolCells, warden, wardenHas, which } from './lib.js';
 
 const CAP = 8;
 
@@ -46,16 +46,7 @@ export async function run_(ctx) {
     }
   }
 
-  const rate = {};
-  const cells = {};
-  for (const [name, fn] of Object.entries(tools)) {
-    if (!fn) {
-      cells[name] = name === 'warden' ? 'n/a' : 'absent';
-      continue;
-    }
-    rate[name] = n / (median(times[name]) / 1000);
-    cells[name] = fmt.rate(rate[name]);
-  }
+  const { values: rate, cells } = toolCells(tools, (name) => n / (median(times[name]) / 1000), fmt.rate);
   const vsNode = rate.warden / rate.node;
   const vsParallel = rate.warden / rate.parallel;
   return [

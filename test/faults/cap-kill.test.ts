@@ -1,23 +1,16 @@
 // SPEC "The cap holds everywhere ... also after any of them is killed with SIGKILL": SIGKILL storms at one-shots.
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { probePool } from './harness/pool-probe.js';
+import { BACKENDS, probePool } from './harness/pool-probe.js';
 import { statusLive } from './harness/status.js';
-import { monotonicMs, pause, waitFor } from './harness/wait.js';
+import { monotonicMs, pause, random, waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
-
-const random = (n: number): number => Math.floor(Math.random() * n);
-const BACKENDS = ['socket', 'flock'] as const;
+const fixture = useFixture();
 
 describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     it('frees every slot after hundreds of warden run one-shots are SIGKILLed between their start and 50 ms into their job', async () => {
-      const f = (fx = fixture('kill200'));
+      const f = fixture('kill200');
       const iterations = Number(process.env.FAULT_KILL_ITERATIONS ?? (backend === 'socket' ? 200 : 100));
       const batch = 16;
       const args = ['run', '--pool', 'k', '--pool-backend', backend, '--max-live', '3', '--state-dir', f.stateDir, '--'];
@@ -56,7 +49,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 120_000);
 
   it('answers status --json correctly at every moment while holders start, finish and are SIGKILLed', async () => {
-    const f = (fx = fixture('statuschurn'));
+    const f = fixture('statuschurn');
     const args = ['run', '--pool', 'sc', '--pool-backend', backend, '--max-live', '3', '--state-dir', f.stateDir, '--'];
     const deadline = monotonicMs() + 3000;
     const churn = async (): Promise<void> => {

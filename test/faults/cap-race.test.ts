@@ -1,24 +1,17 @@
 // SPEC "The cap holds everywhere": watch, run and once processes racing for one pool while SIGKILLs fly.
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { probePool } from './harness/pool-probe.js';
+import { BACKENDS, probePool } from './harness/pool-probe.js';
 import { type Warden } from './harness/run-warden.js';
 import { statusLive } from './harness/status.js';
-import { monotonicMs, pause, waitFor } from './harness/wait.js';
+import { monotonicMs, pause, random, waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
-
-const random = (n: number): number => Math.floor(Math.random() * n);
-const BACKENDS = ['socket', 'flock'] as const;
+const fixture = useFixture();
 
 describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     it('never lets more than 3 jobs of a pool live at once while watch, run and once processes race and are SIGKILLed, and frees every slot afterwards', async () => {
-      const f = (fx = fixture('cap'));
+      const f = fixture('cap');
       const pool = 'cap';
       const common = ['--pool', pool, '--pool-backend', backend, '--max-live', '3', '--state-dir', f.stateDir, '--kill-after', '1s', '--log', 'json'];
       const jobBody = (): string => `sleep 0.${1 + random(3)}`;

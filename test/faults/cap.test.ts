@@ -2,25 +2,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { maxConcurrent, readLedger } from './harness/ledger.js';
+import { BACKENDS } from './harness/pool-probe.js';
 import { isAlive } from './harness/procfs.js';
 import { readLogFile, runWarden, WARDEN_BIN, wardenEnv, type Warden } from './harness/run-warden.js';
 import { waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
-
-
-const BACKENDS = ['socket', 'flock'] as const;
+const fixture = useFixture();
 
 describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     it('holds a job\'s slot until the processes it started have exited, not only the job itself', async () => {
-      const f = (fx = fixture('leftover'));
+      const f = fixture('leftover');
       const marker = path.join(f.work, 'grandchild');
       const w = f.start(['watch', '--every', '1h', '--pool', 'lo', '--pool-backend', backend, '--max-live', '1', '--kill-after', '1s',
         '--log-file', f.logFile, '--job', f.job(`sleep 30 & echo $! > ${marker}; exit 0`)], { settleMs: 0 });
@@ -35,7 +29,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 30_000);
 
     it('never lets a replacing job start before the replaced job\'s whole group has gone (--overflow replace, TERM ignored)', async () => {
-      const f = (fx = fixture('replace'));
+      const f = fixture('replace');
       const sampler = f.sampler(3).start();
       const r = await f.start(['watch', '--every', '150ms', '--max-runs', '6', '--pool', 'rp', '--pool-backend', backend, '--max-live', '1',
         '--overflow', 'replace', '--kill-after', '200ms', '--log-file', f.logFile,
@@ -49,7 +43,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 30_000);
 
     it('keeps the cap while --job-timeout kills job trees that ignore SIGTERM', async () => {
-      const f = (fx = fixture('jobtimeout'));
+      const f = fixture('jobtimeout');
       const sampler = f.sampler(3).start();
       const r = await f.start(['watch', '--every', '50ms', '--max-runs', '10', '--pool', 'jt', '--pool-backend', backend, '--max-live', '2',
         '--job-timeout', '150ms', '--kill-after', '150ms', '--log-file', f.logFile,
@@ -64,7 +58,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 30_000);
 
     it('lets each job hold only its own slot: a sibling\'s slot is free as soon as the sibling exits', async () => {
-      const f = (fx = fixture('sibling'));
+      const f = fixture('sibling');
       const release = path.join(f.work, 'release');
       const w = f.start(['watch', '--every', '1h', '--pool', 'sb', '--pool-backend', backend, '--max-live', '2', '--log-file', f.logFile,
         '--job', f.job(`while [ ! -e ${release} ]; do sleep 0.01; done`), '--job', f.job('exit 0')], { settleMs: 0 });
@@ -78,7 +72,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 30_000);
 
     it('hands a freed slot to a waiting process within milliseconds, one waiter after another', async () => {
-      const f = (fx = fixture('handoff'));
+      const f = fixture('handoff');
       const n = 8;
       const args = ['run', '--pool', 'ho', '--pool-backend', backend, '--max-live', '1', '--'];
       const release = path.join(f.work, 'release');
@@ -104,7 +98,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 30_000);
 
     it('keeps the slot of an orphaned job after its warden is SIGKILLed, until the job ends, then frees it at once', async () => {
-      const f = (fx = fixture('orphan'));
+      const f = fixture('orphan');
       const release = path.join(f.work, 'release');
       const args = ['run', '--pool', 'o', '--pool-backend', backend, '--max-live', '1', '--state-dir', f.stateDir];
       const holder = f.start([...args, '--', ...f.argv(`while [ ! -e ${release} ]; do sleep 0.01; done`)], { settleMs: 10_000 });
@@ -137,7 +131,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     }, 60_000);
 
     it('frees the slot of a SIGKILLed holder whose PID was reused by an unrelated process, and never signals that process', async () => {
-      const f = (fx = fixture('reuse'));
+      const f = fixture('reuse');
       const works = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'true']).status === 0;
       if (!works) {
         // Without a private pid namespace we cannot steer PID reuse (ns_last_pid) without touching the whole machine.
@@ -171,7 +165,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
 
 describe('the cap is reported honestly', () => {
   it('never reports more live jobs than --max-live in its wait events, while jobs hand their slots over', async () => {
-    const f = (fx = fixture('waitlive'));
+    const f = fixture('waitlive');
     const r = await f.start(['watch', '--every', '50ms', '--max-runs', '10', '--pool', 'wl', '--max-live', '2', '--log-file', f.logFile,
       '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1')]).done;
     const waits = readLogFile(f.logFile).events.filter((e) => e.event === 'wait');
@@ -182,7 +176,7 @@ describe('the cap is reported honestly', () => {
   }, 30_000);
 
   it('caps a pool at the largest --max-live when processes disagree, and the smaller one keeps to its first slots', async () => {
-    const f = (fx = fixture('mismatch'));
+    const f = fixture('mismatch');
     const sampler = f.sampler(3).start();
     const watch = (n: string): Warden => f.start(['watch', '--every', '50ms', '--max-runs', '12', '--pool', 'mm', '--max-live', n,
       '--overflow', 'skip', '--log-file', f.logFile, '--job', f.job('sleep 0.2'), '--job', f.job('sleep 0.2')]);
@@ -202,7 +196,7 @@ describe('the cap is reported honestly', () => {
   }, 30_000);
 
   it('shows the mismatch in status --json while processes with different --max-live hold slots of one pool', async () => {
-    const f = (fx = fixture('mismatch-status'));
+    const f = fixture('mismatch-status');
     const release = path.join(f.work, 'release');
     const hold = f.job(`while [ ! -e ${release} ]; do sleep 0.01; done`);
     const small = f.start(['watch', '--every', '1h', '--max-runs', '1', '--pool', 'mm', '--max-live', '2', '--job', hold]);

@@ -1,20 +1,16 @@
 // SPEC 1 "Never blocks the schedule": hanging checks and always-firing checks with failing jobs stay on schedule.
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { readLedger } from './harness/ledger.js';
 import { readLogFile } from './harness/run-warden.js';
 import { Sampler } from './harness/sampler.js';
 import { newTag, sq, TAG_VAR } from './harness/shell.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 describe('checks never overlap and never speed up the schedule', () => {
   it('kills a hanging check at --check-timeout, runs one check at a time, logs the missed ticks, and leaves no check behind', async () => {
-    const f = (fx = fixture('hangcheck'));
+    const f = fixture('hangcheck');
     const checkTag = newTag('check');
     // The check tags itself and records its start in the ledger as "check PID NS", then hangs.
     const check = `exec env ${TAG_VAR}=${checkTag} sh -c ${sq(`echo "check $$ $(date +%s%N)" >> ${f.ledger}; sleep 100`)}`;
@@ -39,7 +35,7 @@ describe('checks never overlap and never speed up the schedule', () => {
   }, 30_000);
 
   it('starts jobs no faster than the schedule when the check always fires and every job fails at once, retries included', async () => {
-    const f = (fx = fixture('firefail'));
+    const f = fixture('firefail');
     // The check writes "check <tick> <ns>": WARDEN_TICK tells which tick of the schedule it is.
     const check = `echo "check $WARDEN_TICK $(date +%s%N)" >> ${f.ledger}`;
     const r = await f.start(['watch', '--every', '100ms', '--check', check, '--max-runs', '8', '--retries', '2', '--retry-delay', '100ms',

@@ -1,23 +1,19 @@
 // SPEC --detach: the command returns at once; a small runner keeps the slots, reaps the jobs and logs their exits.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { maxConcurrent, readLedger } from './harness/ledger.js';
 import { probePool } from './harness/pool-probe.js';
 import { isAlive } from './harness/procfs.js';
 import { readLogFile } from './harness/run-warden.js';
 import { monotonicMs, waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 describe('detached jobs', () => {
   it('once --detach returns at once, and its runner logs every exit exactly once, keeps the cap and frees the slots', async () => {
-    const f = (fx = fixture('detach'));
+    const f = fixture('detach');
     const release = path.join(f.work, 'release');
     const hold = f.job(`while [ ! -e ${release} ]; do sleep 0.01; done`);
     const t0 = monotonicMs();
@@ -48,7 +44,7 @@ describe('detached jobs', () => {
   }, 30_000);
 
   it('keeps the slots of detached jobs whose runner was SIGKILLed until the jobs end', async () => {
-    const f = (fx = fixture('detachkill'));
+    const f = fixture('detachkill');
     const release = path.join(f.work, 'release');
     const w = f.start(['once', '--detach', '--pool', 'dk', '--max-live', '1', '--log-file', f.logFile,
       '--job', f.job(`while [ ! -e ${release} ]; do sleep 0.01; done`)], { settleMs: 15_000 });

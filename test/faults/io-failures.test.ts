@@ -2,24 +2,20 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { maxConcurrent, readLedger } from './harness/ledger.js';
 import { readLogFile } from './harness/run-warden.js';
 import { statusLive } from './harness/status.js';
 import { waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 const crashed = (stderr: string): boolean => /^\s+at .+:\d+:\d+\)?$/m.test(stderr) || /^Node\.js v\d+/m.test(stderr);
 
 describe('a full disk or a closed stdout', () => {
   it('keeps capping and reaping jobs, and says so once on stderr, when --log-file is on a full filesystem (/dev/full)', async () => {
-    const f = (fx = fixture('devfull'));
+    const f = fixture('devfull');
     const r = await f.start(['watch', '--every', '50ms', '--max-runs', '6', '--pool', 'full', '--max-live', '2', '--log', 'json',
       '--log-file', '/dev/full', '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1')], { settleMs: 0 }).done;
     const ledger = maxConcurrent(readLedger(f.ledger));
@@ -39,7 +35,7 @@ describe('a full disk or a closed stdout', () => {
   }, 30_000);
 
   it('keeps capping, reaping and logging jobs to --log-file after its stdout reader goes away (| head -1)', async () => {
-    const f = (fx = fixture('epipe'));
+    const f = fixture('epipe');
     const w = f.start(['watch', '--every', '50ms', '--max-runs', '6', '--pool', 'pipe', '--max-live', '2', '--log', 'json',
       '--log-file', f.logFile, '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1'), '--job', f.job('sleep 0.1')], { settleMs: 0 });
     await waitFor(() => w.stdout().includes('\n'), 10_000, 'the first line on stdout');
@@ -61,7 +57,7 @@ describe('a full disk or a closed stdout', () => {
 
 describe('the log file is line-atomic', () => {
   it('writes every event as one whole JSON line when several processes append big events to one --log-file at once', async () => {
-    const f = (fx = fixture('shared-log'));
+    const f = fixture('shared-log');
     // Each job ends with ~3 KB lines of output, so exit events (with their tails) are several KB long.
     const noisy = f.job(`i=0; while [ $i -lt 40 ]; do printf '%03000d\\n' $i; i=$((i+1)); done`);
     const watches = Array.from({ length: 4 }, () =>
@@ -80,7 +76,7 @@ describe('the log file is line-atomic', () => {
 
 describe('an unusable or vanishing state dir', () => {
   it('refuses a state dir under a regular file with a one-line error naming --state-dir, exit 2, nothing started', async () => {
-    const f = (fx = fixture('badstate'));
+    const f = fixture('badstate');
     const bad = '/etc/passwd/warden-state';
     for (const args of [
       ['run', '--state-dir', bad, '--', ...f.argv('true')],
@@ -98,7 +94,7 @@ describe('an unusable or vanishing state dir', () => {
   }, 30_000);
 
   it('refuses an immutable (chattr +i) state dir with exit 2, even as root', async (ctx) => {
-    const f = (fx = fixture('immutable'));
+    const f = fixture('immutable');
     const dir = path.join(f.work, 'locked');
     fs.mkdirSync(dir);
     if (spawnSync('chattr', ['+i', dir]).status !== 0) {
@@ -116,7 +112,7 @@ describe('an unusable or vanishing state dir', () => {
   }, 30_000);
 
   it('keeps running and keeps the cap across processes when the state dir is removed while jobs run', async () => {
-    const f = (fx = fixture('rmstate'));
+    const f = fixture('rmstate');
     const args = ['watch', '--every', '50ms', '--max-runs', '16', '--pool', 'gone', '--max-live', '2', '--overflow', 'skip',
       '--log-file', f.logFile, '--job', f.job('sleep 0.15'), '--job', f.job('sleep 0.15')];
     const sampler = f.sampler(3).start();

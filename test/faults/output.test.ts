@@ -1,25 +1,21 @@
 // SPEC 6 "Huge job output never blocks a job": output floods keep warden's memory and exit records bounded.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
-import { readVmHWMkB } from './harness/procfs.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
+import { samplePeakRss } from './harness/procfs.js';
 import { readLogFile } from './harness/run-warden.js';
 import { readLedger } from './harness/ledger.js';
 import { allExitRecordProblems } from './harness/records.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 const MAX_RSS_KB = 200 * 1024;
 const MAX_TAIL_BYTES = 64 * 1024;
 
 describe('output abuse', () => {
   it('keeps warden under 200 MB of memory and every exit tail under 64 KiB while jobs write 200 MB of lines, a 50 MB line, invalid UTF-8 and a stderr flood', async () => {
-    const f = (fx = fixture('flood'));
+    const f = fixture('flood');
     const jobs = {
       lines: `yes "$(printf '%0999d' 0)" | head -c 200000000`,
       longLine: `head -c 50000000 /dev/zero | tr '\\0' x`,
@@ -29,12 +25,9 @@ describe('output abuse', () => {
     const w = f.start(['watch', '--every', '1h', '--max-runs', '1', '--max-live', '4', '--log-file', f.logFile,
       ...Object.values(jobs).flatMap((j) => ['--job', f.job(j)])], { stdio: ['ignore', 'ignore', 'ignore'] });
     const pid = await w.pid();
-    let peakKb = 0;
-    const timer = setInterval(() => {
-      peakKb = Math.max(peakKb, readVmHWMkB(pid) ?? 0);
-    }, 20);
+    const stopSampling = samplePeakRss(pid);
     const r = await w.done;
-    clearInterval(timer);
+    const peakKb = stopSampling();
     const log = readLogFile(f.logFile);
     const exits = log.events.filter((e) => e.event === 'exit');
 
@@ -57,18 +50,15 @@ describe('output abuse', () => {
 
 describe('check output abuse', () => {
   it('passes at most 64 KiB of a 50 MB check output to the job (WARDEN_CHECK_OUTPUT), starts the job, and stays under 200 MB', async () => {
-    const f = (fx = fixture('checkflood'));
+    const f = fixture('checkflood');
     const sizes = path.join(f.work, 'sizes');
     const w = f.start(['watch', '--every', '1h', '--max-runs', '1', '--log-file', f.logFile,
       '--check', `head -c 50000000 /dev/zero | tr '\\0' y`,
       '--job', f.job(`printf '%s' "$WARDEN_CHECK_OUTPUT" | wc -c > ${sizes}`)], { stdio: ['ignore', 'ignore', 'pipe'] });
     const pid = await w.pid();
-    let peakKb = 0;
-    const timer = setInterval(() => {
-      peakKb = Math.max(peakKb, readVmHWMkB(pid) ?? 0);
-    }, 20);
+    const stopSampling = samplePeakRss(pid);
     const r = await w.done;
-    clearInterval(timer);
+    const peakKb = stopSampling();
     const events = readLogFile(f.logFile).events;
     expect(r.code, r.stderr.slice(-400)).toBe(0);
     expect(events.filter((e) => e.event === 'check').map((e) => e.outcome)).toEqual(['fired']);

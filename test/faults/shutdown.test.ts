@@ -1,8 +1,8 @@
 // SPEC "Shutdown is clean" and "Every child is reaped and every exit is logged once", for awkward job trees.
 import path from 'node:path';
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { readLedger } from './harness/ledger.js';
 import { readStat } from './harness/procfs.js';
 import { allExitRecordProblems } from './harness/records.js';
@@ -10,17 +10,13 @@ import { readLogFile, type LogEvent } from './harness/run-warden.js';
 import { statusLive } from './harness/status.js';
 import { monotonicMs, waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 const exits = (file: string): LogEvent[] => readLogFile(file).events.filter((e) => e.event === 'exit');
 
 describe('shutdown is clean', () => {
   it('on SIGTERM, stops background children, pipelines, TERM-ignoring and SIGSTOPped job groups within --kill-after, and logs each as killed', async () => {
-    const f = (fx = fixture('trees'));
+    const f = fixture('trees');
     const jobs = {
       background: 'sleep 30 & sleep 30 & wait',
       pipeline: 'sleep 30 | cat | cat',
@@ -68,7 +64,7 @@ describe('shutdown is clean', () => {
 
 describe('warden run passes shutdown on to its command', () => {
   it('on SIGTERM, terminates the command\'s whole group (SIGKILL after --kill-after if TERM is ignored) and exits 143', async () => {
-    const f = (fx = fixture('runterm'));
+    const f = fixture('runterm');
     const w = f.start(['run', '--kill-after', '500ms', '--log-file', f.logFile, '--', ...f.argv("trap '' TERM; sleep 30 & sleep 30 & wait")], { settleMs: 0 });
     const sampler = f.sampler(5);
     await waitFor(() => sampler.sample().reduce((n, g) => n + g.pids.length, 0) >= 3, 10_000, 'the command tree');
@@ -86,7 +82,7 @@ describe('warden run passes shutdown on to its command', () => {
 
 describe('every exit is logged once, when the job exits', () => {
   it('logs the exit of a job whose grandchild keeps its stdout open as soon as the job exits, and stops the grandchild on shutdown', async () => {
-    const f = (fx = fixture('grandchild'));
+    const f = fixture('grandchild');
     const w = f.start(['watch', '--every', '1h', '--max-live', '2', '--kill-after', '1s', '--log-file', f.logFile,
       '--job', f.job('sleep 30 & exit 3')], { settleMs: 0 });
     await waitFor(() => readLedger(f.ledger).some((e) => e.kind === 'end'), 10_000, 'the job to exit');
@@ -104,7 +100,7 @@ describe('every exit is logged once, when the job exits', () => {
   }, 30_000);
 
   it('logs the exit of a job whose child escaped with setsid when the job exits, and neither hangs nor loses the record', async () => {
-    const f = (fx = fixture('setsid'));
+    const f = fixture('setsid');
     const marker = path.join(f.work, 'escaped');
     const w = f.start(['watch', '--every', '1h', '--max-runs', '1', '--max-live', '2', '--kill-after', '1s', '--log-file', f.logFile,
       '--job', f.job(`setsid sh -c 'echo $$ > ${marker}; exec sleep 3' & exit 0`)], { settleMs: 0 });

@@ -2,8 +2,8 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { countByPid, readLedger } from './harness/ledger.js';
 import { openTerminal } from './harness/pty.js';
 import { allExitRecordProblems } from './harness/records.js';
@@ -14,15 +14,11 @@ import { commandPid, readReport, underSubreaper } from './harness/subreaper.js';
 import { sq } from './harness/shell.js';
 import { monotonicMs, waitFor } from './harness/wait.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 describe('shutdown under a signal storm', () => {
   it('shuts down once, logs every exit exactly once and leaves no zombies when hundreds of TERM/INT/HUP arrive within 100 ms while jobs exit', async () => {
-    const f = (fx = fixture('storm'));
+    const f = fixture('storm');
     // The last job shrugs off SIGTERM for a while, so warden is still draining when the storm ends.
     const jobs = ['sleep 0.05', 'sleep 0.1', 'exit 1', 'sleep 0.2', 'true', "trap '' TERM INT HUP; sleep 0.4"];
     const w = f.start(['watch', '--every', '50ms', '--max-live', '16', '--max-queue', 'unlimited', '--kill-after', '2s', '--log-file', f.logFile,
@@ -67,7 +63,7 @@ describe('Ctrl-C and hang-up on a real terminal', () => {
   const intJob = 'trap \'echo "int $$ $(date +%s%N)" >> "$LEDGER"\' INT; while :; do sleep 0.05; done';
 
   it('forwards one Ctrl-C as exactly one SIGINT to each job, and a second Ctrl-C terminates them', async () => {
-    const f = (fx = fixture('ctrlc'));
+    const f = fixture('ctrlc');
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 0, forwardHup: true };
     const args = ['watch', '--every', '1h', '--max-live', '4', '--kill-after', '2s', '--log-file', f.logFile,
       '--job', f.job(intJob), '--job', f.job(intJob), '--job', f.job(intJob)];
@@ -94,7 +90,7 @@ describe('Ctrl-C and hang-up on a real terminal', () => {
   }, 30_000);
 
   it('leaves nothing running when the terminal is closed (hang-up)', async () => {
-    const f = (fx = fixture('hangup'));
+    const f = fixture('hangup');
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 0, forwardHup: true };
     const args = ['watch', '--every', '1h', '--max-live', '4', '--kill-after', '2s', '--log-file', f.logFile,
       '--job', f.job('sleep 30'), '--job', f.job(intJob)];
@@ -115,7 +111,7 @@ describe('Ctrl-C and hang-up on a real terminal', () => {
 describe('stopping while jobs wait', () => {
   // The running job ignores SIGINT: warden forwards Ctrl-C to jobs, so only such a job can show "let running jobs finish".
   it('on SIGINT cancels a delayed job that has not started, lets the running job finish, and frees the delayed job\'s slot', async () => {
-    const f = (fx = fixture('delay'));
+    const f = fixture('delay');
     const config = path.join(f.work, 'config.json');
     fs.writeFileSync(config, JSON.stringify({ every: '1h', maxLive: 4, pool: 'dl', logFile: f.logFile,
       jobs: [{ run: f.job("trap '' INT; sleep 0.5"), delay: '0s' }, { run: f.job('echo never'), delay: '10s' }] }));
@@ -136,7 +132,7 @@ describe('stopping while jobs wait', () => {
   }, 30_000);
 
   it('on SIGTERM while waiting for a full pool, exits 143 promptly and never starts the job (watch and run)', async () => {
-    const f = (fx = fixture('waitterm'));
+    const f = fixture('waitterm');
     const release = path.join(f.work, 'release');
     const pool = ['--pool', 'wt', '--max-live', '1'];
     const holder = f.start(['run', ...pool, '--', 'sh', '-c', `while [ ! -e ${release} ]; do sleep 0.01; done`]);
@@ -158,7 +154,7 @@ describe('stopping while jobs wait', () => {
 describe('a parent that dies', () => {
   // npx -> sh -> warden: a SIGTERM to npx never reaches warden, so warden must notice its parent is gone.
   it('shuts down as on SIGHUP, leaving nothing running, when the shell that started it is SIGKILLed', async () => {
-    const f = (fx = fixture('orphaned-warden'));
+    const f = fixture('orphaned-warden');
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 8000 };
     const inner = ['node', WARDEN_BIN, 'watch', '--every', '1h', '--max-live', '4', '--kill-after', '1s', '--log-file', f.logFile,
       '--job', f.job('sleep 30'), '--job', f.job("trap '' HUP INT; sleep 30")];

@@ -1,18 +1,14 @@
 // SPEC 5: a check or job that cannot be started is a failed job, logged; the supervisor goes on; no slot leaks.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, type Fixture } from './harness/fixture.js';
+import { describe, expect, it } from 'vitest';
+import { useFixture } from './harness/fixture.js';
 import { probePool } from './harness/pool-probe.js';
 import { allExitRecordProblems } from './harness/records.js';
 import { readLogFile, type LogEvent } from './harness/run-warden.js';
 import { statusLive } from './harness/status.js';
 
-let fx: Fixture | undefined;
-afterEach(async () => {
-  await fx?.cleanup();
-  fx = undefined;
-});
+const fixture = useFixture();
 
 const of = (file: string, name: string): LogEvent[] => readLogFile(file).events.filter((e) => e.event === name);
 /** A crash shows as a Node stack trace or the Node version banner on stderr. */
@@ -20,7 +16,7 @@ const crashed = (stderr: string): boolean => /^\s+at .+\(.*:\d+:\d+\)$/m.test(st
 
 describe('spawn failures are failed jobs, never crashes or leaks', () => {
   it('logs a missing command and a non-executable file as failed jobs on every tick, keeps supervising and frees the slots', async () => {
-    const f = (fx = fixture('enoent'));
+    const f = fixture('enoent');
     const noexec = path.join(f.work, 'noexec.sh');
     fs.writeFileSync(noexec, '#!/bin/sh\necho never\n', { mode: 0o644 });
     const r = await f.start(['watch', '--every', '300ms', '--max-runs', '3', '--pool', 'sf', '--max-live', '2', '--log-file', f.logFile,
@@ -40,7 +36,7 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
   }, 30_000);
 
   it('treats a check that cannot be started as a check error and goes on ticking', async () => {
-    const f = (fx = fixture('badcheck'));
+    const f = fixture('badcheck');
     const r = await f.start(['watch', '--every', '500ms', '--max-runs', '3', '--log-file', f.logFile,
       '--check', 'warden-fault-no-such-check-xyz', '--job', f.job('true')]).done;
     expect(crashed(r.stderr), r.stderr).toBe(false);
@@ -55,7 +51,7 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
   }, 30_000);
 
   it('reports run with a missing or non-executable command as a failed job with the shell\'s 127/126, and frees the slot', async () => {
-    const f = (fx = fixture('runenoent'));
+    const f = fixture('runenoent');
     const noexec = path.join(f.work, 'noexec');
     fs.writeFileSync(noexec, 'x', { mode: 0o644 });
     const args = ['run', '--pool', 'r', '--max-live', '1', '--log-file', f.logFile, '--'];
@@ -70,7 +66,7 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
   }, 30_000);
 
   it('rejects an empty command with a clear one-line error (exit 2) and starts nothing', async () => {
-    const f = (fx = fixture('empty'));
+    const f = fixture('empty');
     const watch = await f.start(['watch', '--every', '1s', '--job', '']).done;
     const run = await f.start(['run', '--log-file', f.logFile, '--', '']).done;
     expect(watch.code).toBe(2);
@@ -82,7 +78,7 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
   }, 30_000);
 
   it('survives descriptor exhaustion (prlimit --nofile): spawns that fail with EMFILE are logged as failed jobs, the rest are reaped, no slot leaks', async () => {
-    const f = (fx = fixture('emfile'));
+    const f = fixture('emfile');
     const w = f.start(['watch', '--every', '20ms', '--max-runs', '30', '--pool', 'fd', '--max-live', '30', '--kill-after', '1s', '--log-file', f.logFile,
       '--job', f.job('sleep 0.5')], { wrap: (argv) => ['prlimit', '--nofile=40', ...argv], settleMs: 0 });
     const r = await w.done;

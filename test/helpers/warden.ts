@@ -14,6 +14,12 @@ export function tempDir(label = 'warden-test'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
 }
 
+/** A fresh folder for one test, and the env that points warden's state dir at `<dir>/state`. */
+export function testDir(label?: string): { dir: string; env: NodeJS.ProcessEnv } {
+  const dir = tempDir(label);
+  return { dir, env: { WARDEN_STATE_DIR: path.join(dir, 'state') } };
+}
+
 export interface Result {
   code: number | null;
   signal: NodeJS.Signals | null;
@@ -76,6 +82,11 @@ export function parseEvents(text: string): Record<string, unknown>[] {
     .split('\n')
     .filter((l) => l.startsWith('{'))
     .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The events of one kind (`spawn`, `exit`, ...), in log order. */
+export function eventsNamed(events: Record<string, unknown>[], name: string): Record<string, unknown>[] {
+  return events.filter((e) => e.event === name);
 }
 
 /** Poll a condition until it holds or the deadline passes (then throw with `what`). */

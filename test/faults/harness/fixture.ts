@@ -1,6 +1,7 @@
 // Per-test scaffolding: a state dir, a tag, a ledger, and cleanup of every warden the test started.
 import fs from 'node:fs';
 import path from 'node:path';
+import { afterEach } from 'vitest';
 import { makeTempDir, startWarden, type Warden, type WardenOptions } from './run-warden.js';
 import { newTag, taggedArgv, taggedJob } from './shell.js';
 import { Sampler } from './sampler.js';
@@ -70,6 +71,24 @@ export function fixture(label: string): Fixture {
       fs.rmSync(stateDir, { recursive: true, force: true });
       fs.rmSync(work, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * Why: the one afterEach every fault test file needs: call once at module level; the returned
+ * function makes a fixture that is cleaned up when the test that made it ends, pass or fail.
+ */
+export function useFixture(): (label: string) => Fixture {
+  let live: Fixture[] = [];
+  afterEach(async () => {
+    const done = live;
+    live = [];
+    for (const f of done) await f.cleanup();
+  });
+  return (label) => {
+    const f = fixture(label);
+    live.push(f);
+    return f;
   };
 }
 

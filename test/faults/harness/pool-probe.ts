@@ -6,6 +6,9 @@ import { readLedger } from './ledger.js';
 import { taggedArgv, newTag } from './shell.js';
 import { waitFor } from './wait.js';
 
+/** Why: the cap must hold on every pool backend, so the cap tests run once per backend. */
+export const BACKENDS = ['socket', 'flock'] as const;
+
 /** Why: the exit codes a probe saw, for one exact assertion. */
 export interface ProbeResult {
   /** Exit codes of the N runs that should all have got a slot. */

@@ -67,6 +67,21 @@ export function readVmHWMkB(pid: number): number | undefined {
   }
 }
 
+/**
+ * Why: a process's peak RSS while it runs, sampled every `everyMs` from VmHWM (which is gone
+ * once it exits); call the returned function when it has exited to stop sampling and get the peak in kB.
+ */
+export function samplePeakRss(pid: number, everyMs = 20): () => number {
+  let peakKb = 0;
+  const timer = setInterval(() => {
+    peakKb = Math.max(peakKb, readVmHWMkB(pid) ?? 0);
+  }, everyMs);
+  return () => {
+    clearInterval(timer);
+    return peakKb;
+  };
+}
+
 /** Why: pids whose environment carries `needle` (e.g. FAULT_TAG=...), found by a full /proc scan. */
 export function taggedPids(needle: string): number[] {
   const buf = Buffer.from(needle + '\0');

@@ -42,3 +42,8 @@ export function monotonicMs(): number {
 export function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** Why: jitter for storms and races (how long to pause, which victim to kill): an integer in [0, n). */
+export function random(n: number): number {
+  return Math.floor(Math.random() * n);
+}
