@@ -69,10 +69,6 @@ export class RunningJob {
     return this.stopReason !== undefined;
   }
 
-  get running(): boolean {
-    return !this.leaderDone;
-  }
-
   /** Forward a signal (e.g. the terminal's SIGINT) to the whole group. */
   signal(sig: NodeJS.Signals): void {
     if (this.pid !== null && !this.leaderDone) signalGroup(this.pid, sig);

@@ -85,10 +85,6 @@ export class Supervisor {
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
 
-  get liveJobs(): number {
-    return this.jobs.size;
-  }
-
   /** Called to stop the ticker when scheduling ends. */
   set stopTicks(fn: () => void) {
     this.onStopTicks = fn;

@@ -24,7 +24,6 @@ let batches = 0;
 export class Detacher {
   private batch: { request: JobRequest; slot: Slot }[] = [];
   private flushing: Promise<void> | undefined;
-  started = 0;
 
   constructor(private readonly settings: Settings) {}
 
@@ -58,7 +57,6 @@ export class Detacher {
     child.unref();
     // The runner has its copies now; ours must close or the slots would wait for us too.
     for (const b of batch) b.slot.handOff();
-    this.started += batch.length;
   }
 }
 
