@@ -53,7 +53,8 @@ describe('checks never overlap and never speed up the schedule', () => {
     expect(new Set(checks.map((c) => c.tick)).size, 'one check per tick').toBe(checks.length);
     // Over the run, tick n's check starts no earlier than (n - first) intervals after the first one
     // (150 ms of slack for a check process that starts late on a loaded machine): the schedule sets the pace.
-    const first = checks[0]!;
+    // Counted from the second check: the first one also waits for warden to load its check runner.
+    const first = checks[1]!;
     const last = checks.at(-1)!;
     expect(last.ms - first.ms, `ms from the check of tick ${first.tick} to that of tick ${last.tick}`).toBeGreaterThanOrEqual((last.tick - first.tick) * 100 - 150);
     expect(spawns.length, 'the first attempt of every fired tick').toBeGreaterThanOrEqual(checks.length);
