@@ -4,7 +4,7 @@
 import type { Emit, SkipReason } from './events.js';
 import { msg } from './messages.js';
 import type { Pool, Slot } from './pool/pool.js';
-import { PoolTimeoutError } from './pool/pool.js';
+import { PoolTimeoutError, finite } from './pool/pool.js';
 import type { Overflow } from './settings.js';
 
 export interface Request {
@@ -165,8 +165,6 @@ export class Admission<R extends Request> {
     this.options.emit({ event: 'skip', reason, tick: request.tick, pool: this.options.pool.name, command: request.command, item: request.item });
   }
 }
-
-export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
 
 /** Slots of the pool held right now by anyone, up to this process's cap. */
 export async function liveSlots(pool: Pool): Promise<number> {

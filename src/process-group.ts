@@ -1,6 +1,7 @@
 // Signals go to a job's whole process group: /bin/sh (dash) neither forwards signals nor execs
 // its last command, so signalling the shell alone would leave the real work running.
 import fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Send a signal to every process in the group; false when the group is gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -17,12 +18,21 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
  * machine's init has not reaped yet still answers kill(-pgid, 0), but holds nothing and runs nothing.
  */
 export function groupAlive(pgid: number): boolean {
+  return exists(-pgid) && (liveMember(pgid) ?? true);
+}
+
+/** Whether a process exists (a zombie included): signal 0 checks without signalling. */
+export function processAlive(pid: number): boolean {
+  return exists(pid);
+}
+
+function exists(target: number): boolean {
   try {
-    process.kill(-pgid, 0);
+    process.kill(target, 0);
+    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
-  return liveMember(pgid) ?? true;
 }
 
 /** Whether /proc shows a member of the group that is not a zombie; undefined without /proc. */
@@ -66,5 +76,3 @@ export async function reapGroups(pgids: number[], killAfterMs: number): Promise<
   const hard = performance.now() + 2000;
   while (alive().length && performance.now() < hard) await sleep(10);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,7 @@
 // The supervisor behind `watch` and `once`: tick -> check -> admission -> launch -> exit record,
 // and the shutdown rules (first Ctrl-C drains, second terminates; TERM and HUP terminate).
-import { Admission, finite } from './admission.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Admission } from './admission.js';
 import type { Request } from './admission.js';
 import { startCheck } from './check.js';
 import type { RunningCheck } from './check.js';
@@ -8,6 +9,7 @@ import type { ExitRecord } from './events.js';
 import { launch } from './launcher.js';
 import type { OutputMode, RunningJob } from './launcher.js';
 import { msg } from './messages.js';
+import { finite } from './pool/pool.js';
 import type { Pool, Slot } from './pool/pool.js';
 import { reapGroups } from './process-group.js';
 import type { Reporter } from './report/reporter.js';
@@ -349,8 +351,6 @@ export class Supervisor {
     return parts.join(' · ');
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function lines(stdout: string): string[] {
   return stdout

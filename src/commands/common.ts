@@ -1,12 +1,12 @@
 // What every command sets up the same way: the state dir, the log file, the reporter, the pool,
 // signal handlers and the parent-death watch. A user error here is a message and exit 2.
 import fs from 'node:fs';
-import { finite } from '../admission.js';
 import type { Event, Mode } from '../events.js';
 import { UsageError, VERSION } from '../exit.js';
 import type { Signal } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
+import { finite } from '../pool/pool.js';
 import type { Pool } from '../pool/pool.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';

@@ -2,10 +2,10 @@
 // forward signals to the group, and exit with the command's own code. GNU `sem --fg` and
 // `flock -n` done right: the slot is the kernel's, so no crash can leak it.
 import os from 'node:os';
-import { finite, liveSlots } from '../admission.js';
+import { liveSlots } from '../admission.js';
 import { launch } from '../launcher.js';
 import { msg } from '../messages.js';
-import { PoolTimeoutError } from '../pool/pool.js';
+import { PoolTimeoutError, finite } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
 import { reapGroups } from '../process-group.js';
 import type { Settings } from '../settings.js';

@@ -3,6 +3,7 @@
 import { formatDuration } from '../duration.js';
 import { formatCap, msg } from '../messages.js';
 import { listPools, poolDir, readMeta } from '../pool/holders.js';
+import { processAlive } from '../process-group.js';
 import { openPool } from '../pool/open-pool.js';
 import type { PoolBackend } from '../pool/pool.js';
 import { Sink } from '../report/sink.js';
@@ -49,7 +50,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
         return {
           slot: s.slot,
           pid: h?.pid ?? null,
-          pidAlive: h ? pidAlive(h.pid) : false,
+          pidAlive: h ? processAlive(h.pid) : false,
           jobId: h?.jobId ?? null,
           command: h?.command ?? null,
           owner: h?.owner ?? null,
@@ -111,13 +112,4 @@ function renderPool(p: PoolView): string {
     for (const r of rows) lines.push('  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
   }
   return lines.join('\n');
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

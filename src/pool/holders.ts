@@ -2,6 +2,7 @@
 // They describe; the kernel decides. A stale record for a free slot is simply ignored.
 import fs from 'node:fs';
 import path from 'node:path';
+import { finite } from './pool.js';
 import type { HolderInfo, PoolBackend } from './pool.js';
 
 export interface PoolMeta {
@@ -23,7 +24,7 @@ export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt
   // Rewritten only when it changes: a rename costs a millisecond here, on every one-shot.
   const known = readMeta(dir);
   if (!known || known.backend !== meta.backend || known.maxLive !== meta.maxLive) {
-    writeJsonAtomic(metaFile(dir), { ...meta, maxLive: jsonCap(meta.maxLive), updatedAt: new Date().toISOString() });
+    writeJsonAtomic(metaFile(dir), { ...meta, maxLive: finite(meta.maxLive), updatedAt: new Date().toISOString() });
   }
   return dir;
 }
@@ -33,9 +34,9 @@ export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt
 const RECORD_BYTES = 1024;
 
 export function writeHolder(dir: string, info: HolderInfo): void {
-  let json = JSON.stringify({ ...info, maxLive: jsonCap(info.maxLive) });
+  let json = JSON.stringify({ ...info, maxLive: finite(info.maxLive) });
   if (Buffer.byteLength(json) >= RECORD_BYTES) {
-    json = JSON.stringify({ ...info, maxLive: jsonCap(info.maxLive), command: info.command.slice(0, 400) + '…' });
+    json = JSON.stringify({ ...info, maxLive: finite(info.maxLive), command: info.command.slice(0, 400) + '…' });
   }
   writeRecord(holderFile(dir, info.slot), json);
 }
@@ -104,7 +105,6 @@ export function listPools(stateDir: string): string[] {
 }
 
 // JSON has no Infinity: unlimited caps are stored as null.
-const jsonCap = (n: number): number | null => (Number.isFinite(n) ? n : null);
 const fromJsonCap = (n: number | null): number => (n === null ? Infinity : n);
 
 function readJson(file: string): unknown {

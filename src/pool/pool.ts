@@ -75,3 +75,6 @@ export class PoolTimeoutError extends Error {
 
 /** Abstract sockets where Linux has them, flock files elsewhere. */
 export const defaultBackend = (): PoolBackend => (process.platform === 'linux' ? 'socket' : 'flock');
+
+/** A cap as JSON and events show it: unlimited (Infinity, which JSON has not) is null. */
+export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
