@@ -25,6 +25,7 @@ const EXAMPLES: Record<CommandName, string[]> = {
     "warden watch --every 30s --check './in-stock.sh' --job './mail-vip.sh' --max-live 3",
     "warden watch --cron '*/5 * * * *' --check 'curl -fs https://shop.example/api/stock' --job './mail.sh' --overflow skip",
     "warden watch --every 1m --job './mail-vip.sh' --job './mail-rest.sh' --delay 10m --log json --log-file /var/log/warden.jsonl",
+    "warden watch --cron '30 2 * * *' --tz Europe/Berlin --job './nightly.sh'",
     'warden watch --config stock.json --quiet',
   ],
   once: [

@@ -21,6 +21,8 @@ export const msg = {
     `${where}: ${quote(value)} is not a pool name; use letters, digits, '.', '_', '-' (up to 100 characters)`,
   notCron: (where: string, value: string, why: string): string =>
     `${where}: ${quote(value)} is not a cron expression (${why}); use 5 fields, or 6 with seconds first, e.g. '*/5 * * * *'`,
+  notTimeZone: (where: string, value: string): string =>
+    `${where}: ${quote(value)} is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
   emptyValue: (where: string): string => `${where}: must not be empty`,
   wrongType: (where: string, expected: string): string => `${where}: expected ${expected}`,
   unknownKey: (where: string): string => `${where}: unknown setting`,

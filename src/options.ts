@@ -2,6 +2,7 @@
 // help text. The CLI, the WARDEN_* environment and --config files are all read through it.
 import { parseDuration } from './duration.js';
 import { msg } from './messages.js';
+import { isTimeZone } from './zone.js';
 
 export type CommandName = 'watch' | 'once' | 'run' | 'status';
 
@@ -17,7 +18,8 @@ export type Kind =
   | 'choice'
   | 'boolean'
   | 'pool'
-  | 'cron';
+  | 'cron'
+  | 'zone';
 
 export interface OptionDef {
   /** camelCase: the config key and the Settings field. */
@@ -66,6 +68,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'poolBackend', flag: '--pool-backend', value: 'B', kind: 'choice', choices: ['socket', 'flock'], commands: POOLED, help: 'socket (Linux abstract sockets) or flock (lock files; across network namespaces and off Linux)' },
   { key: 'config', flag: '--config', value: 'FILE', kind: 'text', commands: SCHEDULED, help: 'JSON file with these settings in camelCase, and jobs: [{run, delay}]; flags override it', cliOnly: true },
   { key: 'detach', flag: '--detach', kind: 'boolean', commands: ['once', 'run'], help: 'start the jobs and return at once; their exits go to --log-file' },
+  { key: 'tz', flag: '--tz', value: 'ZONE', kind: 'zone', commands: SCHEDULED, help: 'time zone of --cron, an IANA name such as Europe/Berlin (env CRON_TZ too; default: local time)' },
   { key: 'json', flag: '--json', kind: 'boolean', commands: ['status'], help: 'print JSON instead of a table' },
 ];
 
@@ -109,6 +112,8 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
       return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(raw) ? { value: raw } : { error: msg.notPoolName(where, raw) };
     case 'cron':
       return cronError(raw, where) ?? { value: raw };
+    case 'zone':
+      return isTimeZone(raw) ? { value: raw } : { error: msg.notTimeZone(where, raw) };
     case 'texts':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };
     case 'text':

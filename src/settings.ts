@@ -7,10 +7,13 @@ import { describeFsError, msg } from './messages.js';
 import { envName, optionsFor, parseText } from './options.js';
 import type { CommandName, OptionDef, Parsed, Value } from './options.js';
 import { defaultBackend } from './pool/pool.js';
+import { isTimeZone } from './zone.js';
 import type { PoolBackend } from './pool/pool.js';
 
 export type Overflow = 'wait' | 'skip' | 'replace';
-export type Schedule = { kind: 'every'; ms: number } | { kind: 'cron'; expr: string };
+export type Schedule = { kind: 'every'; ms: number } | { kind: 'cron'; expr: string; tz?: string };
+/** --on-change: fire on the edge into firing, or also when the firing output changes. */
+export type OnChange = 'exit' | 'output';
 
 export interface JobSpec {
   run: string;
@@ -111,8 +114,11 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
   const every = num('every');
   const cron = str('cron');
   if (every !== undefined && cron !== undefined) return { error: msg.bothSchedules() };
+  // CRON_TZ is what cronie and supercronic read; --tz and WARDEN_TZ come first.
+  const tz = str('tz') ?? (env.CRON_TZ ? env.CRON_TZ : undefined);
+  if (tz !== undefined && !isTimeZone(tz)) return { error: msg.notTimeZone(str('tz') === undefined ? 'CRON_TZ' : '--tz', tz) };
   const schedule: Schedule | undefined =
-    every !== undefined ? { kind: 'every', ms: every } : cron !== undefined ? { kind: 'cron', expr: cron } : undefined;
+    every !== undefined ? { kind: 'every', ms: every } : cron !== undefined ? { kind: 'cron', expr: cron, ...(tz ? { tz } : {}) } : undefined;
   if (command === 'watch' && !schedule) return { error: msg.needSchedule() };
 
   const delayMs = num('delay') ?? 0;

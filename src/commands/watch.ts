@@ -12,10 +12,10 @@ export async function watchCommand(settings: Settings): Promise<number> {
   const schedule = settings.schedule;
   if (!schedule) return EXIT.usage;
   if (schedule.kind === 'cron') {
-    const problem = cronProblem(schedule.expr);
+    const problem = cronProblem(schedule.expr, schedule.tz);
     if (problem !== undefined) throw new UsageError(msg.notCron('--cron', schedule.expr, problem));
   }
-  const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr));
+  const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr, schedule.tz));
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);

@@ -356,3 +356,17 @@ describe('--config files', () => {
     expect(fails(resolveSettings('watch', { config: list }, baseEnv))).toContain(`--config ${list}: expected a JSON object`);
   });
 });
+
+describe('--tz', () => {
+  const CRON: Flags = { cron: '30 2 * * *', job: ['./mail.sh'] };
+
+  it('names the cron zone; CRON_TZ is read when neither --tz nor WARDEN_TZ is given', () => {
+    expect(ok(resolveSettings('watch', { ...CRON, tz: 'Europe/Berlin' }, baseEnv)).schedule).toEqual({ kind: 'cron', expr: '30 2 * * *', tz: 'Europe/Berlin' });
+    expect(ok(resolveSettings('watch', CRON, { ...baseEnv, CRON_TZ: 'Asia/Tokyo' })).schedule).toMatchObject({ tz: 'Asia/Tokyo' });
+    expect(ok(resolveSettings('watch', CRON, { ...baseEnv, CRON_TZ: 'Asia/Tokyo', WARDEN_TZ: 'UTC' })).schedule).toMatchObject({ tz: 'UTC' });
+    expect(ok(resolveSettings('watch', { ...CRON, tz: 'UTC' }, { ...baseEnv, CRON_TZ: 'Asia/Tokyo' })).schedule).toMatchObject({ tz: 'UTC' });
+    expect(ok(resolveSettings('watch', CRON, baseEnv)).schedule).toEqual({ kind: 'cron', expr: '30 2 * * *' });
+    expect(fails(resolveSettings('watch', { ...CRON, tz: 'Mars/Base' }, baseEnv))).toBe('--tz: "Mars/Base" is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC');
+    expect(fails(resolveSettings('watch', CRON, { ...baseEnv, CRON_TZ: 'Nowhere' }))).toMatch(/^CRON_TZ: "Nowhere" is not a time zone/);
+  });
+});

@@ -1,0 +1,103 @@
+// Named locks that live with a process tree, as pool slots do: a Linux abstract-namespace
+// socket bound to the lock's name. Whoever has the bound socket open holds the lock; its
+// descriptor can be handed to a job, and the kernel frees the name when the last descriptor
+// closes, on any death (SIGKILL of the whole tree included). Used for --unique keys and for
+// the claim on a spooled job.
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { fnv64 } from '../hash.js';
+
+// sizeof(sun_path): every name is padded to it, so Node 20 and 22 bind the same address.
+const SUN_PATH = 108;
+
+interface HandleWithFd {
+  _handle?: { fd?: number } | null;
+}
+
+/** A held lock: hand its descriptor to a child (then `handOff`), or `release` it. */
+export interface KeyLock {
+  readonly fd: number;
+  /** Close this process's copy after a child received `fd`; the child holds the lock now. */
+  handOff(): void;
+  /** Give the lock up. */
+  release(): void;
+}
+
+/** A family of named locks (one per pool and purpose); a Redis-backed family can stand in later. */
+export interface KeyLocks {
+  /** The lock, or undefined when some process holds it. */
+  tryLock(key: string): Promise<KeyLock | undefined>;
+  /** Whether some process holds the lock right now (without touching it). */
+  isLocked(key: string): boolean;
+}
+
+/** Locks named after the user, the state dir, a scope (pool and purpose) and the key. */
+export function socketKeyLocks(stateDir: string, scope: string): KeyLocks {
+  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
+  // Fixed length, ending in ';': a name is never a prefix of another in /proc/net/unix.
+  const prefix = `warden:${uid}:${fnv64(stateDir)}:k:${fnv64(scope)}${fnv64(scope, 1)}:`;
+  const name = (key: string): string => `${prefix}${fnv64(key)}${fnv64(key, 1)};`;
+  return {
+    tryLock: (key) => bindLock(name(key)),
+    isLocked: (key) => boundNames().has(name(key)),
+  };
+}
+
+function bindLock(name: string): Promise<KeyLock | undefined> {
+  return new Promise((resolve, reject) => {
+    // Nothing ever needs to talk to a lock: a probe is dropped at once.
+    const server = net.createServer((conn) => conn.destroy());
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(undefined);
+      else reject(err);
+    });
+    server.listen({ path: ('\0' + name).padEnd(SUN_PATH, '\0'), backlog: 1 }, () => {
+      const fd = (server as unknown as HandleWithFd)._handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) {
+        server.close();
+        reject(new Error('abstract socket has no descriptor'));
+        return;
+      }
+      let closed = false;
+      const close = (): void => {
+        if (closed) return;
+        closed = true;
+        server.close();
+      };
+      resolve({ fd, handOff: close, release: close });
+    });
+  });
+}
+
+/** A lock inherited as a descriptor (the --detach runner's): closing it lets go. */
+export function inheritedLock(fd: number): KeyLock {
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Already closed.
+    }
+  };
+  return { fd, handOff: close, release: close };
+}
+
+/** Every abstract name bound on the machine that looks like one of ours (from /proc/net/unix). */
+function boundNames(): Set<string> {
+  const names = new Set<string>();
+  let table: string;
+  try {
+    table = fs.readFileSync('/proc/net/unix', 'latin1');
+  } catch {
+    return names;
+  }
+  for (let i = table.indexOf('@warden:'); i !== -1; i = table.indexOf('@warden:', i + 1)) {
+    const end = table.indexOf(';', i);
+    const eol = table.indexOf('\n', i);
+    if (end !== -1 && (eol === -1 || end < eol)) names.add(table.slice(i + 1, end + 1));
+  }
+  return names;
+}

@@ -1,0 +1,142 @@
+// The spool: delayed jobs written down before their trigger counts as handled, so that a
+// SIGTERM, a crash, a SIGKILL or a reboot during the delay does not lose them. Each entry has
+// a claim, a lock that lives with a process tree (locks/key-lock.ts): the warden waiting out
+// the delay holds it, then hands it to the job, so no one else resumes an entry whose warden
+// or job is alive. The job's shell removes the entry as its very first act, before the user's
+// command: an entry that is still there once its claim is free never started, and resuming it
+// runs it exactly once.
+import fs from 'node:fs';
+import path from 'node:path';
+import { socketKeyLocks } from '../locks/key-lock.js';
+import type { KeyLock, KeyLocks } from '../locks/key-lock.js';
+import { privateDir, publishNew, readPrivate, removeFile } from '../state-files.js';
+
+export interface SpoolEntry {
+  id: string;
+  pool: string;
+  jobId: string;
+  command: string;
+  /** Epoch ms when the job is due. */
+  dueAt: number;
+  delayMs: number;
+  tick: number;
+  trigger: string;
+  item?: string;
+  checkOutput: string;
+  /** The folder the job was to run in. */
+  cwd: string;
+  /** The --unique key, when the job was accepted under one. */
+  uniqueKey?: string;
+  /** Process that accepted it. */
+  owner: number;
+}
+
+export type NewEntry = Omit<SpoolEntry, 'id' | 'owner'>;
+
+/** The spool of one pool; a Redis-backed spool can implement the same interface later. */
+export interface Spool {
+  /** Write an entry durably, holding its claim; the claim is taken before the entry is visible. */
+  create(fields: NewEntry): Promise<{ entry: SpoolEntry; claim: KeyLock }>;
+  list(): SpoolEntry[];
+  read(id: string): SpoolEntry | undefined;
+  /** Remove an entry (run, cancelled, too late, dropped); false when it was gone already. */
+  remove(id: string): boolean;
+  /** The entry's claim, or undefined while a warden or a job holds it. */
+  tryClaim(id: string): Promise<KeyLock | undefined>;
+  isClaimed(id: string): boolean;
+  /** A shell line that removes the entry: the job runs it before the user's command. */
+  doneMarker(id: string): string;
+}
+
+const ENTRY = /^([A-Za-z0-9-]+)\.json$/;
+let serial = 0;
+
+export class FileSpool implements Spool {
+  private readonly dir: string;
+  private readonly claims: KeyLocks;
+
+  constructor(stateDir: string, pool: string) {
+    this.dir = path.join(stateDir, 'spool', pool);
+    this.claims = socketKeyLocks(stateDir, `spool:${pool}`);
+  }
+
+  private folder(): string {
+    privateDir(path.dirname(this.dir));
+    return privateDir(this.dir);
+  }
+
+  private file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
+  async create(fields: NewEntry): Promise<{ entry: SpoolEntry; claim: KeyLock }> {
+    const dir = this.folder();
+    for (;;) {
+      const id = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(++serial).toString(36)}`;
+      const claim = await this.claims.tryLock(id);
+      if (!claim) continue;
+      const entry: SpoolEntry = { id, ...fields, owner: process.pid };
+      try {
+        if (publishNew(path.join(dir, `${id}.json`), JSON.stringify(entry) + '\n')) return { entry, claim };
+      } catch (err) {
+        claim.release();
+        throw err;
+      }
+      claim.release();
+    }
+  }
+
+  list(): SpoolEntry[] {
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return [];
+    }
+    return names
+      .flatMap((n) => {
+        const m = ENTRY.exec(n);
+        const entry = m ? this.read(m[1]) : undefined;
+        return entry ? [entry] : [];
+      })
+      .sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  read(id: string): SpoolEntry | undefined {
+    if (!/^[A-Za-z0-9-]+$/.test(id)) return undefined;
+    let text: string | undefined;
+    try {
+      text = readPrivate(this.file(id));
+    } catch {
+      return undefined;
+    }
+    if (text === undefined) return undefined;
+    try {
+      const entry = JSON.parse(text) as SpoolEntry;
+      return entry.id === id && typeof entry.command === 'string' && typeof entry.dueAt === 'number' ? entry : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  remove(id: string): boolean {
+    if (!/^[A-Za-z0-9-]+$/.test(id)) return false;
+    return removeFile(this.file(id));
+  }
+
+  tryClaim(id: string): Promise<KeyLock | undefined> {
+    return this.claims.tryLock(id);
+  }
+
+  isClaimed(id: string): boolean {
+    return this.claims.isLocked(id);
+  }
+
+  doneMarker(id: string): string {
+    return `/bin/rm -f -- ${shellQuote(this.file(id))}`;
+  }
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}

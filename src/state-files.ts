@@ -1,0 +1,114 @@
+// Private files in the state dir for the change state and the spool: folders 0700 that must
+// be real folders owned by this user, files 0600 created exclusively and never opened through
+// a symlink, and published whole by link(2), which fails rather than replace an existing name.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_NOFOLLOW, O_DIRECTORY } = fs.constants;
+
+export class UnsafeStateError extends Error {}
+
+/** Create `dir` (its parent must exist) private, and check that it is ours and private. */
+export function privateDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const st = fs.lstatSync(dir);
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+  if (!st.isDirectory()) throw new UnsafeStateError(`${dir} is not a folder (a symlink?)`);
+  if (st.uid !== uid) throw new UnsafeStateError(`${dir} belongs to another user`);
+  if (st.mode & 0o077) throw new UnsafeStateError(`${dir} is open to group or others`);
+  return dir;
+}
+
+let serial = 0;
+
+/**
+ * Write `text` to a new private file and give it the name `target` in one step: false when
+ * `target` exists already (someone else published first). Synced, so a reboot keeps it.
+ */
+export function publishNew(target: string, text: string): boolean {
+  const tmp = path.join(path.dirname(target), `.tmp-${process.pid}-${++serial}`);
+  const fd = fs.openSync(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, target);
+    syncDir(path.dirname(target));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Replace `target` with a new private file holding `text`, in one step (rename); synced. */
+export function replaceFile(target: string, text: string): void {
+  const tmp = path.join(path.dirname(target), `.tmp-${process.pid}-${++serial}`);
+  const fd = fs.openSync(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, text);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    // rename(2) replaces the name itself: a symlink planted there is replaced, never followed.
+    fs.renameSync(tmp, target);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
+  }
+  syncDir(path.dirname(target));
+}
+
+/** A private file's text, or undefined when it does not exist; never through a symlink. */
+export function readPrivate(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP') throw new UnsafeStateError(`${file} is a symlink`);
+    throw err;
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) throw new UnsafeStateError(`${file} is not a regular file`);
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Remove a file; false when it was not there. */
+export function removeFile(file: string): boolean {
+  try {
+    fs.unlinkSync(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+function syncDir(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse to sync a folder; the file itself is synced.
+  }
+}
