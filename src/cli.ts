@@ -18,6 +18,7 @@ const SUMMARY: Record<CommandName, string> = {
   once: 'one tick, for cron: run the check, start the jobs if it fires, wait for them, exit',
   run: 'take a slot in a pool, run one command holding it, exit with its code',
   status: 'show the pools in the state dir, their caps, live jobs and free slots',
+  log: 'summarise JSON-lines logs (--log-file) of any number of processes and hosts; draw their timeline',
 };
 
 const EXAMPLES: Record<CommandName, string[]> = {
@@ -39,10 +40,16 @@ const EXAMPLES: Record<CommandName, string[]> = {
     "for f in *.wav; do warden run --pool enc --max-live 4 --detach --log-file enc.jsonl -- flac \"$f\"; done",
   ],
   status: ['warden status', 'warden status --pool mail --json'],
+  log: [
+    'warden log /var/log/warden.jsonl',
+    'warden log --since 2h --timeline /var/log/warden.jsonl /var/log/warden.jsonl.1',
+    "warden log --since '2026-12-02 22:00' --until '2026-12-03 06:00' --html night.html host-*.jsonl",
+    'warden log --json warden.jsonl | jq .pools',
+  ],
 };
 
 /** The commander program; `sink` receives what commander would print (help, errors). */
-const COMMANDS = ['watch', 'once', 'run', 'status'] as const;
+const COMMANDS = ['watch', 'once', 'run', 'status', 'log'] as const;
 
 /**
  * The commander program. With `only`, just that command is built: a one-shot `warden run`
@@ -69,10 +76,11 @@ export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandNam
     if (name === 'run') {
       cmd.argument('[command...]', 'the command and its arguments (after --)').passThroughOptions().usage('[options] -- CMD [ARG...]');
     }
+    if (name === 'log') cmd.argument('[file...]', 'JSON-lines log files (.gz ones too; - for standard input)').usage('[options] FILE...');
     cmd.addHelpText('after', () => helpFooter(name));
     cmd.action((...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
-      const argv = name === 'run' && Array.isArray(args[0]) ? (args[0] as string[]) : [];
+      const argv = (name === 'run' || name === 'log') && Array.isArray(args[0]) ? (args[0] as string[]) : [];
       onRun({ command: name, flags: command.opts<Flags>(), argv });
     });
   }
@@ -85,9 +93,10 @@ function helpFooter(name: CommandName): string {
     once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 75 the pool was full and the trigger was skipped.',
     run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
     status: 'Shows every pool in the state dir unless --pool names one.',
+    log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0, 2 bad usage or an unreadable file.",
   };
   const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else $XDG_RUNTIME_DIR/warden, else ${defaultStateDir({})} (here: ${defaultStateDir(process.env)}).`;
-  return `\n${notes[name]}\n${state}\n\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;
+  return `\n${notes[name]}\n${name === 'log' ? '' : `${state}\n`}\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;
 }
 
 /** Parse argv into an invocation, or the exit code of help, version or a usage error. */
@@ -161,6 +170,8 @@ async function dispatch(settings: Settings, inv: Invocation): Promise<number> {
       const only = typeof inv.flags.pool === 'string' ? settings.pool : process.env.WARDEN_POOL ? settings.pool : undefined;
       return (await import('./commands/status.js')).statusCommand(settings, only);
     }
+    case 'log':
+      return (await import('./commands/log.js')).logCommand(settings);
   }
 }
 

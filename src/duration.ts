@@ -4,8 +4,11 @@ const PART = /(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)/y;
 /** Node timers cannot wait longer (a longer delay fires after 1 ms): about 24.8 days. */
 export const MAX_DURATION_MS = 2 ** 31 - 1;
 
-/** Milliseconds for a duration, or undefined when the text is not one. "0" alone is allowed. */
-export function parseDuration(text: string): number | undefined {
+/**
+ * Milliseconds for a duration, or undefined when the text is not one. "0" alone is allowed.
+ * `max`: the longest accepted (timers' limit by default; a span of history may be longer).
+ */
+export function parseDuration(text: string, max = MAX_DURATION_MS): number | undefined {
   const s = text.trim().toLowerCase();
   if (s === '0') return 0;
   if (s === '') return undefined;
@@ -17,7 +20,7 @@ export function parseDuration(text: string): number | undefined {
     if (!m || m.index !== at) return undefined;
     total += Number(m[1]) * UNITS[m[2]];
   }
-  return Number.isFinite(total) && total <= MAX_DURATION_MS ? Math.round(total) : undefined;
+  return Number.isFinite(total) && total <= max ? Math.round(total) : undefined;
 }
 
 /** A short human form for logs: 850ms, 1.2s, 3m05s, 1h02m. */

@@ -60,6 +60,19 @@ export const msg = {
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
+  // warden log
+  notTime: (where: string, value: string): string =>
+    `${where}: ${quote(value)} is not a time; use an ISO time (2026-12-02, 2026-12-02T03:00, 2026-12-02 03:00:00Z, local unless a zone is given), 'now', or a duration ago (30m, 2h, 7d)`,
+  sinceAfterUntil: (): string => '--since must be earlier than --until',
+  logNeedsFile: (): string => 'log needs at least one FILE (a --log-file of watch, once or run; - for standard input)',
+  logUnreadable: (file: string, why: string): string => `cannot read ${file}: ${why}`,
+  htmlUnwritable: (file: string, why: string): string => `--html: cannot write ${file}: ${why}`,
+  logNoEvents: (files: number): string => `No events in ${files === 1 ? 'the file' : `the ${files} files`} (in the window asked for).`,
+  logHeading: (events: number, processes: number, hosts: number, first: string, last: string, span: string): string =>
+    `${events} events from ${processes} process${processes === 1 ? '' : 'es'}${hosts > 1 ? ` on ${hosts} hosts` : ''}, ${first} to ${last} (${span})`,
+  logMalformed: (count: number, examples: string[]): string =>
+    `${count} malformed line${count === 1 ? '' : 's'} skipped (${examples.join('; ')}${count > examples.length ? '; …' : ''})`,
+  htmlWritten: (file: string, jobs: number): string => `wrote ${file} (${jobs} job${jobs === 1 ? '' : 's'} on the timeline)`,
 };
 
 export const formatCap = (n: number): string => (Number.isFinite(n) ? String(n) : 'unlimited');

@@ -4,7 +4,7 @@ import { parseDuration } from './duration.js';
 import { msg } from './messages.js';
 import { isTimeZone } from './zone.js';
 
-export type CommandName = 'watch' | 'once' | 'run' | 'status';
+export type CommandName = 'watch' | 'once' | 'run' | 'status' | 'log';
 
 export type Kind =
   | 'duration'
@@ -69,7 +69,12 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'config', flag: '--config', value: 'FILE', kind: 'text', commands: SCHEDULED, help: 'JSON file with these settings in camelCase, and jobs: [{run, delay}]; flags override it', cliOnly: true },
   { key: 'detach', flag: '--detach', kind: 'boolean', commands: ['once', 'run'], help: 'start the jobs and return at once; their exits go to --log-file' },
   { key: 'tz', flag: '--tz', value: 'ZONE', kind: 'zone', commands: SCHEDULED, help: 'time zone of --cron, an IANA name such as Europe/Berlin (env CRON_TZ too; default: local time)' },
-  { key: 'json', flag: '--json', kind: 'boolean', commands: ['status'], help: 'print JSON instead of a table' },
+  { key: 'json', flag: '--json', kind: 'boolean', commands: ['status', 'log'], help: 'print JSON instead of a table' },
+  { key: 'since', flag: '--since', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened from TIME on: an ISO time (2026-12-02T03:00, local unless a zone is given) or a duration ago (2h)' },
+  { key: 'until', flag: '--until', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened up to TIME (same forms as --since)' },
+  { key: 'timeline', flag: '--timeline', kind: 'boolean', commands: ['log'], help: 'also draw the slots of each pool over time, a bar per job coloured by outcome' },
+  { key: 'html', flag: '--html', value: 'FILE', kind: 'text', commands: ['log'], help: 'also write the timeline and the summary as one self-contained page to FILE' },
+  { key: 'width', flag: '--width', value: 'N', kind: 'positive', commands: ['log'], help: 'columns for --timeline (default: the terminal width, else 80)' },
 ];
 
 export const envName = (def: OptionDef): string => `WARDEN_${def.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;

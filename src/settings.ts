@@ -46,7 +46,13 @@ export interface Settings {
   poolBackend: PoolBackend;
   detach: boolean;
   json: boolean;
-  /** `run`: the command and its arguments. */
+  /** `log`: the window (as given; read against the clock by the command) and the outputs. */
+  since?: string;
+  until?: string;
+  timeline: boolean;
+  html?: string;
+  width?: number;
+  /** `run`: the command and its arguments; `log`: the files. */
   argv: string[];
 }
 
@@ -128,6 +134,7 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     : (configJobs ?? []).map((j) => ({ run: j.run, delayMs: j.delayMs >= 0 ? j.delayMs : delayMs }));
   if ((command === 'watch' || command === 'once') && jobs.length === 0) return { error: msg.needJob(command) };
   if (command === 'run' && (argv.length === 0 || argv.every((a) => a.trim() === ''))) return { error: msg.needCommand() };
+  if (command === 'log' && argv.length === 0) return { error: msg.logNeedsFile() };
 
   const overflowText = str('overflow');
   if (command === 'run' && overflowText === 'replace') return { error: msg.overflowForRun(overflowText) };
@@ -166,6 +173,11 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     poolBackend,
     detach,
     json: bool('json'),
+    since: str('since'),
+    until: str('until'),
+    timeline: bool('timeline'),
+    html: str('html'),
+    width: num('width'),
     argv,
   };
   return { settings };

@@ -1,0 +1,98 @@
+// `warden log FILE...`: what happened, from the JSON-lines logs of any number of processes:
+// a summary (text or --json), and on request a terminal timeline and an HTML page.
+import fs from 'node:fs';
+import path from 'node:path';
+import { EXIT, UsageError } from '../exit.js';
+import { describeFsError, msg } from '../messages.js';
+import { openLog } from '../log/read-lines.js';
+import { readReport, reportJson } from '../log/report.js';
+import { summaryText } from '../log/summary-text.js';
+import { TimelineCollector } from '../log/timeline-data.js';
+import { parseTimeBound } from '../log/time-bound.js';
+import type { Window } from '../log/pool-tracker.js';
+import { colourFor } from '../report/colour.js';
+import { Sink } from '../report/sink.js';
+import type { Settings } from '../settings.js';
+
+const DEFAULT_WIDTH = 80;
+
+/**
+ * Loaded from outside the CLI bundle (its code is not worth parsing at every start-up of the
+ * other commands), so it has its own instance of UsageError: it reports its usage errors itself.
+ */
+export async function logCommand(settings: Settings): Promise<number> {
+  try {
+    return await summarise(settings);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    new Sink(2, 'stderr', () => undefined).write(`${msg.usageError(err.message)}\n`);
+    return EXIT.usage;
+  }
+}
+
+async function summarise(settings: Settings): Promise<number> {
+  const window = windowOf(settings, Date.now());
+  if (settings.html !== undefined) checkWritable(settings.html);
+  // Every file must open before anything is read: a typo is a usage error, not half a summary.
+  const sources = settings.argv.map((file) => {
+    try {
+      return openLog(file);
+    } catch (err) {
+      throw new UsageError(msg.logUnreadable(file, describeFsError(err)));
+    }
+  });
+  const out = new Sink(1, 'stdout', () => undefined);
+  const drawing = settings.timeline || settings.html !== undefined;
+  const collector = drawing ? new TimelineCollector() : undefined;
+  const report = await readReport(sources, window, collector);
+
+  if (settings.json) out.write(`${JSON.stringify(reportJson(report), null, 2)}\n`);
+  else out.write(summaryText(report));
+  if (!collector) return EXIT.ok;
+
+  const s = report.summary;
+  const from = Number.isFinite(window.since) ? window.since : (s.first ?? 0);
+  const to = Number.isFinite(window.until) ? window.until : (s.last ?? from);
+  const timeline = collector.build(from, to);
+  if (settings.timeline) {
+    const width = settings.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? DEFAULT_WIDTH;
+    const { timelineText } = await import('../log/timeline-text.js');
+    out.write(`\n${timelineText(timeline, width, await colourFor(1, process.env))}`);
+  }
+  if (settings.html !== undefined) {
+    const { htmlPage } = await import('../log/html-page.js');
+    try {
+      fs.writeFileSync(settings.html, htmlPage(report, timeline));
+    } catch (err) {
+      new Sink(2, 'stderr', () => undefined).write(`${msg.usageError(msg.htmlUnwritable(settings.html, describeFsError(err)))}\n`);
+      return EXIT.failed;
+    }
+    new Sink(2, 'stderr', () => undefined).write(`${msg.htmlWritten(settings.html, timeline.bars.length)}\n`);
+  }
+  return EXIT.ok;
+}
+
+function windowOf(settings: Settings, now: number): Window {
+  const bound = (flag: string, text: string | undefined, open: number): number => {
+    if (text === undefined) return open;
+    const t = parseTimeBound(text, now);
+    if (t === undefined) throw new UsageError(msg.notTime(flag, text));
+    return t;
+  };
+  const since = bound('--since', settings.since, -Infinity);
+  const until = bound('--until', settings.until, Infinity);
+  if (since >= until) throw new UsageError(msg.sinceAfterUntil());
+  return { since, until };
+}
+
+/** Checked before the logs are read (which may take a while); opening it now could block on a FIFO. */
+function checkWritable(file: string): void {
+  try {
+    if (fs.existsSync(file)) {
+      if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+      fs.accessSync(file, fs.constants.W_OK);
+    } else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+  } catch (err) {
+    throw new UsageError(msg.htmlUnwritable(file, describeFsError(err)));
+  }
+}

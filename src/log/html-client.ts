@@ -1,0 +1,286 @@
+// The script of the --html page, type-checked here and inlined into the page as its source
+// text (String(timelineClient)): it must not refer to anything outside its own body.
+// A canvas, not SVG: ten thousand bars stay one bitmap, redrawn in a few milliseconds.
+
+/** The data the page embeds (see html-page.ts): bars as columns, strings by index. */
+export interface PageData {
+  from: number;
+  to: number;
+  pools: { label: string; cap: number | null; slots: number[]; hiddenSlots: number; hiddenJobs: number }[];
+  outcomes: string[];
+  commands: string[];
+  hosts: string[];
+  bars: {
+    pool: number[];
+    row: number[];
+    start: number[];
+    end: number[];
+    outcome: number[];
+    command: number[];
+    jobId: string[];
+    attempt: number[];
+    pid: number[];
+    host: number[];
+    exitCode: (number | null)[];
+    signal: (string | null)[];
+    tail: string[];
+  };
+  marks: { pool: number[]; ts: number[]; kind: string[]; reason: string[] };
+}
+
+export function timelineClient(): void {
+  const data = JSON.parse(document.getElementById('timeline-data')?.textContent ?? '{}') as PageData;
+  const canvas = document.getElementById('timeline') as HTMLCanvasElement;
+  const tip = document.getElementById('tip') as HTMLDivElement;
+  const range = document.getElementById('range') as HTMLSpanElement;
+  const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+  const COLOURS: Record<string, string> = { ok: '#2f9e55', failed: '#d93b3b', timeout: '#e3a008', killed: '#8e5cc4', running: '#3b82d6' };
+  const LABEL = 150;
+  const AXIS = 30;
+  const HEAD = 24;
+  const ROW = 18;
+  const MARKS = 16;
+  const n = data.bars.start.length;
+  const span0 = Math.max(1, data.to - data.from);
+  let v0 = 0;
+  let v1 = span0;
+
+  type Line = { y: number; h: number; kind: 'head' | 'slot' | 'marks'; pool: number; row: number };
+  const lines: Line[] = [];
+  const slotY = new Map<string, number>();
+  let y = AXIS;
+  data.pools.forEach((p, pi) => {
+    lines.push({ y, h: HEAD, kind: 'head', pool: pi, row: -1 });
+    y += HEAD;
+    p.slots.forEach((_, r) => {
+      slotY.set(`${pi}:${r}`, y);
+      lines.push({ y, h: ROW, kind: 'slot', pool: pi, row: r });
+      y += ROW;
+    });
+    if (data.marks.pool.includes(pi)) {
+      lines.push({ y, h: MARKS, kind: 'marks', pool: pi, row: -1 });
+      y += MARKS;
+    }
+    y += 6;
+  });
+  const height = y + 4;
+
+  // Per row, bar indexes by start: hovering searches one row, not every bar.
+  const byRow = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const key = `${data.bars.pool[i]}:${data.bars.row[i]}`;
+    const list = byRow.get(key) ?? [];
+    list.push(i);
+    byRow.set(key, list);
+  }
+  for (const list of byRow.values()) list.sort((a, b) => data.bars.start[a] - data.bars.start[b]);
+
+  const pad = (v: number): string => String(v).padStart(2, '0');
+  const clock = (ms: number, withMs: boolean): string => {
+    const d = new Date(data.from + ms);
+    const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    return withMs ? `${t}.${String(d.getMilliseconds()).padStart(3, '0')}` : t;
+  };
+  const dateTime = (ms: number): string => {
+    const d = new Date(data.from + ms);
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms, true)}`;
+  };
+  const human = (ms: number): string =>
+    ms < 1000 ? `${Math.round(ms)}ms` : ms < 60_000 ? `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s` : `${Math.floor(ms / 60_000)}m${pad(Math.round((ms % 60_000) / 1000))}s`;
+
+  let plotW = 0;
+  const xOf = (t: number): number => LABEL + ((t - v0) / (v1 - v0)) * plotW;
+  const tOf = (x: number): number => v0 + ((x - LABEL) / plotW) * (v1 - v0);
+
+  function draw(selection?: [number, number]): void {
+    const width = Math.max(400, canvas.parentElement?.clientWidth ?? 800);
+    const dpr = window.devicePixelRatio || 1;
+    plotW = width - LABEL - 12;
+    canvas.style.width = `${width}px`;
+    canvas.style.height = `${height}px`;
+    canvas.width = Math.round(width * dpr);
+    canvas.height = Math.round(height * dpr);
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    ctx.font = '12px system-ui, sans-serif';
+    ctx.textBaseline = 'middle';
+
+    // Axis: round steps, a grid line each.
+    const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5];
+    const step = steps.find((s) => (s / (v1 - v0)) * plotW >= 90) ?? 864e5;
+    const offset = new Date(data.from).getTimezoneOffset() * 60_000;
+    ctx.fillStyle = '#555';
+    ctx.textAlign = 'center';
+    for (let t = Math.ceil((v0 + data.from - offset) / step) * step + offset - data.from; t <= v1; t += step) {
+      const x = xOf(t);
+      ctx.fillStyle = '#eceff3';
+      ctx.fillRect(Math.round(x), AXIS - 4, 1, height - AXIS);
+      ctx.fillStyle = '#555';
+      ctx.fillText(clock(t, step < 1000), x, AXIS / 2);
+    }
+    ctx.textAlign = 'left';
+
+    for (const line of lines) {
+      const pool = data.pools[line.pool];
+      if (line.kind === 'head') {
+        ctx.fillStyle = '#222';
+        ctx.font = 'bold 13px system-ui, sans-serif';
+        const cap = pool.cap === null ? 'unlimited' : String(pool.cap);
+        const hidden = pool.hiddenSlots ? `, ${pool.hiddenSlots} more slots not drawn` : '';
+        ctx.fillText(`pool ${pool.label} (cap ${cap}${hidden})`, 6, line.y + line.h / 2 + 2);
+        ctx.font = '12px system-ui, sans-serif';
+        continue;
+      }
+      ctx.fillStyle = line.row % 2 ? '#fafbfc' : '#f3f5f8';
+      ctx.fillRect(LABEL, line.y, plotW, line.h);
+      ctx.fillStyle = '#666';
+      ctx.fillText(line.kind === 'slot' ? `slot ${pool.slots[line.row]}` : 'waits / skips', 16, line.y + line.h / 2);
+    }
+
+    let drawn = 0;
+    for (let i = 0; i < n; i++) {
+      const s = data.bars.start[i];
+      const e = data.bars.end[i];
+      if (e < v0 || s > v1) continue;
+      const top = slotY.get(`${data.bars.pool[i]}:${data.bars.row[i]}`);
+      if (top === undefined) continue;
+      const x0 = Math.max(LABEL, xOf(s));
+      const x1 = Math.min(LABEL + plotW, xOf(e));
+      const w = Math.max(1, x1 - x0);
+      ctx.fillStyle = COLOURS[data.outcomes[data.bars.outcome[i]]] ?? '#888';
+      ctx.fillRect(x0, top + 3, w, ROW - 6);
+      // A pale edge where a bar starts tells back-to-back jobs apart.
+      if (w >= 4) {
+        ctx.fillStyle = 'rgba(255,255,255,0.85)';
+        ctx.fillRect(x0, top + 3, 1, ROW - 6);
+      }
+      drawn++;
+    }
+    canvas.dataset.bars = String(drawn);
+
+    for (let i = 0; i < data.marks.ts.length; i++) {
+      const t = data.marks.ts[i];
+      if (t < v0 || t > v1) continue;
+      const line = lines.find((l) => l.kind === 'marks' && l.pool === data.marks.pool[i]);
+      if (!line) continue;
+      const x = xOf(t);
+      const mid = line.y + line.h / 2;
+      ctx.fillStyle = data.marks.kind[i] === 'wait' ? '#3b82d6' : '#d93b3b';
+      ctx.beginPath();
+      if (data.marks.kind[i] === 'wait') {
+        ctx.moveTo(x, mid - 5);
+        ctx.lineTo(x + 4, mid + 4);
+        ctx.lineTo(x - 4, mid + 4);
+        ctx.fill();
+      } else {
+        ctx.strokeStyle = ctx.fillStyle;
+        ctx.lineWidth = 2;
+        ctx.moveTo(x - 4, mid - 4);
+        ctx.lineTo(x + 4, mid + 4);
+        ctx.moveTo(x + 4, mid - 4);
+        ctx.lineTo(x - 4, mid + 4);
+        ctx.stroke();
+      }
+    }
+
+    if (selection) {
+      ctx.fillStyle = 'rgba(59,130,214,0.15)';
+      ctx.fillRect(Math.min(...selection), AXIS, Math.abs(selection[1] - selection[0]), height - AXIS);
+    }
+    range.textContent = `${dateTime(v0)} – ${dateTime(v1)} (${human(v1 - v0)}), ${drawn} of ${n} jobs in view`;
+  }
+
+  function zoom(a: number, b: number): void {
+    const lo = Math.max(0, Math.min(a, b));
+    const hi = Math.min(span0, Math.max(a, b));
+    if (hi - lo < 1) return;
+    v0 = lo;
+    v1 = hi;
+    draw();
+  }
+
+  function hit(x: number, yy: number): string[] | undefined {
+    const line = lines.find((l) => yy >= l.y && yy < l.y + l.h);
+    if (!line || x < LABEL) return undefined;
+    const t = tOf(x);
+    const slack = (4 / plotW) * (v1 - v0);
+    if (line.kind === 'marks') {
+      for (let i = 0; i < data.marks.ts.length; i++) {
+        if (data.marks.pool[i] === line.pool && Math.abs(data.marks.ts[i] - t) <= slack) {
+          return [data.marks.kind[i] === 'wait' ? 'waited for a slot' : `skipped: ${data.marks.reason[i]}`, dateTime(data.marks.ts[i])];
+        }
+      }
+      return undefined;
+    }
+    if (line.kind !== 'slot') return undefined;
+    const list = byRow.get(`${line.pool}:${line.row}`) ?? [];
+    let best = -1;
+    for (const i of list) {
+      if (data.bars.start[i] > t + slack) break;
+      if (data.bars.end[i] >= t - slack) best = i;
+    }
+    if (best < 0) return undefined;
+    const b = data.bars;
+    const how = b.exitCode[best] !== null ? `exit code ${b.exitCode[best]}` : b.signal[best] ? `signal ${b.signal[best]}` : '';
+    const host = data.hosts[b.host[best]];
+    return [
+      data.commands[b.command[best]],
+      `job ${b.jobId[best]}${b.attempt[best] > 1 ? ` (attempt ${b.attempt[best]})` : ''}: ${data.outcomes[b.outcome[best]]}${how ? `, ${how}` : ''}`,
+      `${dateTime(b.start[best])} – ${clock(b.end[best], true)} (${human(b.end[best] - b.start[best])})`,
+      `pid ${b.pid[best]}${host ? ` on ${host}` : ''}, slot ${data.pools[b.pool[best]].slots[b.row[best]]} of pool ${data.pools[b.pool[best]].label}`,
+      b.tail[best],
+    ];
+  }
+
+  let dragFrom: number | undefined;
+  const local = (ev: MouseEvent): [number, number] => {
+    const r = canvas.getBoundingClientRect();
+    return [ev.clientX - r.left, ev.clientY - r.top];
+  };
+  canvas.addEventListener('mousedown', (ev) => {
+    const [x] = local(ev);
+    if (x >= LABEL) dragFrom = x;
+  });
+  window.addEventListener('mouseup', (ev) => {
+    if (dragFrom === undefined) return;
+    const [x] = local(ev);
+    const from = dragFrom;
+    dragFrom = undefined;
+    if (Math.abs(x - from) > 4) zoom(tOf(from), tOf(Math.max(LABEL, Math.min(LABEL + plotW, x))));
+    else draw();
+  });
+  canvas.addEventListener('mousemove', (ev) => {
+    const [x, yy] = local(ev);
+    if (dragFrom !== undefined) {
+      tip.hidden = true;
+      draw([dragFrom, Math.max(LABEL, Math.min(LABEL + plotW, x))]);
+      return;
+    }
+    const text = hit(x, yy);
+    if (!text) {
+      tip.hidden = true;
+      return;
+    }
+    tip.replaceChildren(
+      ...text.filter((s) => s !== '').map((s, i) => {
+        const el = document.createElement(i === 4 ? 'pre' : 'div');
+        el.textContent = s;
+        if (i === 0) el.className = 'cmd';
+        return el;
+      }),
+    );
+    tip.hidden = false;
+    const left = Math.min(ev.pageX + 14, document.documentElement.scrollWidth - tip.offsetWidth - 8);
+    tip.style.left = `${Math.max(4, left)}px`;
+    tip.style.top = `${ev.pageY + 14}px`;
+  });
+  canvas.addEventListener('mouseleave', () => (tip.hidden = true));
+  const button = (id: string, fn: () => void): void => document.getElementById(id)?.addEventListener('click', fn);
+  button('zoom-in', () => zoom(v0 + (v1 - v0) / 4, v1 - (v1 - v0) / 4));
+  button('zoom-out', () => zoom(v0 - (v1 - v0) / 2, v1 + (v1 - v0) / 2));
+  button('zoom-reset', () => zoom(0, span0));
+  window.addEventListener('resize', () => draw());
+  draw();
+  document.body.dataset.jobs = String(n);
+  document.body.dataset.ready = '1';
+}

@@ -1,0 +1,216 @@
+// Folds a time-ordered stream of log events into the summary: per job command, per pool, per
+// check. Memory is bounded by the number of commands, pools and jobs live at once, never by
+// the length of the log. Events outside the window still update what is live (a job spawned
+// before --since is live inside it); only events inside it are counted.
+import { DurationStats } from './duration-stats.js';
+import type { LogEvent } from './parse-event.js';
+import { PoolTracker, poolKey } from './pool-tracker.js';
+import type { Window } from './pool-tracker.js';
+import { MAX_COMMANDS, OTHER_COMMANDS } from './summary-types.js';
+import type { Listener, Summary } from './summary-types.js';
+
+interface Proc {
+  pool: PoolTracker;
+  /** The schedule of a watch, else the mode (`once`): what tells checks of one pool apart. */
+  schedule: string | null;
+}
+
+interface Open {
+  pool: PoolTracker;
+  start: number;
+  slot: number;
+  command: string;
+  jobId: string;
+  attempt: number;
+  pid: number;
+  host: string;
+}
+
+class JobAcc {
+  runs = 0;
+  unfinished = 0;
+  retries = 0;
+  readonly outcomes = new Map<string, number>();
+  readonly durations = new DurationStats();
+}
+
+class CheckAcc {
+  readonly outcomes = new Map<string, number>([['fired', 0], ['idle', 0], ['error', 0], ['timeout', 0]]);
+  readonly durations = new DurationStats();
+  constructor(readonly pool: PoolTracker, readonly schedule: string | null, readonly command: string | null) {}
+}
+
+const bump = (m: Map<string, number>, key: string): void => void m.set(key, (m.get(key) ?? 0) + 1);
+
+export class Summariser {
+  private readonly procs = new Map<string, Proc>();
+  private readonly pools = new Map<string, PoolTracker>();
+  private readonly jobs = new Map<string, JobAcc>();
+  private readonly checks = new Map<string, CheckAcc>();
+  private readonly open = new Map<string, Open>();
+  private readonly byEvent = new Map<string, number>();
+  private readonly hosts = new Set<string>();
+  private readonly seenProcs = new Set<string>();
+  private first: number | null = null;
+  private last: number | null = null;
+  private lastSeen = -Infinity;
+  private entered = false;
+  private counted = 0;
+
+  constructor(private readonly window: Window, private readonly listener?: Listener) {}
+
+  add(e: LogEvent): void {
+    if (e.ts > this.lastSeen) this.lastSeen = e.ts;
+    const inside = e.ts >= this.window.since && e.ts <= this.window.until;
+    if (inside && !this.entered) {
+      this.entered = true;
+      for (const pool of this.pools.values()) pool.enterWindow();
+    }
+    const procKey = `${e.host}\0${e.pid}`;
+    if (e.event === 'start') {
+      const pool = this.pool(e.pool, e.host, e.stateDir, e.backend);
+      pool.declareCap(e.maxLive, e.ts);
+      this.procs.set(procKey, { pool, schedule: e.schedule ?? (e.mode || null) });
+    }
+    const proc = this.procs.get(procKey);
+    const named = 'pool' in e && typeof e.pool === 'string' ? e.pool : null;
+    const pool = proc && (named === null || named === proc.pool.name) ? proc.pool : this.pool(named ?? '(unknown)', e.host, '', '');
+    this.track(e, procKey, pool, inside);
+    if (!inside) return;
+    this.counted++;
+    this.first ??= e.ts;
+    this.last = Math.max(this.last ?? e.ts, e.ts);
+    this.hosts.add(e.host);
+    this.seenProcs.add(procKey);
+    bump(this.byEvent, e.event === 'other' ? e.name : e.event);
+    this.count(e, pool, proc);
+  }
+
+  /** What is live whether or not the event is in the window. */
+  private track(e: LogEvent, procKey: string, pool: PoolTracker, inside: boolean): void {
+    if (e.event === 'spawn') {
+      const key = `${procKey}\0${e.jobId}\0${e.attempt}`;
+      if (this.open.has(key)) return;
+      this.open.set(key, { pool, start: e.ts, slot: e.slot, command: e.command, jobId: e.jobId, attempt: e.attempt, pid: e.pid, host: e.host });
+      pool.change(1, e.ts);
+      if (inside) pool.jobs++;
+    } else if (e.event === 'exit') {
+      const key = `${procKey}\0${e.jobId}\0${e.attempt}`;
+      const open = this.open.get(key);
+      if (open) {
+        this.open.delete(key);
+        open.pool.change(-1, e.ts);
+      }
+      const start = open?.start ?? e.ts - e.durationMs;
+      if (this.listener && e.ts >= this.window.since && start <= this.window.until) {
+        this.listener.job({
+          pool: open?.pool ?? pool,
+          slot: e.slot,
+          start,
+          end: e.ts,
+          outcome: e.outcome,
+          command: e.command,
+          jobId: e.jobId,
+          attempt: e.attempt,
+          pid: e.pid,
+          host: e.host,
+          exitCode: e.exitCode,
+          signal: e.signal,
+          tail: e.tail,
+        });
+      }
+    }
+  }
+
+  private count(e: LogEvent, pool: PoolTracker, proc: Proc | undefined): void {
+    switch (e.event) {
+      case 'exit': {
+        const job = this.job(e.command);
+        job.runs++;
+        if (e.attempt > 1) job.retries++;
+        bump(job.outcomes, e.outcome);
+        job.durations.add(e.durationMs);
+        return;
+      }
+      case 'check': {
+        const key = `${pool.name}\0${pool.host}\0${proc?.schedule ?? ''}\0${e.command ?? ''}`;
+        let check = this.checks.get(key);
+        if (!check) this.checks.set(key, (check = new CheckAcc(pool, proc?.schedule ?? null, e.command)));
+        bump(check.outcomes, e.outcome);
+        check.durations.add(e.durationMs);
+        return;
+      }
+      case 'skip':
+        pool.skip(e.reason);
+        this.listener?.mark({ pool, ts: e.ts, kind: 'skip', reason: e.reason });
+        return;
+      case 'wait':
+        pool.waits++;
+        if (e.maxLive !== undefined) pool.declareCap(e.maxLive, e.ts);
+        this.listener?.mark({ pool, ts: e.ts, kind: 'wait', reason: 'pool full' });
+        return;
+      case 'delay':
+        pool.delayed++;
+        return;
+      case 'resume':
+        pool.resumed++;
+        return;
+      case 'lease-lost':
+        pool.leaseLost++;
+        return;
+      default:
+        return;
+    }
+  }
+
+  private pool(name: string, host: string, stateDir: string, backend: string): PoolTracker {
+    const key = poolKey(name, host, stateDir, backend);
+    let pool = this.pools.get(key);
+    if (!pool) this.pools.set(key, (pool = new PoolTracker(name, host, backend, this.window)));
+    return pool;
+  }
+
+  private job(command: string): JobAcc {
+    let job = this.jobs.get(command);
+    if (!job) {
+      if (this.jobs.size >= MAX_COMMANDS) return this.job(OTHER_COMMANDS);
+      this.jobs.set(command, (job = new JobAcc()));
+    }
+    return job;
+  }
+
+  finish(): Summary {
+    const end = Math.min(this.window.until, Number.isFinite(this.lastSeen) ? this.lastSeen : 0);
+    for (const o of this.open.values()) {
+      if (o.start > this.window.until) continue;
+      this.job(o.command).unfinished++;
+      this.listener?.job({ ...o, end: Math.max(o.start, end), outcome: 'running', exitCode: null, signal: null, tail: '' });
+    }
+    const usedPools = [...this.pools.values()].filter((p) => p.jobs || p.waits || p.skips.size || p.live || p.peakLive || p.delayed || p.resumed || p.leaseLost || [...this.checks.values()].some((c) => c.pool === p));
+    return {
+      first: this.first,
+      last: this.last,
+      events: this.counted,
+      byEvent: Object.fromEntries(this.byEvent),
+      processes: this.seenProcs.size,
+      hosts: [...this.hosts].filter((h) => h !== '').sort(),
+      jobs: [...this.jobs].map(([command, j]) => ({
+        command,
+        runs: j.runs,
+        outcomes: Object.fromEntries(j.outcomes),
+        unfinished: j.unfinished,
+        retries: j.retries,
+        durationMs: j.durations.summary(),
+      })),
+      pools: usedPools.map((p) => p.summary(end)),
+      checks: [...this.checks.values()].map((c) => ({
+        pool: c.pool.name,
+        host: c.pool.host,
+        schedule: c.schedule,
+        command: c.command,
+        outcomes: Object.fromEntries(c.outcomes),
+        durationMs: c.durations.summary(),
+      })),
+    };
+  }
+}

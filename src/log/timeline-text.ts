@@ -1,0 +1,92 @@
+// --timeline: the slots of each pool over time, drawn in the terminal's width. A cell where
+// several jobs meet shows the worst outcome among them, so a short failure is never hidden.
+import type { ChalkInstance } from 'chalk';
+import { formatDuration } from '../duration.js';
+import { formatCap } from '../messages.js';
+import { clip } from './format.js';
+import type { Timeline } from './timeline-data.js';
+
+interface Style {
+  glyph: string;
+  rank: number;
+  paint: (c: ChalkInstance, s: string) => string;
+}
+
+/** Shades tell outcomes apart without colour too. */
+const STYLES: Record<string, Style> = {
+  running: { glyph: '┅', rank: 1, paint: (c, s) => c.cyan(s) },
+  ok: { glyph: '█', rank: 2, paint: (c, s) => c.green(s) },
+  killed: { glyph: '░', rank: 3, paint: (c, s) => c.magenta(s) },
+  timeout: { glyph: '▒', rank: 4, paint: (c, s) => c.yellow(s) },
+  failed: { glyph: '▓', rank: 5, paint: (c, s) => c.red(s) },
+};
+const OTHER: Style = { glyph: '█', rank: 2, paint: (c, s) => c.white(s) };
+const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
+const MIN_PLOT = 20;
+
+export function timelineText(t: Timeline, width: number, c: ChalkInstance): string {
+  const labels = t.pools.flatMap((p) => p.slots.map((s) => `slot ${s}`));
+  const labelWidth = Math.max(8, ...labels.map((l) => l.length)) + 2;
+  const plot = Math.max(MIN_PLOT, width - labelWidth - 2);
+  const span = t.to - t.from;
+  const col = (ms: number): number => Math.min(plot - 1, Math.max(0, Math.floor(((ms - t.from) / span) * plot)));
+  const out: string[] = [];
+  const frame = (label: string, cells: string): string => `${label.padStart(labelWidth - 1)} │${cells}│`;
+
+  t.pools.forEach((pool, pi) => {
+    out.push(c.bold(clip(`pool ${pool.label} (cap ${formatCap(pool.cap ?? Infinity)})`, width)));
+    const rows = pool.slots.map(() => new Array<Style | undefined>(plot).fill(undefined));
+    for (const b of t.bars) {
+      if (b.pool !== pi || b.end < t.from || b.start > t.to) continue;
+      const style = STYLES[b.outcome] ?? OTHER;
+      const row = rows[b.row];
+      for (let x = col(b.start), last = col(b.end); x <= last; x++) {
+        if (!row[x] || (row[x] as Style).rank < style.rank) row[x] = style;
+      }
+    }
+    pool.slots.forEach((slot, r) => {
+      const cells = rows[r].map((s) => (s ? s.paint(c, s.glyph) : ' ')).join('');
+      out.push(frame(`slot ${slot}`, cells));
+    });
+    if (pool.hiddenSlots) out.push(`${' '.repeat(labelWidth)} ${c.dim(`… ${pool.hiddenSlots} more slots (${pool.hiddenJobs} jobs) not drawn`)}`);
+    for (const kind of ['wait', 'skip'] as const) {
+      const marks = t.marks.filter((m) => m.pool === pi && m.kind === kind && m.ts >= t.from && m.ts <= t.to);
+      if (!marks.length) continue;
+      const cells = new Array<string>(plot).fill(' ');
+      for (const m of marks) cells[col(m.ts)] = kind === 'wait' ? c.blue('w') : c.red('x');
+      out.push(frame(kind === 'wait' ? 'waits' : 'skips', cells.join('')));
+    }
+  });
+  out.push(...axis(t.from, span, plot, labelWidth));
+  const legend = ['ok', 'failed', 'timeout', 'killed', 'running'].map((o) => `${STYLES[o].paint(c, STYLES[o].glyph)} ${o}`);
+  legend.push(`${c.blue('w')} wait`, `${c.red('x')} skip`, `column ${formatDuration(span / plot)}`);
+  out.push(legend.join('  '));
+  return out.join('\n') + '\n';
+}
+
+/** A rule with ticks at a round step, and their times below it. */
+function axis(from: number, span: number, plot: number, labelWidth: number): string[] {
+  const withDate = new Date(from).toDateString() !== new Date(from + span).toDateString();
+  const label = (ms: number, step: number): string => {
+    const d = new Date(ms);
+    const hm = `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+    const time = step < 60_000 ? `${hm}:${String(d.getSeconds()).padStart(2, '0')}` : hm;
+    return withDate ? `${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')} ${time}` : time;
+  };
+  const sample = label(from, 1000).length + 2;
+  const step = STEPS.find((s) => (s / span) * plot >= sample) ?? STEPS[STEPS.length - 1];
+  const rule = new Array<string>(plot).fill('─');
+  const text = new Array<string>(plot + labelWidth + 2).fill(' ');
+  // Ticks on round local times (whole minutes, hours), as a clock shows them.
+  const offset = new Date(from).getTimezoneOffset() * 60_000;
+  for (let t = Math.ceil((from - offset) / step) * step + offset; t <= from + span; t += step) {
+    const x = Math.floor(((t - from) / span) * plot);
+    if (x < 0 || x >= plot) continue;
+    rule[x] = '┬';
+    const s = label(t, step);
+    const at = labelWidth + 1 + x - Math.floor(s.length / 2);
+    if (at < 0 || at + s.length > text.length || text.slice(Math.max(0, at - 1), at + s.length + 1).some((ch) => ch !== ' ')) continue;
+    for (let i = 0; i < s.length; i++) text[at + i] = s[i];
+  }
+  return [`${' '.repeat(labelWidth)}└${rule.join('')}┘`, text.join('').trimEnd()];
+}
