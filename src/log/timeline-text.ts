@@ -58,9 +58,23 @@ export function timelineText(t: Timeline, width: number, c: ChalkInstance): stri
     }
   });
   out.push(...axis(t.from, span, plot, labelWidth));
-  const legend = ['ok', 'failed', 'timeout', 'killed', 'running'].map((o) => `${STYLES[o].paint(c, STYLES[o].glyph)} ${o}`);
-  legend.push(`${c.blue('w')} wait`, `${c.red('x')} skip`, `column ${formatDuration(span / plot)}`);
-  out.push(legend.join('  '));
+  // [what it shows, its visible width]: the legend wraps to the width like the rest.
+  const legend: [string, number][] = ['ok', 'failed', 'timeout', 'killed', 'running'].map((o) => [`${STYLES[o].paint(c, STYLES[o].glyph)} ${o}`, o.length + 2]);
+  legend.push([`${c.blue('w')} wait`, 6], [`${c.red('x')} skip`, 6]);
+  const scale = `column ${formatDuration(span / plot)}`;
+  legend.push([scale, scale.length]);
+  let line = '';
+  let used = 0;
+  for (const [text, w] of legend) {
+    if (used && used + 2 + w > width) {
+      out.push(line);
+      line = '';
+      used = 0;
+    }
+    line += used ? `  ${text}` : text;
+    used += used ? w + 2 : w;
+  }
+  out.push(line);
   return out.join('\n') + '\n';
 }
 

@@ -1,0 +1,135 @@
+// The summariser on hand-made event streams: counts, live jobs across processes, the window.
+import { describe, expect, it } from 'vitest';
+import { DurationStats } from '../../../src/log/duration-stats.js';
+import { parseLine } from '../../../src/log/parse-event.js';
+import type { LogEvent } from '../../../src/log/parse-event.js';
+import { Summariser } from '../../../src/log/summarise.js';
+import { TimelineCollector } from '../../../src/log/timeline-data.js';
+
+const T0 = Date.parse('2026-12-02T01:00:00Z');
+const at = (s: number): string => new Date(T0 + s * 1000).toISOString();
+
+function ev(fields: Record<string, unknown>): LogEvent {
+  const parsed = parseLine(JSON.stringify(fields));
+  if (!parsed || 'malformed' in parsed) throw new Error(`bad test event ${JSON.stringify(fields)}`);
+  return parsed;
+}
+
+const start = (s: number, pid: number, pool: string, maxLive: number | null, host?: string) =>
+  ev({ ts: at(s), event: 'start', pid, host, pool, maxLive, mode: 'watch', schedule: 'every 1s', backend: 'socket', stateDir: '/s' });
+const spawn = (s: number, pid: number, jobId: string, command: string, slot: number, attempt = 1, host?: string) =>
+  ev({ ts: at(s), event: 'spawn', pid, host, jobId, command, slot, attempt, jobPid: 100 });
+const exit = (s: number, pid: number, jobId: string, command: string, slot: number, durationS: number, outcome = 'ok', attempt = 1, host?: string) =>
+  ev({ ts: at(s), event: 'exit', pid, host, jobId, command, slot, attempt, outcome, durationMs: durationS * 1000, exitCode: outcome === 'ok' ? 0 : 1, signal: null, tail: 'last line' });
+
+function summarise(events: LogEvent[], since = -Infinity, until = Infinity, collector?: TimelineCollector) {
+  const s = new Summariser({ since, until }, collector);
+  for (const e of events) s.add(e);
+  return s.finish();
+}
+
+describe('Summariser', () => {
+  const events = [
+    start(0, 1, 'mail', 2),
+    start(0, 2, 'mail', 2),
+    ev({ ts: at(1), event: 'check', pid: 1, tick: 1, outcome: 'fired', durationMs: 20 }),
+    spawn(1, 1, '1.1', 'a', 0),
+    spawn(2, 2, '1.1', 'b', 1),
+    ev({ ts: at(2.5), event: 'wait', pid: 1, pool: 'mail', live: 2, maxLive: 2, tick: 2 }),
+    ev({ ts: at(3), event: 'skip', pid: 2, reason: 'pool-full', tick: 2, pool: 'mail' }),
+    exit(4, 1, '1.1', 'a', 0, 3, 'failed'),
+    ev({ ts: at(4), event: 'retry', pid: 1, jobId: '1.1', attempt: 2, delayMs: 100 }),
+    spawn(5, 1, '1.1', 'a', 0, 2),
+    exit(6, 2, '1.1', 'b', 1, 4),
+    exit(7, 1, '1.1', 'a', 0, 2, 'ok', 2),
+    ev({ ts: at(8), event: 'check', pid: 1, tick: 2, outcome: 'idle', durationMs: 10 }),
+    ev({ ts: at(9), event: 'check', pid: 1, tick: 3, outcome: 'error', durationMs: 30 }),
+    ev({ ts: at(9), event: 'heartbeat', pid: 1 }),
+    spawn(10, 2, '2.1', 'b', 0),
+  ];
+
+  it('counts runs, outcomes, retries and durations per command, and what never exited', () => {
+    const s = summarise(events);
+    const a = s.jobs.find((j) => j.command === 'a');
+    const b = s.jobs.find((j) => j.command === 'b');
+    expect(a).toMatchObject({ runs: 2, outcomes: { failed: 1, ok: 1 }, retries: 1, unfinished: 0, durationMs: { count: 2, p50: 2000, p95: 3000, max: 3000, exact: true } });
+    expect(b).toMatchObject({ runs: 1, outcomes: { ok: 1 }, retries: 0, unfinished: 1 });
+    expect(s.events).toBe(events.length);
+    expect(s.byEvent).toMatchObject({ start: 2, spawn: 4, exit: 3, heartbeat: 1 });
+    expect(s.processes).toBe(2);
+  });
+
+  it('counts live jobs across the processes of a pool: peak, time at the cap, waits, skips', () => {
+    const [pool] = summarise(events).pools;
+    // Both live from 2 s to 4 s, and again from 5 s to 6 s: 3 s at the cap of 2.
+    expect(pool).toMatchObject({ pool: 'mail', cap: 2, peakLive: 2, fullMs: 3000, jobs: 4, waits: 1, skips: { 'pool-full': 1 } });
+  });
+
+  it('counts checks by outcome, per pool and schedule', () => {
+    const [check] = summarise(events).checks;
+    expect(check).toMatchObject({ pool: 'mail', schedule: 'every 1s', outcomes: { fired: 1, idle: 1, error: 1, timeout: 0 } });
+  });
+
+  it('counts only inside the window, with the jobs already live when it opens', () => {
+    const s = summarise(events, T0 + 5500, T0 + 9000);
+    expect(s.jobs.map((j) => [j.command, j.runs])).toEqual([
+      ['b', 1],
+      ['a', 1],
+    ]);
+    // At 5.5 s jobs a (attempt 2) and b are live: the pool is full until b exits at 6 s.
+    expect(s.pools[0]).toMatchObject({ peakLive: 2, fullMs: 500, jobs: 0, waits: 0 });
+    expect(s.checks[0].outcomes).toMatchObject({ fired: 0, idle: 1, error: 1 });
+    expect(s.first).toBe(T0 + 6000);
+  });
+
+  it('keeps pools of different hosts apart, and the same pool through Redis together', () => {
+    const local = summarise([start(0, 1, 'p', 1, 'h1'), start(0, 1, 'p', 1, 'h2'), spawn(1, 1, '1.1', 'x', 0, 1, 'h1'), spawn(1, 1, '1.1', 'x', 0, 1, 'h2')]);
+    expect(local.pools.map((p) => [p.host, p.peakLive])).toEqual([
+      ['h1', 1],
+      ['h2', 1],
+    ]);
+    expect(local.hosts).toEqual(['h1', 'h2']);
+    const redis = (host: string) => ev({ ts: at(0), event: 'start', pid: 1, host, pool: 'p', maxLive: 2, backend: 'redis' });
+    const shared = summarise([redis('h1'), redis('h2'), spawn(1, 1, '1.1', 'x', 0, 1, 'h1'), spawn(1, 1, '1.1', 'x', 1, 1, 'h2')]);
+    expect(shared.pools).toHaveLength(1);
+    expect(shared.pools[0]).toMatchObject({ host: null, peakLive: 2, cap: 2 });
+  });
+
+  it('takes the largest cap any process gives the pool, unlimited above all', () => {
+    expect(summarise([start(0, 1, 'p', 2), start(0, 2, 'p', 5), spawn(1, 1, '1.1', 'x', 0)]).pools[0].cap).toBe(5);
+    expect(summarise([start(0, 1, 'p', 2), start(0, 2, 'p', null), spawn(1, 1, '1.1', 'x', 0)]).pools[0].cap).toBeNull();
+  });
+
+  it('hands the timeline a bar per job attempt, in its slot row', () => {
+    const collector = new TimelineCollector();
+    summarise(events, -Infinity, Infinity, collector);
+    const t = collector.build(T0, T0 + 10_000);
+    expect(t.pools).toHaveLength(1);
+    expect(t.pools[0].slots).toEqual([0, 1]);
+    expect(t.bars.map((b) => [b.command, b.row, b.outcome, b.start - T0, b.end - T0])).toEqual([
+      ['a', 0, 'failed', 1000, 4000],
+      ['b', 1, 'ok', 2000, 6000],
+      ['a', 0, 'ok', 5000, 7000],
+      ['b', 0, 'running', 10_000, 10_000],
+    ]);
+    expect(t.marks.map((m) => m.kind)).toEqual(['wait', 'skip']);
+  });
+});
+
+describe('DurationStats', () => {
+  it('is exact for small counts (nearest rank)', () => {
+    const d = new DurationStats();
+    for (const v of [5, 1, 4, 2, 3]) d.add(v);
+    expect(d.summary()).toEqual({ count: 5, p50: 3, p95: 5, max: 5, exact: true });
+  });
+
+  it('stays within 1% past the exact range, with the true max', () => {
+    const d = new DurationStats();
+    for (let i = 1; i <= 100_000; i++) d.add(i);
+    const s = d.summary();
+    expect(s.exact).toBe(false);
+    expect(s.max).toBe(100_000);
+    expect(Math.abs((s.p50 ?? 0) - 50_000) / 50_000).toBeLessThan(0.011);
+    expect(Math.abs((s.p95 ?? 0) - 95_000) / 95_000).toBeLessThan(0.011);
+  });
+});
