@@ -6,13 +6,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as footprint from './bench/footprint.js';
 import * as handoff from './bench/handoff.js';
+import * as logSummary from './bench/log-summary.js';
 import { ROOT, TAG, cleanup, fmt, removeScratch, setProfileDir, tmpRoot } from './bench/lib.js';
 import * as oneshot from './bench/oneshot.js';
 import * as output from './bench/output.js';
 import { machine, markdown, peerVersions, table } from './bench/report.js';
 import * as throughput from './bench/throughput.js';
 
-const SCENARIOS = [throughput, oneshot, handoff, footprint, output];
+const SCENARIOS = [throughput, oneshot, handoff, footprint, output, logSummary];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--out FILE] [--only ID,ID] [--rounds N] [--strict] [--profile DIR]
 

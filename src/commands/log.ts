@@ -43,7 +43,7 @@ async function summarise(settings: Settings): Promise<number> {
   });
   const out = new Sink(1, 'stdout', () => undefined);
   const drawing = settings.timeline || settings.html !== undefined;
-  const collector = drawing ? new TimelineCollector() : undefined;
+  const collector = drawing ? new TimelineCollector(settings.html !== undefined) : undefined;
   const report = await readReport(sources, window, collector);
 
   if (settings.json) out.write(`${JSON.stringify(reportJson(report), null, 2)}\n`);

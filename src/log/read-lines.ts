@@ -7,7 +7,7 @@ import zlib from 'node:zlib';
 
 /** Longer lines are not events warden writes (an exit's tail is at most ~4 KB). */
 export const MAX_LINE = 1 << 20;
-const CHUNK = 1 << 20;
+const CHUNK = 1 << 16;
 
 export interface LineBatch {
   /** Line number (1-based) of lines[0]. */

@@ -68,12 +68,12 @@ export class Summariser {
     }
     const procKey = `${e.host}\0${e.pid}`;
     if (e.event === 'start') {
-      const pool = this.pool(e.pool, e.host, e.stateDir, e.backend);
-      pool.declareCap(e.maxLive, e.ts);
+      const pool = this.pool(e.pool ?? '', e.host, e.stateDir, e.backend);
+      pool.declareCap(e.maxLive ?? null, e.ts);
       this.procs.set(procKey, { pool, schedule: e.schedule ?? (e.mode || null) });
     }
     const proc = this.procs.get(procKey);
-    const named = 'pool' in e && typeof e.pool === 'string' ? e.pool : null;
+    const named = e.pool;
     const pool = proc && (named === null || named === proc.pool.name) ? proc.pool : this.pool(named ?? '(unknown)', e.host, '', '');
     this.track(e, procKey, pool, inside);
     if (!inside) return;
@@ -82,7 +82,7 @@ export class Summariser {
     this.last = Math.max(this.last ?? e.ts, e.ts);
     this.hosts.add(e.host);
     this.seenProcs.add(procKey);
-    bump(this.byEvent, e.event === 'other' ? e.name : e.event);
+    bump(this.byEvent, e.name);
     this.count(e, pool, proc);
   }
 
@@ -133,16 +133,16 @@ export class Summariser {
         return;
       }
       case 'check': {
-        const key = `${pool.name}\0${pool.host}\0${proc?.schedule ?? ''}\0${e.command ?? ''}`;
+        const key = `${pool.name}\0${pool.host}\0${proc?.schedule ?? ''}\0${e.command}`;
         let check = this.checks.get(key);
-        if (!check) this.checks.set(key, (check = new CheckAcc(pool, proc?.schedule ?? null, e.command)));
+        if (!check) this.checks.set(key, (check = new CheckAcc(pool, proc?.schedule ?? null, e.command || null)));
         bump(check.outcomes, e.outcome);
         check.durations.add(e.durationMs);
         return;
       }
       case 'skip':
-        pool.skip(e.reason);
-        this.listener?.mark({ pool, ts: e.ts, kind: 'skip', reason: e.reason });
+        pool.skip(e.outcome);
+        this.listener?.mark({ pool, ts: e.ts, kind: 'skip', reason: e.outcome });
         return;
       case 'wait':
         pool.waits++;

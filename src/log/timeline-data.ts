@@ -51,39 +51,58 @@ export interface Timeline {
 }
 
 export class TimelineCollector implements Listener {
-  private readonly spans: JobSpan[] = [];
-  private readonly marks: Mark[] = [];
+  private readonly bars: TimelineBar[] = [];
+  private readonly slots: number[] = [];
+  private readonly marks: TimelineMark[] = [];
+  private readonly trackers = new Map<PoolTracker, number>();
+  /** One copy of each command, however many jobs ran it. */
+  private readonly commands = new Map<string, string>();
+
+  /** `details`: keep each job's output tail (the page shows it; the terminal does not). */
+  constructor(private readonly details: boolean) {}
 
   job(span: JobSpan): void {
-    this.spans.push(span.tail.length > TAIL_KEEP ? { ...span, tail: `…${span.tail.slice(-TAIL_KEEP)}` } : span);
+    let command = this.commands.get(span.command);
+    if (command === undefined) this.commands.set(span.command, (command = span.command));
+    const tail = !this.details ? '' : span.tail.length > TAIL_KEEP ? `…${span.tail.slice(-TAIL_KEEP)}` : span.tail;
+    this.slots.push(span.slot);
+    this.bars.push({
+      pool: this.index(span.pool),
+      row: -1,
+      start: span.start,
+      end: span.end,
+      outcome: span.outcome,
+      command,
+      jobId: span.jobId,
+      attempt: span.attempt,
+      pid: span.pid,
+      host: span.host,
+      exitCode: span.exitCode,
+      signal: span.signal,
+      tail,
+    });
   }
 
   mark(mark: Mark): void {
-    this.marks.push(mark);
+    this.marks.push({ pool: this.index(mark.pool), ts: mark.ts, kind: mark.kind, reason: mark.reason });
+  }
+
+  private index(pool: PoolTracker): number {
+    let i = this.trackers.get(pool);
+    if (i === undefined) this.trackers.set(pool, (i = this.trackers.size));
+    return i;
   }
 
   /** Lay the jobs out; `from`/`to` frame the drawing (the window, else the log's own span). */
   build(from: number, to: number): Timeline {
-    const trackers: PoolTracker[] = [];
-    const seen = (p: PoolTracker): number => {
-      const at = trackers.indexOf(p);
-      return at >= 0 ? at : trackers.push(p) - 1;
-    };
-    const slotsOf = new Map<number, Set<number>>();
-    for (const s of this.spans) {
-      const i = seen(s.pool);
-      let set = slotsOf.get(i);
-      if (!set) slotsOf.set(i, (set = new Set()));
-      set.add(s.slot);
-    }
-    for (const m of this.marks) seen(m.pool);
-    const names = trackers.map((t) => t.name);
+    const trackers = [...this.trackers.keys()];
+    const used = trackers.map(() => new Set<number>());
+    this.bars.forEach((b, i) => used[b.pool].add(this.slots[i]));
     const pools: TimelinePool[] = trackers.map((t, i) => {
-      const used = slotsOf.get(i) ?? new Set<number>();
       // A finite cap shows every slot, idle ones too: the spare capacity is part of the picture.
-      if (typeof t.cap === 'number' && t.cap <= MAX_SLOT_ROWS) for (let s = 0; s < t.cap; s++) used.add(s);
-      const all = [...used].sort((a, b) => a - b);
-      const twin = names.filter((n) => n === t.name).length > 1;
+      if (typeof t.cap === 'number' && t.cap <= MAX_SLOT_ROWS) for (let s = 0; s < t.cap; s++) used[i].add(s);
+      const all = [...used[i]].sort((a, b) => a - b);
+      const twin = trackers.filter((o) => o.name === t.name).length > 1;
       return {
         label: twin && t.host ? `${t.name} @${t.host}` : t.name,
         cap: t.cap ?? null,
@@ -94,18 +113,21 @@ export class TimelineCollector implements Listener {
     });
     const rowOf = pools.map((p) => new Map(p.slots.map((slot, row) => [slot, row])));
     const bars: TimelineBar[] = [];
-    for (const s of this.spans) {
-      const pool = trackers.indexOf(s.pool);
-      const row = rowOf[pool].get(s.slot);
-      if (row === undefined) {
-        pools[pool].hiddenJobs++;
-        continue;
+    this.bars.forEach((b, i) => {
+      const row = rowOf[b.pool].get(this.slots[i]);
+      if (row === undefined) pools[b.pool].hiddenJobs++;
+      else {
+        b.row = row;
+        bars.push(b);
       }
-      const { pool: _tracker, slot: _slot, ...rest } = s;
-      bars.push({ ...rest, pool, row });
-    }
+    });
     bars.sort((a, b) => a.start - b.start);
-    const marks = this.marks.map((m) => ({ pool: trackers.indexOf(m.pool), ts: m.ts, kind: m.kind, reason: m.reason }));
-    return { from, to: Math.max(to, from + 1), pools, bars, marks };
+    // Pools in the order of their names (and hosts), not of their first job.
+    const order = pools.map((_, i) => i).sort((a, b) => pools[a].label.localeCompare(pools[b].label));
+    const moved = new Array<number>(pools.length);
+    order.forEach((old, i) => (moved[old] = i));
+    for (const b of bars) b.pool = moved[b.pool];
+    for (const m of this.marks) m.pool = moved[m.pool];
+    return { from, to: Math.max(to, from + 1), pools: order.map((i) => pools[i]), bars, marks: this.marks };
   }
 }

@@ -1,5 +1,6 @@
 // --timeline: the slots of each pool over time, drawn in the terminal's width. A cell where
-// several jobs meet shows the worst outcome among them, so a short failure is never hidden.
+// several jobs meet shows the outcome that fills most of it, with failures, timeouts and kills
+// weighed four times over: they stand out, yet a day of jobs in one column is not all red.
 import type { ChalkInstance } from 'chalk';
 import { formatDuration } from '../duration.js';
 import { formatCap } from '../messages.js';
@@ -8,19 +9,23 @@ import type { Timeline } from './timeline-data.js';
 
 interface Style {
   glyph: string;
-  rank: number;
+  /** Index into a cell's weights. */
+  kind: number;
+  weight: number;
   paint: (c: ChalkInstance, s: string) => string;
 }
 
 /** Shades tell outcomes apart without colour too. */
 const STYLES: Record<string, Style> = {
-  running: { glyph: '┅', rank: 1, paint: (c, s) => c.cyan(s) },
-  ok: { glyph: '█', rank: 2, paint: (c, s) => c.green(s) },
-  killed: { glyph: '░', rank: 3, paint: (c, s) => c.magenta(s) },
-  timeout: { glyph: '▒', rank: 4, paint: (c, s) => c.yellow(s) },
-  failed: { glyph: '▓', rank: 5, paint: (c, s) => c.red(s) },
+  ok: { glyph: '█', kind: 0, weight: 1, paint: (c, s) => c.green(s) },
+  failed: { glyph: '▓', kind: 1, weight: 4, paint: (c, s) => c.red(s) },
+  timeout: { glyph: '▒', kind: 2, weight: 4, paint: (c, s) => c.yellow(s) },
+  killed: { glyph: '░', kind: 3, weight: 4, paint: (c, s) => c.magenta(s) },
+  running: { glyph: '┅', kind: 4, weight: 1, paint: (c, s) => c.cyan(s) },
 };
-const OTHER: Style = { glyph: '█', rank: 2, paint: (c, s) => c.white(s) };
+const OTHER: Style = { glyph: '█', kind: 5, weight: 1, paint: (c, s) => c.white(s) };
+const BY_KIND = [...Object.values(STYLES), OTHER];
+const KINDS = BY_KIND.length;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
 const MIN_PLOT = 20;
 
@@ -35,17 +40,26 @@ export function timelineText(t: Timeline, width: number, c: ChalkInstance): stri
 
   t.pools.forEach((pool, pi) => {
     out.push(c.bold(clip(`pool ${pool.label} (cap ${formatCap(pool.cap ?? Infinity)})`, width)));
-    const rows = pool.slots.map(() => new Array<Style | undefined>(plot).fill(undefined));
+    // Per row and column, how long each outcome fills the cell (an instant job still counts).
+    const weights = pool.slots.map(() => new Float64Array(plot * KINDS));
+    const cellMs = span / plot;
     for (const b of t.bars) {
       if (b.pool !== pi || b.end < t.from || b.start > t.to) continue;
       const style = STYLES[b.outcome] ?? OTHER;
-      const row = rows[b.row];
+      const w = weights[b.row];
       for (let x = col(b.start), last = col(b.end); x <= last; x++) {
-        if (!row[x] || (row[x] as Style).rank < style.rank) row[x] = style;
+        const lo = Math.max(b.start, t.from + x * cellMs);
+        const hi = Math.min(b.end, t.from + (x + 1) * cellMs);
+        w[x * KINDS + style.kind] += (Math.max(0, hi - lo) + cellMs / 1000) * style.weight;
       }
     }
     pool.slots.forEach((slot, r) => {
-      const cells = rows[r].map((s) => (s ? s.paint(c, s.glyph) : ' ')).join('');
+      let cells = '';
+      for (let x = 0; x < plot; x++) {
+        let best = -1;
+        for (let k = 0; k < KINDS; k++) if (weights[r][x * KINDS + k] > 0 && (best < 0 || weights[r][x * KINDS + k] > weights[r][x * KINDS + best])) best = k;
+        cells += best < 0 ? ' ' : BY_KIND[best].paint(c, BY_KIND[best].glyph);
+      }
       out.push(frame(`slot ${slot}`, cells));
     });
     if (pool.hiddenSlots) out.push(`${' '.repeat(labelWidth)} ${c.dim(`… ${pool.hiddenSlots} more slots (${pool.hiddenJobs} jobs) not drawn`)}`);

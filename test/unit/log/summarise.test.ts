@@ -101,7 +101,7 @@ describe('Summariser', () => {
   });
 
   it('hands the timeline a bar per job attempt, in its slot row', () => {
-    const collector = new TimelineCollector();
+    const collector = new TimelineCollector(true);
     summarise(events, -Infinity, Infinity, collector);
     const t = collector.build(T0, T0 + 10_000);
     expect(t.pools).toHaveLength(1);
