@@ -231,7 +231,9 @@ describe('several processes', () => {
     const { dir, env } = testDir('log-merge');
     const a = path.join(dir, 'a.jsonl');
     const b = path.join(dir, 'b.jsonl');
-    const first = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log-file', a, '--', 'sh', '-c', `touch "${dir}/go"; sleep 0.6`], { env });
+    // The first job holds the only slot until the second process has logged that it waits.
+    const hold = `touch "${dir}/go"; i=0; until grep -q '"event":"wait"' "${b}" 2>/dev/null || [ $i -ge 400 ]; do sleep 0.05; i=$((i+1)); done`;
+    const first = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log-file', a, '--', 'sh', '-c', hold], { env });
     await waitFor('the first job', () => fs.existsSync(path.join(dir, 'go')));
     const second = await runWarden(['run', '--pool', 'p', '--max-live', '1', '--log-file', b, '--', 'true'], { env });
     expect((await first.done).code).toBe(0);
