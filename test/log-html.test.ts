@@ -132,6 +132,7 @@ describe('the page of ten thousand jobs', () => {
       await b.page.waitForSelector('body[data-ready="1"]');
       expect(b.errors).toEqual([]);
       expect(await bars(b)).toBe(10_000);
+      console.log(`10,000 jobs drawn in ${await b.page.getAttribute('#timeline', 'data-draw-ms')} ms`);
       expect(await hoverAJob(b)).toMatch(/\.\/process\.sh batch-\d+/);
       await b.page.screenshot({ path: artifactPath('log-timeline-10k.png') });
       // Zoomed to a few minutes, single jobs stand apart.

@@ -97,6 +97,7 @@ export function timelineClient(): void {
   const tOf = (x: number): number => v0 + ((x - LABEL) / plotW) * (v1 - v0);
 
   function draw(selection?: [number, number]): void {
+    const began = performance.now();
     const width = Math.max(400, canvas.parentElement?.clientWidth ?? 800);
     const dpr = window.devicePixelRatio || 1;
     plotW = width - LABEL - 12;
@@ -191,6 +192,7 @@ export function timelineClient(): void {
       ctx.fillStyle = 'rgba(59,130,214,0.15)';
       ctx.fillRect(Math.min(...selection), AXIS, Math.abs(selection[1] - selection[0]), height - AXIS);
     }
+    canvas.dataset.drawMs = (performance.now() - began).toFixed(1);
     range.textContent = `${dateTime(v0)} – ${dateTime(v1)} (${human(v1 - v0)}), ${drawn} of ${n} jobs in view`;
   }
 
