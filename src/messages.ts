@@ -67,6 +67,7 @@ export const msg = {
   logNeedsFile: (): string => 'log needs at least one FILE (a --log-file of watch, once or run; - for standard input)',
   logUnreadable: (file: string, why: string): string => `cannot read ${file}: ${why}`,
   htmlUnwritable: (file: string, why: string): string => `--html: cannot write ${file}: ${why}`,
+  htmlIsInput: (file: string): string => `--html: ${file} is one of the logs being read; name another file for the page`,
   logNoEvents: (files: number): string => `No events in ${files === 1 ? 'the file' : `the ${files} files`} (in the window asked for).`,
   logHeading: (events: number, processes: number, hosts: number, first: string, last: string, span: string): string =>
     `${events} events from ${processes} process${processes === 1 ? '' : 'es'}${hosts > 1 ? ` on ${hosts} hosts` : ''}, ${first} to ${last} (${span})`,

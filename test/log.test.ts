@@ -1,6 +1,6 @@
 // `warden log` end to end: the summary of a real `watch` run with known outcomes must match the
 // counts in its log exactly; files of several processes merge; bad input is refused.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -267,6 +267,34 @@ describe('bad input', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.trimEnd().split('\n')).toHaveLength(1);
     expect(r.stderr.trimEnd()).toMatch(message);
+  });
+
+  it('refuses to write the page over one of the logs it reads', async () => {
+    const r = await log(['--html', file, file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`warden: --html: ${file} is one of the logs being read; name another file for the page\n`);
+  });
+
+  it("refuses another user's log it cannot read: one line, exit 2", () => {
+    const secret = path.join(dir, 'secret.jsonl');
+    fs.writeFileSync(secret, '', { mode: 0o600 });
+    fs.chmodSync(dir, 0o755);
+    const r = spawnSync('setpriv', ['--reuid=4242', '--regid=4242', '--clear-groups', process.execPath, BIN, 'log', secret], { encoding: 'utf8' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe(`warden: cannot read ${secret}: permission denied\n`);
+  });
+
+  it('replaces a symlink planted at the page, never writing through it', async () => {
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious');
+    const page = path.join(dir, 'page.html');
+    fs.symlinkSync(victim, page);
+    const r = await log(['--html', page, file]);
+    expect(r.code).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious');
+    expect(fs.lstatSync(page).isFile()).toBe(true);
+    expect(fs.readFileSync(page, 'utf8')).toMatch(/^<!doctype html>/);
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('summarises an empty file as nothing, exit 0', async () => {

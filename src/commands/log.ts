@@ -32,7 +32,6 @@ export async function logCommand(settings: Settings): Promise<number> {
 
 async function summarise(settings: Settings): Promise<number> {
   const window = windowOf(settings, Date.now());
-  if (settings.html !== undefined) checkWritable(settings.html);
   // Every file must open before anything is read: a typo is a usage error, not half a summary.
   const sources = settings.argv.map((file) => {
     try {
@@ -41,6 +40,7 @@ async function summarise(settings: Settings): Promise<number> {
       throw new UsageError(msg.logUnreadable(file, describeFsError(err)));
     }
   });
+  if (settings.html !== undefined) checkWritable(settings.html, settings.argv);
   const out = new Sink(1, 'stdout', () => undefined);
   const drawing = settings.timeline || settings.html !== undefined;
   const collector = drawing ? new TimelineCollector(settings.html !== undefined) : undefined;
@@ -62,7 +62,7 @@ async function summarise(settings: Settings): Promise<number> {
   if (settings.html !== undefined) {
     const { htmlPage } = await import('../log/html-page.js');
     try {
-      fs.writeFileSync(settings.html, htmlPage(report, timeline));
+      writeReplacing(settings.html, htmlPage(report, timeline));
     } catch (err) {
       new Sink(2, 'stderr', () => undefined).write(`${msg.usageError(msg.htmlUnwritable(settings.html, describeFsError(err)))}\n`);
       return EXIT.failed;
@@ -85,14 +85,47 @@ function windowOf(settings: Settings, now: number): Window {
   return { since, until };
 }
 
-/** Checked before the logs are read (which may take a while); opening it now could block on a FIFO. */
-function checkWritable(file: string): void {
+/**
+ * Checked before the logs are read (which may take a while), without opening the page: that
+ * could block on a FIFO. A page must not replace one of the logs it is made from.
+ */
+function checkWritable(file: string, inputs: string[]): void {
+  let target: fs.Stats | undefined;
   try {
-    if (fs.existsSync(file)) {
-      if (fs.statSync(file).isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
-      fs.accessSync(file, fs.constants.W_OK);
-    } else fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    target = fs.statSync(file);
+  } catch {
+    // Not there yet: its folder must take it.
+  }
+  try {
+    if (target?.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
+    if (target) fs.accessSync(file, fs.constants.W_OK);
+    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
   } catch (err) {
     throw new UsageError(msg.htmlUnwritable(file, describeFsError(err)));
+  }
+  for (const input of inputs) {
+    const s = input === '-' ? undefined : fs.statSync(input);
+    if (target && s && s.dev === target.dev && s.ino === target.ino) throw new UsageError(msg.htmlIsInput(file));
+  }
+}
+
+/**
+ * The page is written beside its name and renamed over it: a reader never sees half a page,
+ * and a symlink planted at the name is replaced, never written through.
+ */
+function writeReplacing(file: string, text: string): void {
+  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.${process.pid}.tmp`);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
+  try {
+    try {
+      fs.writeFileSync(fd, text);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
 }

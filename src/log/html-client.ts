@@ -85,6 +85,14 @@ export function timelineClient(): void {
     const d = new Date(data.from + ms);
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms, true)}`;
   };
+  /** An axis label: the date once ticks are days apart, the date and time over a long view. */
+  const tick = (ms: number, step: number): string => {
+    const d = new Date(data.from + ms);
+    const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+    if (step >= 864e5) return day;
+    if (v1 - v0 > 864e5) return `${day.slice(5)} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+    return clock(ms, step < 1000);
+  };
   const human = (ms: number): string => {
     if (ms < 1000) return `${Math.round(ms)}ms`;
     if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
@@ -111,8 +119,8 @@ export function timelineClient(): void {
     ctx.textBaseline = 'middle';
 
     // Axis: round steps, a grid line each.
-    const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5];
-    const step = steps.find((s) => (s / (v1 - v0)) * plotW >= 90) ?? 864e5;
+    const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5, 2592e6, 31536e6];
+    const step = steps.find((s) => (s / (v1 - v0)) * plotW >= 90) ?? 31536e6;
     const offset = new Date(data.from).getTimezoneOffset() * 60_000;
     ctx.fillStyle = '#555';
     ctx.textAlign = 'center';
@@ -121,7 +129,7 @@ export function timelineClient(): void {
       ctx.fillStyle = '#eceff3';
       ctx.fillRect(Math.round(x), AXIS - 4, 1, height - AXIS);
       ctx.fillStyle = '#555';
-      ctx.fillText(clock(t, step < 1000), x, AXIS / 2);
+      ctx.fillText(tick(t, step), x, AXIS / 2);
     }
     ctx.textAlign = 'left';
 
