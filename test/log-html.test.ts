@@ -35,7 +35,7 @@ describe('the page of a real watch run', () => {
     const file = path.join(dir, 'run.jsonl');
     const check = writeScript(dir, 'check.sh', 'case $((WARDEN_TICK % 3)) in 1) exit 0;; 2) exit 1;; *) exit 2;; esac');
     const run = await runWarden(
-      ['watch', '--every', '300ms', '--max-runs', '7', '--check', check, '--job', 'sleep 0.4', '--job', 'sleep 0.2; echo "<b>bad</b>" >&2; exit 3', '--job', 'sleep 10', '--job', 'true # </script><img src=x onerror=alert(1)>',
+      ['watch', '--every', '300ms', '--max-runs', '7', '--check', check, '--job', 'sleep 0.4', '--job', 'sleep 0.2; echo "<b>bad</b>" >&2; exit 3 # </script><img src=x onerror=alert(1)>', '--job', 'sleep 10', '--job', 'true',
         '--max-live', '2', '--max-queue', '1', '--overflow', 'skip', '--job-timeout', '800ms', '--kill-after', '200ms', '--retries', '1', '--retry-delay', '100ms', '--log', 'json', '--log-file', file],
       { env },
     );
