@@ -226,6 +226,27 @@ describe('the timeline of a real run', () => {
   });
 });
 
+describe('a pool whose slots are held through --delay', () => {
+  it('counts the delay as time at the cap, and draws it before each job', async () => {
+    const { dir, env } = testDir('log-delay');
+    const file = path.join(dir, 'delay.jsonl');
+    const run = await runWarden(['watch', '--every', '200ms', '--max-runs', '6', '--job', 'sleep 0.2', '--delay', '500ms', '--max-live', '1', '--overflow', 'skip', '--log', 'json', '--log-file', file], { env });
+    expect(run.code).toBe(0);
+    const events = parseEvents(readText(file));
+    const spawns = eventsNamed(events, 'spawn');
+    const exits = eventsNamed(events, 'exit');
+    expect(spawns.length).toBeGreaterThan(0);
+    expect(eventsNamed(events, 'skip').length).toBeGreaterThan(0);
+    // One job at a time, each holding the only slot from its trigger (spawn less 500 ms) to its exit.
+    const held = exits.reduce((ms, e, i) => ms + Date.parse(e.ts as string) - Date.parse(spawns[i].ts as string) + 500, 0);
+    const s = JSON.parse((await log(['--json', file])).stdout) as Json;
+    expect(s.pools[0]).toMatchObject({ cap: 1, peakLive: 1, fullMs: held });
+    const drawing = (await log(['--timeline', file])).stdout;
+    expect(drawing).toMatch(/slot 0 │ *╌+█/);
+    expect(drawing).toContain('╌ held for --delay');
+  });
+});
+
 describe('several processes', () => {
   it('merges their files by time: one pool, its peak and its waits across processes', async () => {
     const { dir, env } = testDir('log-merge');

@@ -13,6 +13,8 @@ export interface PageData {
   bars: {
     pool: number[];
     row: number[];
+    /** Start of the slot's hold through a --delay, or null. */
+    held: (number | null)[];
     start: number[];
     end: number[];
     outcome: number[];
@@ -73,7 +75,8 @@ export function timelineClient(): void {
     list.push(i);
     byRow.set(key, list);
   }
-  for (const list of byRow.values()) list.sort((a, b) => data.bars.start[a] - data.bars.start[b]);
+  const from = (i: number): number => data.bars.held[i] ?? data.bars.start[i];
+  for (const list of byRow.values()) list.sort((a, b) => from(a) - from(b));
 
   const pad = (v: number): string => String(v).padStart(2, '0');
   const clock = (ms: number, withMs: boolean): string => {
@@ -154,9 +157,20 @@ export function timelineClient(): void {
     for (let i = 0; i < n; i++) {
       const s = data.bars.start[i];
       const e = data.bars.end[i];
-      if (e < v0 || s > v1) continue;
+      const h = data.bars.held[i];
+      if (e < v0 || (h ?? s) > v1) continue;
       const top = slotY.get(`${data.bars.pool[i]}:${data.bars.row[i]}`);
       if (top === undefined) continue;
+      if (h !== null && h < s) {
+        // The slot held through the delay: a thin line up to the job.
+        ctx.fillStyle = '#9aa3ad';
+        ctx.fillRect(Math.max(LABEL, xOf(h)), top + ROW / 2 - 1, Math.max(1, Math.min(LABEL + plotW, xOf(s)) - Math.max(LABEL, xOf(h))), 2);
+        ctx.fillRect(Math.max(LABEL, xOf(h)), top + 5, 1, ROW - 10);
+      }
+      if (s > v1) {
+        drawn++;
+        continue;
+      }
       const x0 = Math.max(LABEL, xOf(s));
       const x1 = Math.min(LABEL + plotW, xOf(e));
       const w = Math.max(1, x1 - x0);
@@ -230,7 +244,7 @@ export function timelineClient(): void {
     const list = byRow.get(`${line.pool}:${line.row}`) ?? [];
     let best = -1;
     for (const i of list) {
-      if (data.bars.start[i] > t + slack) break;
+      if (from(i) > t + slack) break;
       if (data.bars.end[i] >= t - slack) best = i;
     }
     if (best < 0) return undefined;
@@ -241,6 +255,7 @@ export function timelineClient(): void {
       data.commands[b.command[best]],
       `job ${b.jobId[best]}${b.attempt[best] > 1 ? ` (attempt ${b.attempt[best]})` : ''}: ${data.outcomes[b.outcome[best]]}${how ? `, ${how}` : ''}`,
       `${dateTime(b.start[best])} – ${clock(b.end[best], true)} (${human(b.end[best] - b.start[best])})`,
+      b.held[best] === null ? '' : `held its slot ${human(b.start[best] - (b.held[best] as number))} through --delay first`,
       `pid ${b.pid[best]}${host ? ` on ${host}` : ''}, slot ${data.pools[b.pool[best]].slots[b.row[best]]} of pool ${data.pools[b.pool[best]].label}`,
       b.tail[best],
     ];
@@ -276,11 +291,12 @@ export function timelineClient(): void {
       return;
     }
     tip.replaceChildren(
-      ...text.filter((s) => s !== '').map((s, i) => {
-        const el = document.createElement(i === 4 ? 'pre' : 'div');
+      ...text.flatMap((s, i) => {
+        if (s === '') return [];
+        const el = document.createElement(i === 5 ? 'pre' : 'div');
         el.textContent = s;
         if (i === 0) el.className = 'cmd';
-        return el;
+        return [el];
       }),
     );
     tip.hidden = false;

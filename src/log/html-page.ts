@@ -67,6 +67,7 @@ function pageData(t: Timeline): PageData {
     bars: {
       pool: b.map((x) => x.pool),
       row: b.map((x) => x.row),
+      held: b.map((x) => (x.held === null ? null : x.held - t.from)),
       start: b.map((x) => x.start - t.from),
       end: b.map((x) => x.end - t.from),
       outcome: b.map((x) => outcome(x.outcome)),
@@ -115,7 +116,7 @@ export function htmlPage(r: Report, t: Timeline): string {
 <h1>warden log: ${escapeHtml(r.files.join(', '))}</h1>
 ${heading}
 <div class="bar"><button id="zoom-in" type="button">Zoom in</button><button id="zoom-out" type="button">Zoom out</button><button id="zoom-reset" type="button">Whole log</button>
-<span class="legend">${legend}<span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
+<span class="legend">${legend}<span><b style="color:#9aa3ad">├─</b>slot held through --delay</span><span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
 <p class="meta">Drag across the timeline to zoom to a time range; hover over a job for its details. <span id="range"></span></p>
 <div class="wrap"><canvas id="timeline"></canvas></div>
 <div id="tip" hidden></div>

@@ -23,6 +23,8 @@ export interface LogEvent {
   slot: number;
   attempt: number;
   durationMs: number;
+  /** spawn: the job's --delay (its slot was held that long before); delay, retry: the wait. */
+  delayMs: number;
   /** exit: ok/failed/timeout/killed; check: fired/idle/error/timeout; skip: its reason. */
   outcome: string;
   exitCode: number | null;
@@ -97,6 +99,7 @@ export function parseLine(line: string): Parsed {
     slot: num(f.slot) ?? 0,
     attempt: num(f.attempt) ?? 1,
     durationMs: Math.max(0, num(f.durationMs) ?? 0),
+    delayMs: Math.max(0, num(f.delayMs) ?? 0),
     outcome: str(event === 'skip' ? f.reason : f.outcome) ?? '',
     exitCode: num(f.exitCode),
     signal: str(f.signal),

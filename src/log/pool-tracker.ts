@@ -1,5 +1,8 @@
-// One pool as the log shows it: live jobs over time (peak, time at the cap), waits, skips.
-// Live means spawned and not yet exited, counted across every process of the pool.
+// One pool as the log shows it: slots held over time (peak, time at the cap), waits, skips.
+// Held means running (spawned, not yet exited) or kept through a --delay before the spawn.
+// A delay's hold is often known only at the spawn, after later events: changes wait in a
+// heap for as long as the longest delay seen, then apply in time order.
+import { TimeHeap } from './time-heap.js';
 
 export interface PoolSummary {
   pool: string;
@@ -9,8 +12,9 @@ export interface PoolSummary {
   /** The largest cap any process gave the pool; null is unlimited. */
   cap: number | null;
   jobs: number;
+  /** The most slots held at once: jobs running, and jobs waiting out a --delay. */
   peakLive: number;
-  /** Time with live jobs at (or over) the cap, inside the window. */
+  /** Time with every slot held (at or over the cap), inside the window. */
   fullMs: number;
   waits: number;
   skips: Record<string, number>;
@@ -24,6 +28,14 @@ export interface Window {
   until: number;
 }
 
+interface Change {
+  t: number;
+  running: number;
+  delayed: number;
+  /** A process declared this cap (undefined: no cap change). */
+  cap?: number | null;
+}
+
 /** Local pools are per host and state dir; a Redis pool is one across hosts. */
 export function poolKey(name: string, host: string, stateDir: string, backend: string): string {
   return backend === 'redis' ? `redis\0${name}` : `${host}\0${stateDir}\0${name}`;
@@ -32,7 +44,6 @@ export function poolKey(name: string, host: string, stateDir: string, backend: s
 export class PoolTracker {
   /** undefined until a process of the pool says; null is unlimited. */
   cap: number | null | undefined;
-  live = 0;
   peakLive = 0;
   jobs = 0;
   waits = 0;
@@ -40,8 +51,16 @@ export class PoolTracker {
   resumed = 0;
   leaseLost = 0;
   readonly skips = new Map<string, number>();
+  private running = 0;
+  private holding = 0;
+  private readonly pending = new TimeHeap<Change>();
+  private horizon = 0;
+  private applied = -Infinity;
+  private entered = false;
   private fullSince: number | undefined;
   private fullMs = 0;
+  /** When each slot was last let go: a delayed job cannot have held it before. */
+  private readonly freedAt = new Map<number, number>();
 
   constructor(
     readonly name: string,
@@ -52,31 +71,47 @@ export class PoolTracker {
 
   /** Caps differ between processes: the cap is the largest (SPEC), unlimited above all. */
   declareCap(cap: number | null, t: number): void {
-    if (this.cap === null) return;
-    const next = cap === null ? null : Math.max(cap, this.cap ?? 0);
-    if (next === this.cap) return;
-    this.closeFull(t);
-    this.cap = next;
-    this.openFull(t);
+    this.schedule({ t, running: 0, delayed: 0, cap });
   }
 
-  change(delta: number, t: number): void {
-    this.closeFull(t);
-    this.live = Math.max(0, this.live + delta);
-    if (delta > 0 && this.inWindow(t)) this.peakLive = Math.max(this.peakLive, this.live);
-    this.openFull(t);
+  /** A job started (+1) or ended (-1). */
+  run(delta: number, t: number): void {
+    this.schedule({ t, running: delta, delayed: 0 });
   }
 
-  /** The window opens with the jobs already live counting toward its peak. */
-  enterWindow(): void {
-    this.peakLive = Math.max(this.peakLive, this.live);
+  /** A slot taken (+1) or let go (-1) for a job waiting out its delay. */
+  hold(delta: number, t: number, delayMs = 0): void {
+    this.horizon = Math.max(this.horizon, delayMs);
+    this.schedule({ t, running: 0, delayed: delta });
+  }
+
+  freed(slot: number, t: number): void {
+    this.freedAt.set(slot, t);
+  }
+
+  /** The earliest a job that started in `slot` at `start` can have held it, given its delay. */
+  heldSince(slot: number, start: number, delayMs: number): number {
+    return Math.min(start, Math.max(start - delayMs, this.freedAt.get(slot) ?? -Infinity));
+  }
+
+  /** Apply what can no longer be preceded by a change still to come. */
+  advance(now: number): void {
+    for (let c = this.pending.peek(); c && c.t <= now - this.horizon; c = this.pending.peek()) this.apply(this.pending.pop() as Change);
   }
 
   skip(reason: string): void {
     this.skips.set(reason, (this.skips.get(reason) ?? 0) + 1);
   }
 
+  /** Held slots. A delay's hold is dated from its trigger, which is early for a queued job: it never counts above the cap. */
+  private get live(): number {
+    const room = typeof this.cap === 'number' ? Math.max(0, this.cap - this.running) : Infinity;
+    return this.running + Math.min(this.holding, room);
+  }
+
   summary(end: number): PoolSummary {
+    this.advance(Infinity);
+    if (!this.entered && end >= this.window.since) this.peakLive = Math.max(this.peakLive, this.live);
     this.closeFull(end);
     this.openFull(end);
     return {
@@ -95,8 +130,26 @@ export class PoolTracker {
     };
   }
 
-  private inWindow(t: number): boolean {
-    return t >= this.window.since && t <= this.window.until;
+  private schedule(c: Change): void {
+    // Older than what was already applied (a longer delay than any before): apply it now.
+    if (c.t < this.applied) c.t = this.applied;
+    this.pending.push(c);
+  }
+
+  private apply(c: Change): void {
+    this.applied = c.t;
+    const { since, until } = this.window;
+    // The window opens with the slots already held counting toward its peak.
+    if (!this.entered && c.t >= since) {
+      this.entered = true;
+      if (c.t <= until) this.peakLive = Math.max(this.peakLive, this.live);
+    }
+    this.closeFull(c.t);
+    this.running = Math.max(0, this.running + c.running);
+    this.holding = Math.max(0, this.holding + c.delayed);
+    if (c.cap !== undefined && this.cap !== null) this.cap = c.cap === null ? null : Math.max(c.cap, this.cap ?? 0);
+    if (c.t >= since && c.t <= until) this.peakLive = Math.max(this.peakLive, this.live);
+    this.openFull(c.t);
   }
 
   private openFull(t: number): void {

@@ -17,6 +17,7 @@ interface Proc {
 
 interface Open {
   pool: PoolTracker;
+  held: number | null;
   start: number;
   slot: number;
   command: string;
@@ -48,13 +49,14 @@ export class Summariser {
   private readonly jobs = new Map<string, JobAcc>();
   private readonly checks = new Map<string, CheckAcc>();
   private readonly open = new Map<string, Open>();
+  /** Jobs a `delay` event showed waiting with their slot: proc, job id -> since when. */
+  private readonly holding = new Map<string, { pool: PoolTracker; since: number }>();
   private readonly byEvent = new Map<string, number>();
   private readonly hosts = new Set<string>();
   private readonly seenProcs = new Set<string>();
   private first: number | null = null;
   private last: number | null = null;
   private lastSeen = -Infinity;
-  private entered = false;
   private counted = 0;
 
   constructor(private readonly window: Window, private readonly listener?: Listener) {}
@@ -62,10 +64,6 @@ export class Summariser {
   add(e: LogEvent): void {
     if (e.ts > this.lastSeen) this.lastSeen = e.ts;
     const inside = e.ts >= this.window.since && e.ts <= this.window.until;
-    if (inside && !this.entered) {
-      this.entered = true;
-      for (const pool of this.pools.values()) pool.enterWindow();
-    }
     const procKey = `${e.host}\0${e.pid}`;
     if (e.event === 'start') {
       const pool = this.pool(e.pool ?? '', e.host, e.stateDir, e.backend);
@@ -88,24 +86,35 @@ export class Summariser {
 
   /** What is live whether or not the event is in the window. */
   private track(e: LogEvent, procKey: string, pool: PoolTracker, inside: boolean): void {
-    if (e.event === 'spawn') {
+    if (e.event === 'delay') {
+      const key = `${procKey}\0${e.jobId}`;
+      if (!this.holding.has(key)) {
+        this.holding.set(key, { pool, since: e.ts });
+        pool.hold(1, e.ts);
+      }
+    } else if (e.event === 'spawn') {
       const key = `${procKey}\0${e.jobId}\0${e.attempt}`;
       if (this.open.has(key)) return;
-      this.open.set(key, { pool, start: e.ts, slot: e.slot, command: e.command, jobId: e.jobId, attempt: e.attempt, pid: e.pid, host: e.host });
-      pool.change(1, e.ts);
+      const held = e.attempt === 1 ? this.release(procKey, e, pool) : null;
+      this.open.set(key, { pool, held, start: e.ts, slot: e.slot, command: e.command, jobId: e.jobId, attempt: e.attempt, pid: e.pid, host: e.host });
+      pool.run(1, e.ts);
       if (inside) pool.jobs++;
     } else if (e.event === 'exit') {
       const key = `${procKey}\0${e.jobId}\0${e.attempt}`;
       const open = this.open.get(key);
       if (open) {
         this.open.delete(key);
-        open.pool.change(-1, e.ts);
+        open.pool.run(-1, e.ts);
+        open.pool.advance(e.ts);
       }
+      (open?.pool ?? pool).freed(e.slot, e.ts);
       const start = open?.start ?? e.ts - e.durationMs;
-      if (this.listener && e.ts >= this.window.since && start <= this.window.until) {
+      const held = open?.held ?? null;
+      if (this.listener && e.ts >= this.window.since && (held ?? start) <= this.window.until) {
         this.listener.job({
           pool: open?.pool ?? pool,
           slot: e.slot,
+          held,
           start,
           end: e.ts,
           outcome: e.outcome,
@@ -119,7 +128,33 @@ export class Summariser {
           tail: e.tail,
         });
       }
+    } else if (e.event === 'stop') {
+      // Delayed jobs not started by a stop are cancelled or left in the spool: their slots are free.
+      for (const [key, h] of this.holding) {
+        if (key.startsWith(`${procKey}\0`)) {
+          h.pool.hold(-1, e.ts);
+          this.holding.delete(key);
+        }
+      }
     }
+    pool.advance(e.ts);
+  }
+
+  /** The slot a first attempt held through its delay: from its `delay` event, else dated back by its delayMs. */
+  private release(procKey: string, e: LogEvent, pool: PoolTracker): number | null {
+    const key = `${procKey}\0${e.jobId}`;
+    const known = this.holding.get(key);
+    if (known) {
+      this.holding.delete(key);
+      known.pool.hold(-1, e.ts);
+      return known.since;
+    }
+    if (e.delayMs <= 0) return null;
+    // From the trigger, unless the slot was busy until later (the job was queued for it).
+    const since = pool.heldSince(e.slot, e.ts, e.delayMs);
+    pool.hold(1, since, e.delayMs);
+    pool.hold(-1, e.ts);
+    return since;
   }
 
   private count(e: LogEvent, pool: PoolTracker, proc: Proc | undefined): void {
@@ -186,7 +221,8 @@ export class Summariser {
       this.job(o.command).unfinished++;
       this.listener?.job({ ...o, end: Math.max(o.start, end), outcome: 'running', exitCode: null, signal: null, tail: '' });
     }
-    const usedPools = [...this.pools.values()].filter((p) => p.jobs || p.waits || p.skips.size || p.live || p.peakLive || p.delayed || p.resumed || p.leaseLost || [...this.checks.values()].some((c) => c.pool === p));
+    for (const h of this.holding.values()) h.pool.hold(-1, end);
+    const usedPools = [...this.pools.values()].filter((p) => p.jobs || p.waits || p.skips.size || p.peakLive || p.delayed || p.resumed || p.leaseLost || [...this.checks.values()].some((c) => c.pool === p));
     return {
       first: this.first,
       last: this.last,

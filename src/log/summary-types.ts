@@ -42,6 +42,8 @@ export interface Summary {
 export interface JobSpan {
   pool: PoolTracker;
   slot: number;
+  /** Since when its slot was held for a --delay before the start (null: no delay). */
+  held: number | null;
   start: number;
   end: number;
   outcome: string;

@@ -22,6 +22,8 @@ export interface TimelineBar {
   pool: number;
   /** Index into the pool's `slots`. */
   row: number;
+  /** Since when the slot was held through a --delay (null: no delay). */
+  held: number | null;
   start: number;
   end: number;
   outcome: string;
@@ -69,6 +71,7 @@ export class TimelineCollector implements Listener {
     this.bars.push({
       pool: this.index(span.pool),
       row: -1,
+      held: span.held,
       start: span.start,
       end: span.end,
       outcome: span.outcome,

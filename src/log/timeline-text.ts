@@ -24,7 +24,9 @@ const STYLES: Record<string, Style> = {
   running: { glyph: '┅', kind: 4, weight: 1, paint: (c, s) => c.cyan(s) },
 };
 const OTHER: Style = { glyph: '█', kind: 5, weight: 1, paint: (c, s) => c.white(s) };
-const BY_KIND = [...Object.values(STYLES), OTHER];
+/** A slot held through a --delay, before its job started: drawn only where no job is. */
+const HELD: Style = { glyph: '╌', kind: 6, weight: 0.25, paint: (c, s) => c.dim(s) };
+const BY_KIND = [...Object.values(STYLES), OTHER, HELD];
 const KINDS = BY_KIND.length;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
 const MIN_PLOT = 20;
@@ -43,15 +45,17 @@ export function timelineText(t: Timeline, width: number, c: ChalkInstance): stri
     // Per row and column, how long each outcome fills the cell (an instant job still counts).
     const weights = pool.slots.map(() => new Float64Array(plot * KINDS));
     const cellMs = span / plot;
-    for (const b of t.bars) {
-      if (b.pool !== pi || b.end < t.from || b.start > t.to) continue;
-      const style = STYLES[b.outcome] ?? OTHER;
-      const w = weights[b.row];
-      for (let x = col(b.start), last = col(b.end); x <= last; x++) {
-        const lo = Math.max(b.start, t.from + x * cellMs);
-        const hi = Math.min(b.end, t.from + (x + 1) * cellMs);
+    const paint = (w: Float64Array, style: Style, start: number, end: number): void => {
+      for (let x = col(start), last = col(end); x <= last; x++) {
+        const lo = Math.max(start, t.from + x * cellMs);
+        const hi = Math.min(end, t.from + (x + 1) * cellMs);
         w[x * KINDS + style.kind] += (Math.max(0, hi - lo) + cellMs / 1000) * style.weight;
       }
+    };
+    for (const b of t.bars) {
+      if (b.pool !== pi || b.end < t.from || (b.held ?? b.start) > t.to) continue;
+      if (b.held !== null && b.held < b.start) paint(weights[b.row], HELD, b.held, b.start);
+      if (b.start <= t.to) paint(weights[b.row], STYLES[b.outcome] ?? OTHER, b.start, b.end);
     }
     pool.slots.forEach((slot, r) => {
       let cells = '';
@@ -74,6 +78,7 @@ export function timelineText(t: Timeline, width: number, c: ChalkInstance): stri
   out.push(...axis(t.from, span, plot, labelWidth));
   // [what it shows, its visible width]: the legend wraps to the width like the rest.
   const legend: [string, number][] = ['ok', 'failed', 'timeout', 'killed', 'running'].map((o) => [`${STYLES[o].paint(c, STYLES[o].glyph)} ${o}`, o.length + 2]);
+  if (t.bars.some((b) => b.held !== null)) legend.push([`${HELD.paint(c, HELD.glyph)} held for --delay`, 17]);
   legend.push([`${c.blue('w')} wait`, 6], [`${c.red('x')} skip`, 6]);
   const scale = `column ${formatDuration(span / plot)}`;
   legend.push([scale, scale.length]);

@@ -17,8 +17,8 @@ function ev(fields: Record<string, unknown>): LogEvent {
 
 const start = (s: number, pid: number, pool: string, maxLive: number | null, host?: string) =>
   ev({ ts: at(s), event: 'start', pid, host, pool, maxLive, mode: 'watch', schedule: 'every 1s', backend: 'socket', stateDir: '/s' });
-const spawn = (s: number, pid: number, jobId: string, command: string, slot: number, attempt = 1, host?: string) =>
-  ev({ ts: at(s), event: 'spawn', pid, host, jobId, command, slot, attempt, jobPid: 100 });
+const spawn = (s: number, pid: number, jobId: string, command: string, slot: number, attempt = 1, host?: string, delayMs = 0) =>
+  ev({ ts: at(s), event: 'spawn', pid, host, jobId, command, slot, attempt, jobPid: 100, delayMs });
 const exit = (s: number, pid: number, jobId: string, command: string, slot: number, durationS: number, outcome = 'ok', attempt = 1, host?: string) =>
   ev({ ts: at(s), event: 'exit', pid, host, jobId, command, slot, attempt, outcome, durationMs: durationS * 1000, exitCode: outcome === 'ok' ? 0 : 1, signal: null, tail: 'last line' });
 
@@ -113,6 +113,33 @@ describe('Summariser', () => {
       ['b', 0, 'running', 10_000, 10_000],
     ]);
     expect(t.marks.map((m) => m.kind)).toEqual(['wait', 'skip']);
+  });
+});
+
+describe('slots held through a --delay', () => {
+  it('count as live from the trigger (the spawn less its delay), and show on the timeline', () => {
+    const collector = new TimelineCollector(false);
+    const s = summarise([start(0, 1, 'p', 2), spawn(1, 1, '1.1', 'now', 0), spawn(9, 1, '1.2', 'later', 1, 1, undefined, 8000), exit(5, 1, '1.1', 'now', 0, 4), exit(12, 1, '1.2', 'later', 1, 3)], -Infinity, Infinity, collector);
+    // Both slots held from 1 s (one running, one waiting out its delay) to 5 s.
+    expect(s.pools[0]).toMatchObject({ peakLive: 2, fullMs: 4000 });
+    expect(collector.build(T0, T0 + 12_000).bars.map((b) => [b.command, b.held === null ? null : b.held - T0])).toEqual([
+      ['now', null],
+      ['later', 1000],
+    ]);
+  });
+
+  it('never from before the slot was free: a queued job took it late', () => {
+    const collector = new TimelineCollector(false);
+    summarise([start(0, 1, 'p', 1), spawn(0, 1, '1.1', 'a', 0), exit(4, 1, '1.1', 'a', 0, 4), spawn(9, 1, '1.2', 'b', 0, 1, undefined, 8000), exit(10, 1, '1.2', 'b', 0, 1)], -Infinity, Infinity, collector);
+    expect(collector.build(T0, T0 + 10_000).bars.map((b) => (b.held === null ? null : b.held - T0))).toEqual([null, 4000]);
+  });
+
+  it('start at the `delay` event when there is one, counted once, and end at a stop that cancels them', () => {
+    const delay = (sec: number, jobId: string) => ev({ ts: at(sec), event: 'delay', pid: 1, jobId, command: 'x', dueAt: at(sec + 8), delayMs: 8000 });
+    const s = summarise([start(0, 1, 'p', 2), delay(2, '1.1'), spawn(10, 1, '1.1', 'x', 0, 1, undefined, 8000), exit(11, 1, '1.1', 'x', 0, 1)]);
+    expect(s.pools[0]).toMatchObject({ peakLive: 1, fullMs: 0 });
+    const cancelled = summarise([start(0, 1, 'p', 1), delay(2, '1.1'), ev({ ts: at(5), event: 'stop', pid: 1, reason: 'SIGINT', liveJobs: 0 }), ev({ ts: at(9), event: 'stop', pid: 2, reason: 'x', liveJobs: 0 })]);
+    expect(cancelled.pools[0]).toMatchObject({ peakLive: 1, fullMs: 3000 });
   });
 });
 

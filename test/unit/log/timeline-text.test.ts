@@ -7,7 +7,7 @@ import { timelineText } from '../../../src/log/timeline-text.js';
 const T0 = new Date(2026, 11, 2, 1, 0, 0).getTime();
 
 function bar(row: number, startS: number, endS: number, outcome: string): TimelineBar {
-  return { pool: 0, row, start: T0 + startS * 1000, end: T0 + endS * 1000, outcome, command: 'x', jobId: '1.1', attempt: 1, pid: 1, host: '', exitCode: 0, signal: null, tail: '' };
+  return { pool: 0, row, held: null, start: T0 + startS * 1000, end: T0 + endS * 1000, outcome, command: 'x', jobId: '1.1', attempt: 1, pid: 1, host: '', exitCode: 0, signal: null, tail: '' };
 }
 
 const timeline: Timeline = {
