@@ -93,7 +93,7 @@ function helpFooter(name: CommandName): string {
     once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 75 the pool was full and the trigger was skipped.',
     run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
     status: 'Shows every pool in the state dir unless --pool names one.',
-    log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0, 2 bad usage or an unreadable file.",
+    log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0; 1 the page could not be written; 2 bad usage or an unreadable file.",
   };
   const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else $XDG_RUNTIME_DIR/warden, else ${defaultStateDir({})} (here: ${defaultStateDir(process.env)}).`;
   return `\n${notes[name]}\n${name === 'log' ? '' : `${state}\n`}\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;

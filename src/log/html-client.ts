@@ -1,6 +1,7 @@
 // The script of the --html page, type-checked here and inlined into the page as its source
 // text (String(timelineClient)): it must not refer to anything outside its own body.
 // A canvas, not SVG: ten thousand bars stay one bitmap, redrawn in a few milliseconds.
+import { drawBars } from './html-draw.js';
 
 /** The data the page embeds (see html-page.ts): bars as columns, strings by index. */
 export interface PageData {
@@ -35,6 +36,7 @@ export function timelineClient(): void {
   const canvas = document.getElementById('timeline') as HTMLCanvasElement;
   const tip = document.getElementById('tip') as HTMLDivElement;
   const range = document.getElementById('range') as HTMLSpanElement;
+  const brush = document.getElementById('brush') as HTMLDivElement;
   const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
   const COLOURS: Record<string, string> = { ok: '#2f9e55', failed: '#d93b3b', timeout: '#e3a008', killed: '#8e5cc4', running: '#3b82d6' };
   const LABEL = 150;
@@ -78,6 +80,22 @@ export function timelineClient(): void {
   const from = (i: number): number => data.bars.held[i] ?? data.bars.start[i];
   for (const list of byRow.values()) list.sort((a, b) => from(a) - from(b));
 
+  // What the drawing needs of each bar, worked out once: its row, its outcome group, its reach.
+  const tops = new Float64Array(n);
+  const members: number[][] = data.outcomes.map(() => []);
+  let maxBefore = 0;
+  let maxAfter = 0;
+  for (let i = 0; i < n; i++) {
+    tops[i] = slotY.get(`${data.bars.pool[i]}:${data.bars.row[i]}`) ?? NaN;
+    members[data.bars.outcome[i]].push(i);
+    maxBefore = Math.max(maxBefore, data.bars.start[i] - from(i));
+    maxAfter = Math.max(maxAfter, data.bars.end[i] - data.bars.start[i]);
+  }
+  const groups = members.map((m) => Int32Array.from(m));
+  const colours = data.outcomes.map((o) => COLOURS[o] ?? '#888');
+  const marksY = new Map(lines.filter((l) => l.kind === 'marks').map((l) => [l.pool, l.y + l.h / 2]));
+  const markMids = Float64Array.from(data.marks.pool, (p) => marksY.get(p) ?? NaN);
+
   const pad = (v: number): string => String(v).padStart(2, '0');
   const clock = (ms: number, withMs: boolean): string => {
     const d = new Date(data.from + ms);
@@ -107,7 +125,7 @@ export function timelineClient(): void {
   const xOf = (t: number): number => LABEL + ((t - v0) / (v1 - v0)) * plotW;
   const tOf = (x: number): number => v0 + ((x - LABEL) / plotW) * (v1 - v0);
 
-  function draw(selection?: [number, number]): void {
+  function draw(): void {
     const began = performance.now();
     const width = Math.max(400, canvas.parentElement?.clientWidth ?? 800);
     const dpr = window.devicePixelRatio || 1;
@@ -153,67 +171,9 @@ export function timelineClient(): void {
       ctx.fillText(line.kind === 'slot' ? `slot ${pool.slots[line.row]}` : 'waits / skips', 16, line.y + line.h / 2);
     }
 
-    let drawn = 0;
-    for (let i = 0; i < n; i++) {
-      const s = data.bars.start[i];
-      const e = data.bars.end[i];
-      const h = data.bars.held[i];
-      if (e < v0 || (h ?? s) > v1) continue;
-      const top = slotY.get(`${data.bars.pool[i]}:${data.bars.row[i]}`);
-      if (top === undefined) continue;
-      if (h !== null && h < s) {
-        // The slot held through the delay: a thin line up to the job.
-        ctx.fillStyle = '#9aa3ad';
-        ctx.fillRect(Math.max(LABEL, xOf(h)), top + ROW / 2 - 1, Math.max(1, Math.min(LABEL + plotW, xOf(s)) - Math.max(LABEL, xOf(h))), 2);
-        ctx.fillRect(Math.max(LABEL, xOf(h)), top + 5, 1, ROW - 10);
-      }
-      if (s > v1) {
-        drawn++;
-        continue;
-      }
-      const x0 = Math.max(LABEL, xOf(s));
-      const x1 = Math.min(LABEL + plotW, xOf(e));
-      const w = Math.max(1, x1 - x0);
-      ctx.fillStyle = COLOURS[data.outcomes[data.bars.outcome[i]]] ?? '#888';
-      ctx.fillRect(x0, top + 3, w, ROW - 6);
-      // A pale edge where a bar starts tells back-to-back jobs apart.
-      if (w >= 4) {
-        ctx.fillStyle = 'rgba(255,255,255,0.85)';
-        ctx.fillRect(x0, top + 3, 1, ROW - 6);
-      }
-      drawn++;
-    }
+    const drawn = drawBars({ ctx, data, tops, markMids, groups, colours, maxBefore, maxAfter, v0, v1, plotX: LABEL, plotW, row: ROW });
     canvas.dataset.bars = String(drawn);
 
-    for (let i = 0; i < data.marks.ts.length; i++) {
-      const t = data.marks.ts[i];
-      if (t < v0 || t > v1) continue;
-      const line = lines.find((l) => l.kind === 'marks' && l.pool === data.marks.pool[i]);
-      if (!line) continue;
-      const x = xOf(t);
-      const mid = line.y + line.h / 2;
-      ctx.fillStyle = data.marks.kind[i] === 'wait' ? '#3b82d6' : '#d93b3b';
-      ctx.beginPath();
-      if (data.marks.kind[i] === 'wait') {
-        ctx.moveTo(x, mid - 5);
-        ctx.lineTo(x + 4, mid + 4);
-        ctx.lineTo(x - 4, mid + 4);
-        ctx.fill();
-      } else {
-        ctx.strokeStyle = ctx.fillStyle;
-        ctx.lineWidth = 2;
-        ctx.moveTo(x - 4, mid - 4);
-        ctx.lineTo(x + 4, mid + 4);
-        ctx.moveTo(x + 4, mid - 4);
-        ctx.lineTo(x - 4, mid + 4);
-        ctx.stroke();
-      }
-    }
-
-    if (selection) {
-      ctx.fillStyle = 'rgba(59,130,214,0.15)';
-      ctx.fillRect(Math.min(...selection), AXIS, Math.abs(selection[1] - selection[0]), height - AXIS);
-    }
     canvas.dataset.drawMs = (performance.now() - began).toFixed(1);
     range.textContent = `${dateTime(v0)} – ${dateTime(v1)} (${human(v1 - v0)}), ${drawn} of ${n} jobs in view`;
   }
@@ -275,14 +235,20 @@ export function timelineClient(): void {
     const [x] = local(ev);
     const from = dragFrom;
     dragFrom = undefined;
+    brush.hidden = true;
     if (Math.abs(x - from) > 4) zoom(tOf(from), tOf(Math.max(LABEL, Math.min(LABEL + plotW, x))));
-    else draw();
   });
   canvas.addEventListener('mousemove', (ev) => {
     const [x, yy] = local(ev);
     if (dragFrom !== undefined) {
+      // The selection is a box over the canvas: the bars are not redrawn while dragging.
       tip.hidden = true;
-      draw([dragFrom, Math.max(LABEL, Math.min(LABEL + plotW, x))]);
+      const to = Math.max(LABEL, Math.min(LABEL + plotW, x));
+      brush.style.left = `${Math.min(dragFrom, to)}px`;
+      brush.style.width = `${Math.abs(to - dragFrom)}px`;
+      brush.style.top = `${AXIS}px`;
+      brush.style.height = `${height - AXIS}px`;
+      brush.hidden = false;
       return;
     }
     const text = hit(x, yy);

@@ -1,6 +1,7 @@
 // --html FILE: one self-contained page (no network: styles, data and script inline) with the
 // timeline on a canvas, each job's details on hover, zoom to a time range, and the summary.
 import { timelineClient } from './html-client.js';
+import { drawBars } from './html-draw.js';
 import type { PageData } from './html-client.js';
 import type { Report } from './report.js';
 import { summaryHeading, summarySections } from './summary-text.js';
@@ -17,6 +18,7 @@ button{font:inherit;padding:2px 10px;border:1px solid #bbb;border-radius:4px;bac
 #range{color:#555}
 .wrap{position:relative;width:100%}
 canvas{display:block;cursor:crosshair}
+#brush{position:absolute;background:rgba(59,130,214,.15);border:1px solid rgba(59,130,214,.5);pointer-events:none}
 #tip{position:absolute;z-index:2;max-width:560px;background:#fffffb;border:1px solid #bbb;border-radius:4px;padding:6px 8px;box-shadow:0 2px 8px rgba(0,0,0,.15);font-size:12px;pointer-events:none}
 #tip .cmd{font-weight:600;font-family:ui-monospace,monospace;word-break:break-all}
 #tip pre{margin:4px 0 0;max-height:160px;overflow:hidden;white-space:pre-wrap;color:#444;border-top:1px solid #eee;padding-top:4px}
@@ -118,11 +120,12 @@ ${heading}
 <div class="bar"><button id="zoom-in" type="button">Zoom in</button><button id="zoom-out" type="button">Zoom out</button><button id="zoom-reset" type="button">Whole log</button>
 <span class="legend">${legend}<span><b style="color:#9aa3ad">├─</b>slot held through --delay</span><span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
 <p class="meta">Drag across the timeline to zoom to a time range; hover over a job for its details. <span id="range"></span></p>
-<div class="wrap"><canvas id="timeline"></canvas></div>
+<div class="wrap"><canvas id="timeline"></canvas><div id="brush" hidden></div></div>
 <div id="tip" hidden></div>
 ${tables(r)}
 <script type="application/json" id="timeline-data">${scriptJson(pageData(t))}</script>
-<script>(${String(timelineClient)})();</script>
+<script>${String(drawBars)}
+(${String(timelineClient)})();</script>
 </body>
 </html>
 `;
