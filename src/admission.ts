@@ -36,6 +36,8 @@ interface Entry<R> {
 export class Admission<R extends Request> {
   private readonly queue: Entry<R>[] = [];
   private pumping = false;
+  /** Ends the pump's current wait for a slot. */
+  private pumpWait: AbortController | undefined;
   private readonly abort = new AbortController();
   private closed = false;
 
@@ -106,6 +108,8 @@ export class Admission<R extends Request> {
           // Still beyond the queue's own room: give up on this request.
           if (at >= o.maxQueue) {
             this.queue.splice(at, 1);
+            // Nothing left to wait for: the pump must not go on to take a slot nobody uses.
+            if (!this.queue.length) this.pumpWait?.abort();
             this.skip(request, 'wait-timeout');
             resolve('skipped');
           }
@@ -137,10 +141,13 @@ export class Admission<R extends Request> {
     try {
       while (this.queue.length && !this.closed) {
         let slot: Slot;
+        const wait = new AbortController();
+        this.pumpWait = wait;
         try {
-          slot = await this.options.pool.acquire({ signal: this.abort.signal });
+          slot = await this.options.pool.acquire({ signal: AbortSignal.any([this.abort.signal, wait.signal]) });
         } catch (err) {
           if (err instanceof PoolTimeoutError || this.closed) return;
+          if (wait.signal.aborted) continue;
           // The pool itself failed (a state dir removed under us): say so and try again.
           this.options.emit({ event: 'error', message: msg.poolFailed(this.options.pool.name, err) });
           await new Promise((r) => setTimeout(r, 1000));

@@ -7,7 +7,8 @@ import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
 import { Sink } from './report/sink.js';
-import { defaultStateDir, resolveSettings } from './settings.js';
+import { defaultStateDir } from './pool/state-dir.js';
+import { resolveSettings } from './settings.js';
 import type { Settings } from './settings.js';
 
 type Flags = Record<string, string | string[] | boolean>;
@@ -95,7 +96,7 @@ function helpFooter(name: CommandName): string {
     status: 'Shows every pool in the state dir unless --pool names one.',
     log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0; 1 the page could not be written; 2 bad usage or an unreadable file.",
   };
-  const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else $XDG_RUNTIME_DIR/warden, else ${defaultStateDir({})} (here: ${defaultStateDir(process.env)}).`;
+  const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else ${defaultStateDir()}, the same for every session of this user (kept 0700).`;
   return `\n${notes[name]}\n${name === 'log' ? '' : `${state}\n`}\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;
 }
 

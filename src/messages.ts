@@ -36,6 +36,20 @@ export const msg = {
   detachNeedsLogFile: (): string => '--detach needs --log-file PATH: the detached jobs report their exits there',
   socketBackendOffLinux: (): string => "--pool-backend: 'socket' needs Linux abstract sockets; use --pool-backend flock",
   stateDirUnusable: (dir: string, why: string): string => `--state-dir: cannot use ${dir}: ${why}`,
+  stateDirRefused: (file: string, problem: string): string => `--state-dir: refusing ${file}: it ${problem}`,
+  // What is wrong with a path in the state dir (after "it").
+  unsafe: {
+    symlink: 'is a symbolic link',
+    notFolder: 'is not a folder',
+    notFile: 'is not a regular file',
+    owner: (uid: number, me: number): string => `is owned by uid ${uid}, not by this user (uid ${me})`,
+    open: (mode: number, folder: boolean): string =>
+      `is open to group/others (mode ${mode.toString(8).padStart(4, '0')}; it must be ${folder ? '0700' : '0600'})`,
+    parentOpen: (parent: string, mode: number): string =>
+      `sits in ${parent}, which others can write (mode ${mode.toString(8).padStart(4, '0')}, no sticky bit): they could replace it`,
+    parentOwner: (parent: string, uid: number): string => `sits in ${parent}, owned by uid ${uid}, who could replace it`,
+    notIdentity: 'is not a warden pool identity (remove it to start afresh)',
+  },
   logFileUnusable: (file: string, why: string): string => `--log-file: cannot write ${file}: ${why}`,
   outputDirUnusable: (dir: string, why: string): string => `--output: cannot write into ${dir}: ${why}`,
   redisPool: (where: string): string => `${where}: redis:// pools are not available in this version; use a local pool name`,
@@ -55,6 +69,7 @@ export const msg = {
     };
     return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
   },
+  flockHelperFailed: (why: string): string => `the flock pool's locking helper (perl) failed: ${why}`,
   poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,

@@ -64,7 +64,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'logFile', flag: '--log-file', value: 'PATH', kind: 'text', commands: POOLED, help: 'also append every event to PATH as JSON lines' },
   { key: 'quiet', flag: '--quiet', kind: 'boolean', commands: POOLED, help: 'show only what is wrong (check errors, failed or killed jobs, skips)' },
   { key: 'output', flag: '--output', value: 'DIR', kind: 'text', commands: SCHEDULED, help: "write each job's output to DIR/<job-id>.log instead of the terminal" },
-  { key: 'stateDir', flag: '--state-dir', value: 'DIR', kind: 'text', commands: ['watch', 'once', 'run', 'status'], help: 'where pools live (default $XDG_RUNTIME_DIR/warden, else a per-user folder in the temp dir)' },
+  { key: 'stateDir', flag: '--state-dir', value: 'DIR', kind: 'text', commands: ['watch', 'once', 'run', 'status'], help: 'where pools live; processes share a pool only with the same state dir (default /tmp/warden-UID, the same for every session of this user)' },
   { key: 'poolBackend', flag: '--pool-backend', value: 'B', kind: 'choice', choices: ['socket', 'flock'], commands: POOLED, help: 'socket (Linux abstract sockets) or flock (lock files; across network namespaces and off Linux)' },
   { key: 'config', flag: '--config', value: 'FILE', kind: 'text', commands: SCHEDULED, help: 'JSON file with these settings in camelCase, and jobs: [{run, delay}]; flags override it', cliOnly: true },
   { key: 'detach', flag: '--detach', kind: 'boolean', commands: ['once', 'run'], help: 'start the jobs and return at once; their exits go to --log-file' },

@@ -7,6 +7,7 @@ import { describeFsError, msg } from './messages.js';
 import { envName, optionsFor, parseText } from './options.js';
 import type { CommandName, OptionDef, Parsed, Value } from './options.js';
 import { defaultBackend } from './pool/pool.js';
+import { defaultStateDir } from './pool/state-dir.js';
 import { isTimeZone } from './zone.js';
 import type { PoolBackend } from './pool/pool.js';
 
@@ -169,7 +170,7 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     logFile: logFile === undefined ? undefined : path.resolve(logFile),
     quiet: bool('quiet'),
     output: str('output'),
-    stateDir: path.resolve(str('stateDir') ?? defaultStateDir(env)),
+    stateDir: path.resolve(str('stateDir') ?? defaultStateDir()),
     poolBackend,
     detach,
     json: bool('json'),
@@ -181,21 +182,6 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     argv,
   };
   return { settings };
-}
-
-/** $XDG_RUNTIME_DIR/warden when the session has one, else a per-user folder in the temp dir. */
-export function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  const xdg = env.XDG_RUNTIME_DIR;
-  if (xdg && path.isAbsolute(xdg)) {
-    try {
-      fs.accessSync(xdg, fs.constants.W_OK);
-      return path.join(xdg, 'warden');
-    } catch {
-      // Not usable (cron, su): fall through to the temp dir.
-    }
-  }
-  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().username;
-  return path.join(os.tmpdir(), `warden-${uid}`);
 }
 
 // --config ------------------------------------------------------------------------------

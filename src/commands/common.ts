@@ -6,20 +6,37 @@ import { UsageError, VERSION } from '../exit.js';
 import type { Signal } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
+import { UnsafePathError } from '../pool/safe-fs.js';
+import { checkStateDir, ensureStateDir } from '../pool/state-dir.js';
 import { finite } from '../pool/pool.js';
 import type { Pool } from '../pool/pool.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';
 import type { Settings } from '../settings.js';
 
-/** Create the state dir (mode 0700) and make sure it can be written. */
+/** Create the state dir (mode 0700) if missing, refuse it unless it is ours alone and writable. */
 export function prepareStateDir(dir: string): void {
   try {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+    ensureStateDir(dir);
   } catch (err) {
-    throw new UsageError(msg.stateDirUnusable(dir, describeFsError(err)));
+    throw stateDirError(dir, err);
   }
+}
+
+/** For commands that only look (status): an existing state dir must still be ours alone. */
+export function checkExistingStateDir(dir: string): boolean {
+  try {
+    checkStateDir(dir);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw stateDirError(dir, err);
+  }
+}
+
+function stateDirError(dir: string, err: unknown): UsageError {
+  if (err instanceof UnsafePathError) return new UsageError(msg.stateDirRefused(err.file, err.problem));
+  return new UsageError(msg.stateDirUnusable(dir, describeFsError(err)));
 }
 
 export async function openReporter(settings: Settings, display: Display, displayFd: number): Promise<Reporter> {
@@ -47,7 +64,7 @@ export function openSettingsPool(settings: Settings): Pool {
   try {
     return openPool({ name: settings.pool, maxLive: settings.maxLive, stateDir: settings.stateDir, backend: settings.poolBackend });
   } catch (err) {
-    throw new UsageError(msg.stateDirUnusable(settings.stateDir, describeFsError(err)));
+    throw stateDirError(settings.stateDir, err);
   }
 }
 

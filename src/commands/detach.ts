@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createExclusive, readPrivate } from '../pool/safe-fs.js';
 import { inheritedSlot } from '../pool/slot.js';
 import type { Slot } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
@@ -49,7 +50,12 @@ export class Detacher {
     if (!batch.length) return;
     const file = path.join(this.settings.stateDir, `runner-${process.pid}-${++batches}.json`);
     const spec: RunnerSpec = { settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) };
-    fs.writeFileSync(file, JSON.stringify(spec, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)), { mode: 0o600 });
+    const fd = createExclusive(file);
+    try {
+      fs.writeSync(fd, JSON.stringify(spec, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
+    } finally {
+      fs.closeSync(fd);
+    }
     const child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
       detached: true,
       stdio: ['ignore', 'ignore', 'ignore', ...batch.map((b) => b.slot.fd)],
@@ -62,7 +68,7 @@ export class Detacher {
 
 /** The hidden runner: adopt the inherited slots and run their jobs as a supervisor would. */
 export async function runnerCommand(file: string): Promise<number> {
-  const spec = JSON.parse(fs.readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunnerSpec;
+  const spec = JSON.parse(readPrivate(file, 16 * 1024 * 1024) ?? '', (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunnerSpec;
   fs.rmSync(file, { force: true });
   const settings: Settings = { ...spec.settings, detach: false };
   const reporter = await openReporter(settings, 'none', 2);

@@ -40,7 +40,9 @@ export async function runCommand(settings: Settings): Promise<number> {
       try {
         slot = await pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
       } catch (err) {
-        if (!(err instanceof PoolTimeoutError)) return SIGNAL_EXIT[signalled ?? 'SIGTERM'];
+        if (signalled) return SIGNAL_EXIT[signalled];
+        // The pool itself failed (its helper could not lock): one line, not a silent exit.
+        if (!(err instanceof PoolTimeoutError)) throw err;
         reporter.emit({ event: 'skip', reason: 'wait-timeout', tick: 1, pool: pool.name, command });
         reporter.notice(msg.runWaitTimeout(pool.name));
         return EXIT.tempFail;

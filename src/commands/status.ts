@@ -9,6 +9,7 @@ import type { PoolBackend } from '../pool/pool.js';
 import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
 import { EXIT } from '../exit.js';
+import { checkExistingStateDir } from './common.js';
 
 export interface SlotView {
   slot: number;
@@ -77,7 +78,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
 export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
   const out = new Sink(1, 'stdout', () => undefined);
-  const pools = await inspectPools(settings.stateDir, only);
+  const pools = checkExistingStateDir(settings.stateDir) ? await inspectPools(settings.stateDir, only) : [];
   if (settings.json) {
     out.write(JSON.stringify({ stateDir: settings.stateDir, pools }, null, 2) + '\n');
     return EXIT.ok;

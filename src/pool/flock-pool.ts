@@ -6,29 +6,41 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BasePool, FdSlot } from './slot.js';
+import { FdSlot } from './held-slot.js';
+import { BasePool } from './slot.js';
+import { msg } from '../messages.js';
+import { openPrivate } from './safe-fs.js';
 import { abortable, scanOrder } from './wait.js';
+import { PoolError } from './pool.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 
-// try: lock the first free descriptor without blocking. wait: one blocking locker per
-// descriptor, the first to win stops the rest; every descriptor that ended up locked is
-// printed, so the caller can keep one and release any that won the same race.
+// try: lock the first free descriptor without blocking (exit 1: none free). wait: one blocking
+// locker per descriptor, the first to win stops the rest; every descriptor that ended up
+// locked is printed, so the caller can keep one and release any that won the same race.
 // test: report which descriptors are locked by someone, unlocking at once.
+// Every helper process asks the kernel to SIGKILL it when its parent dies (PR_SET_PDEATHSIG,
+// where the syscall number is known), so no locker outlives a SIGKILLed warden to take a turn.
 const HELPER = String.raw`
 use strict; use Fcntl qw(:flock);
-my ($mode, @fds) = @ARGV; $| = 1;
-my %fh; for my $fd (@fds) { open(my $h, '+<&=', $fd) or die "fd $fd: $!"; $fh{$fd} = $h; }
+my ($mode, $prctl, $parent, @fds) = @ARGV; $| = 1;
+sub guard { my ($p) = @_; syscall($prctl, 1, 9) if $prctl > 0; exit 2 if getppid() != $p; }
+guard($parent);
+my %fh; for my $fd (@fds) { open(my $h, '+<&=', $fd) or die "fd $fd: $!\n"; $fh{$fd} = $h; }
 if ($mode eq 'try') { for my $fd (@fds) { if (flock($fh{$fd}, LOCK_EX | LOCK_NB)) { print "$fd\n"; exit 0; } } exit 1; }
 if ($mode eq 'test') { for my $fd (@fds) { if (flock($fh{$fd}, LOCK_EX | LOCK_NB)) { flock($fh{$fd}, LOCK_UN); } else { print "$fd\n"; } } exit 0; }
-my %kids;
-for my $fd (@fds) { my $pid = fork(); die "fork: $!" unless defined $pid;
-  if ($pid == 0) { exit(flock($fh{$fd}, LOCK_EX) ? 0 : 1); } $kids{$pid} = $fd; }
+my $me = $$; my %kids;
+for my $fd (@fds) { my $pid = fork(); die "fork: $!\n" unless defined $pid;
+  if ($pid == 0) { guard($me); exit(flock($fh{$fd}, LOCK_EX) ? 0 : do { print STDERR "flock: $!\n"; 1 }); } $kids{$pid} = $fd; }
 my $first = waitpid(-1, 0); my $won = ($? == 0) ? $kids{$first} : undef; delete $kids{$first};
 print "$won\n" if defined $won;
 kill 'KILL', keys %kids;
 for my $pid (keys %kids) { waitpid($pid, 0); print "$kids{$pid}\n" if $? == 0; }
 exit(defined $won ? 0 : 1);
 `;
+
+// prctl(2)'s number, per architecture (Linux only; elsewhere the helpers go without).
+const PRCTL: Partial<Record<string, number>> = { x64: 157, arm64: 167, riscv64: 167, ia32: 172, arm: 172, s390x: 172, ppc64: 171, loong64: 167 };
+const prctl = process.platform === 'linux' ? (PRCTL[process.arch] ?? 0) : 0;
 
 type Mode = 'try' | 'wait' | 'test';
 
@@ -53,22 +65,22 @@ export class FlockPool extends BasePool {
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
     const first = await this.tryAcquire();
     if (first) return first;
-    for (;;) {
-      const slot = await abortable<Slot | undefined>(options, (resolve, reject, settled) => {
-        let cancel = (): void => undefined;
-        const stop = (): void => {
-          cancel();
-          this.waits.delete(stop);
-        };
-        this.waits.add(stop);
-        this.lockOne('wait', range(0, this.maxLive), (kill) => (cancel = kill)).then((slot) => {
-          if (slot && settled()) slot.release();
-          else resolve(slot);
-        }, reject);
-        return stop;
-      });
-      if (slot) return slot;
-    }
+    return abortable<Slot>(options, (resolve, reject, settled) => {
+      let cancel = (): void => undefined;
+      const stop = (): void => {
+        cancel();
+        this.waits.delete(stop);
+      };
+      this.waits.add(stop);
+      this.lockOne('wait', range(0, this.maxLive), (kill) => (cancel = kill)).then((slot) => {
+        if (slot && settled()) slot.release();
+        else if (slot) resolve(slot);
+        // Unless we stopped it, a waiting helper ends only with a lock: without one it failed
+        // (perl died, ENOLCK), and starting another would only fail again.
+        else if (!settled()) reject(new PoolError(msg.flockHelperFailed('exited without a lock')));
+      }, reject);
+      return stop;
+    });
   }
 
   private slotFile(index: number): string {
@@ -77,7 +89,7 @@ export class FlockPool extends BasePool {
 
   /** Open the slots' files, let the helper lock one, keep the winner and close the rest. */
   private async lockOne(mode: Mode, indexes: number[], onStart?: (kill: () => void) => void): Promise<Slot | undefined> {
-    const fds = indexes.map((i) => fs.openSync(this.slotFile(i), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+    const fds = openAll(indexes.map((i) => this.slotFile(i)));
     let won: number[] = [];
     try {
       won = await runHelper(mode, fds, onStart);
@@ -94,19 +106,19 @@ export class FlockPool extends BasePool {
   }
 
   protected async heldSlots(indexes: number[]): Promise<Set<number>> {
-    const fromProc = procLockedInodes();
+    const fromProc = procLockedFiles();
     if (fromProc) {
       return new Set(
         indexes.filter((i) => {
           try {
-            return fromProc.has(fs.statSync(this.slotFile(i)).ino);
+            return fromProc.has(fileKey(fs.lstatSync(this.slotFile(i), { bigint: true })));
           } catch {
             return false;
           }
         }),
       );
     }
-    const fds = indexes.map((i) => fs.openSync(this.slotFile(i), fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600));
+    const fds = openAll(indexes.map((i) => this.slotFile(i)));
     try {
       const locked = new Set(await runHelper('test', fds));
       return new Set(indexes.filter((_, k) => locked.has(fds[k])));
@@ -116,44 +128,71 @@ export class FlockPool extends BasePool {
   }
 }
 
-/** Run the perl helper over our descriptors; resolves with the descriptors it reported. */
+/**
+ * Run the perl helper over our descriptors; resolves with the descriptors it reported. Rejects
+ * when it could not run or failed in a way other than "none free" / "stopped by us".
+ */
 function runHelper(mode: Mode, fds: number[], onStart?: (kill: () => void) => void): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn('perl', ['-e', HELPER, mode, ...fds.map((_, k) => String(k + 3))], {
-      stdio: ['ignore', 'pipe', 'inherit', ...fds],
-      detached: mode === 'wait',
+    // Not detached: killing the helper kills its lockers too (they die with it, PR_SET_PDEATHSIG).
+    const child = spawn('perl', ['-e', HELPER, mode, String(prctl), String(process.pid), ...fds.map((_, k) => String(k + 3))], {
+      stdio: ['ignore', 'pipe', 'pipe', ...fds],
     });
     let out = '';
+    let err = '';
+    let killed = false;
     child.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', () => resolve(out.split('\n').filter(Boolean).map((n) => fds[Number(n) - 3])));
+    child.stderr?.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(new PoolError(msg.flockHelperFailed(e.code === 'ENOENT' ? 'perl is not installed' : e.message))));
+    child.on('close', (code, signal) => {
+      const reported = out.split('\n').filter(Boolean).map((n) => fds[Number(n) - 3]);
+      if (code === 0 || killed || (code === 1 && mode !== 'test')) resolve(reported);
+      else reject(new PoolError(msg.flockHelperFailed(err.trim().split('\n')[0] || `exit ${code ?? signal}`)));
+    });
     onStart?.(() => {
-      try {
-        if (child.pid) process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
+      killed = true;
+      child.kill('SIGKILL');
     });
   });
 }
 
-/** Inodes with a flock held, from /proc/locks; undefined off Linux. */
-function procLockedInodes(): Set<number> | undefined {
+/** A file as /proc/locks names it: "major:minor:inode" (device numbers in hex). */
+function fileKey(stat: fs.BigIntStats): string {
+  const dev = stat.dev;
+  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
+  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
+  return `${major.toString(16)}:${minor.toString(16)}:${stat.ino}`;
+}
+
+/** Files with a flock held (device and inode: inode numbers repeat across file systems); undefined off Linux. */
+function procLockedFiles(): Set<string> | undefined {
   let text: string;
   try {
     text = fs.readFileSync('/proc/locks', 'utf8');
   } catch {
     return undefined;
   }
-  const inodes = new Set<number>();
+  const files = new Set<string>();
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);
     // "1: FLOCK ADVISORY WRITE 1234 fd:01:5678 0 EOF"; blocked waiters are marked "->".
     if (f[1] !== 'FLOCK' || f.includes('->')) continue;
-    const ino = f[5]?.split(':')[2];
-    if (ino) inodes.add(Number(ino));
+    const [major, minor, ino] = f[5]?.split(':') ?? [];
+    if (ino) files.add(`${parseInt(major, 16).toString(16)}:${parseInt(minor, 16).toString(16)}:${ino}`);
   }
-  return inodes;
+  return files;
+}
+
+/** Open every slot file, or none (a refused one closes those already open). */
+function openAll(files: string[]): number[] {
+  const fds: number[] = [];
+  try {
+    for (const file of files) fds.push(openPrivate(file));
+  } catch (err) {
+    fds.forEach((fd) => fs.closeSync(fd));
+    throw err;
+  }
+  return fds;
 }
 
 const range = (from: number, count: number): number[] => Array.from({ length: count }, (_, k) => from + k);

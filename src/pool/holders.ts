@@ -3,6 +3,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { finite } from './pool.js';
+import { UnsafePathError, openPrivate, privacyProblem, readPrivate, writeAtomic } from './safe-fs.js';
+import { ensurePrivateFolder } from './state-dir.js';
 import type { HolderInfo, PoolBackend } from './pool.js';
 
 export interface PoolMeta {
@@ -17,14 +19,19 @@ export const poolDir = (stateDir: string, pool: string): string => path.join(poo
 const holderFile = (dir: string, slot: number): string => path.join(dir, `slot-${slot}.json`);
 const metaFile = (dir: string): string => path.join(dir, 'pool.json');
 
-/** Create the pool's folder and record this process's cap; throws if the state dir is unusable. */
+/**
+ * Create the pool's folder and record this process's cap; throws if the state dir is unusable,
+ * or UnsafePathError if anything in the pool's folder is not a regular file of ours.
+ */
 export function preparePoolDir(stateDir: string, meta: Omit<PoolMeta, 'updatedAt'>): string {
   const dir = poolDir(stateDir, meta.name);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensurePrivateFolder(poolsDir(stateDir));
+  ensurePrivateFolder(dir);
+  checkEntries(dir);
   // Rewritten only when it changes: a rename costs a millisecond here, on every one-shot.
   const known = readMeta(dir);
   if (!known || known.backend !== meta.backend || known.maxLive !== meta.maxLive) {
-    writeJsonAtomic(metaFile(dir), { ...meta, maxLive: finite(meta.maxLive), updatedAt: new Date().toISOString() });
+    writeAtomic(metaFile(dir), JSON.stringify({ ...meta, maxLive: finite(meta.maxLive), updatedAt: new Date().toISOString() }) + '\n');
   }
   return dir;
 }
@@ -50,7 +57,7 @@ export function clearHolder(dir: string, slot: number, pid: number): void {
 
 function writeRecord(file: string, json: string): void {
   try {
-    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    const fd = openPrivate(file);
     try {
       const buf = Buffer.alloc(RECORD_BYTES, ' ');
       buf.write(json);
@@ -60,7 +67,7 @@ function writeRecord(file: string, json: string): void {
       fs.closeSync(fd);
     }
   } catch {
-    // Information only: a state dir removed under us must not fail a job.
+    // Information only: a state dir removed under us, or a planted entry, must not fail a job.
   }
 }
 
@@ -108,15 +115,25 @@ export function listPools(stateDir: string): string[] {
 const fromJsonCap = (n: number | null): number => (n === null ? Infinity : n);
 
 function readJson(file: string): unknown {
+  const text = readPrivate(file);
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return text === undefined ? undefined : JSON.parse(text);
   } catch {
     return undefined;
   }
 }
 
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, JSON.stringify(value) + '\n', { mode: 0o600 });
-  fs.renameSync(tmp, file);
+/** Every entry of a pool's folder is a regular file of ours: nothing planted is followed or read. */
+function checkEntries(dir: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const file = path.join(dir, name);
+    let stat: fs.Stats;
+    try {
+      stat = fs.lstatSync(file);
+    } catch {
+      continue;
+    }
+    const problem = privacyProblem(stat, false);
+    if (problem) throw new UnsafePathError(file, problem);
+  }
 }

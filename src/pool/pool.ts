@@ -73,6 +73,14 @@ export class PoolTimeoutError extends Error {
   }
 }
 
+/** The pool's own machinery failed (not a timeout, not an abort): waiting again would fail again. */
+export class PoolError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PoolError';
+  }
+}
+
 /** Abstract sockets where Linux has them, flock files elsewhere. */
 export const defaultBackend = (): PoolBackend => (process.platform === 'linux' ? 'socket' : 'flock');
 

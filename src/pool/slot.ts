@@ -1,61 +1,15 @@
-// The parts every backend's slot and pool share: holder records, the once-only close, the
-// wait registry. A backend supplies only how its kernel object is closed and acquired.
+// The parts every backend's pool shares: the pool's folder, the wait registry, the slots this
+// process holds, `inspect`. A backend supplies only how its kernel objects are acquired and seen.
 import fs from 'node:fs';
-import { clearHolder, poolDir, preparePoolDir, readHolder, recordedSlots, writeHolder } from './holders.js';
-import type { AcquireOptions, HolderInfo, Pool, PoolBackend, PoolOptions, Slot, SlotState } from './pool.js';
-
-export abstract class HeldSlot implements Slot {
-  private closed = false;
-
-  constructor(
-    readonly pool: string,
-    readonly index: number,
-    readonly fd: number,
-    private readonly dir: string,
-    private readonly maxLive: number,
-    /** Tells the pool the slot may be free again. */
-    private readonly onForget: (slot: Slot) => void = () => undefined,
-  ) {}
-
-  forget(): void {
-    this.onForget(this);
-  }
-
-  describe(info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {
-    writeHolder(this.dir, { ...info, slot: this.index, maxLive: this.maxLive });
-  }
-
-  release(): void {
-    if (this.closed) return;
-    clearHolder(this.dir, this.index, process.pid);
-    this.handOff();
-    this.forget();
-  }
-
-  handOff(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.closeHere();
-  }
-
-  /** Close this process's hold on the kernel object. */
-  protected abstract closeHere(): void;
-}
-
-/** A slot that is a plain descriptor here: a flock'd file, or one inherited from the one-shot. */
-export class FdSlot extends HeldSlot {
-  protected closeHere(): void {
-    try {
-      fs.closeSync(this.fd);
-    } catch {
-      // Already closed.
-    }
-  }
-}
+import { FdSlot } from './held-slot.js';
+import { poolDir, preparePoolDir, readHolder, recordedSlots } from './holders.js';
+import type { AcquireOptions, Pool, PoolBackend, PoolOptions, Slot, SlotState } from './pool.js';
+import { adoptSocketSlot } from './socket-slot.js';
 
 /** An inherited slot (the --detach runner): the same kernel object, known by its descriptor. */
 export function inheritedSlot(pool: string, index: number, fd: number, stateDir: string, maxLive: number): Slot {
-  return new FdSlot(pool, index, fd, poolDir(stateDir, pool), maxLive);
+  const dir = poolDir(stateDir, pool);
+  return fs.fstatSync(fd).isSocket() ? adoptSocketSlot(pool, index, fd, dir, maxLive) : new FdSlot(pool, index, fd, dir, maxLive);
 }
 
 export abstract class BasePool implements Pool {

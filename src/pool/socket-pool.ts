@@ -1,80 +1,22 @@
 // Slots as Linux abstract-namespace sockets: slot i is held while some process has the socket
 // bound to its name open. The kernel frees the name when the last descriptor closes, on any
 // death, so there is nothing stale to clean and no PID to trust.
-import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import { fnv64 } from '../hash.js';
-import { BasePool, HeldSlot } from './slot.js';
+import { poolIdentity } from './identity.js';
+import { PoolNames, boundAbstractNames, pad } from './names.js';
+import { BasePool } from './slot.js';
+import { SLOT_BACKLOG, SocketSlot } from './socket-slot.js';
+import { Line } from './socket-line.js';
+import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 
-// sizeof(sun_path). Node 20 binds the whole padded buffer, Node 22 the exact length: padding
-// every name to the full size makes both agree on one address.
-const SUN_PATH = 108;
-const RETRY_BUSY_MS = 5;
-
-interface HandleWithFd {
-  _handle?: { fd?: number } | null;
-}
-
-/**
- * The name every address of a pool starts with: uid and state dir are in it since abstract
- * names have no permissions; long pool names are hashed so that any suffix still fits.
- */
-export function poolPrefix(stateDir: string, pool: string): string {
-  const scope = fnv64(stateDir);
-  const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
-  const name = `warden:${uid}:${scope}:${pool}:`;
-  if (Buffer.byteLength(name) + LONGEST_SUFFIX < SUN_PATH) return name;
-  const digest = fnv64(pool) + fnv64(pool, 1);
-  return `warden:${uid}:${scope}:#${digest}:`;
-}
-
-// "w:<cap>:<16 hex>:<pid>" of a waiter's ticket, the longest suffix a name gets.
-const LONGEST_SUFFIX = 40;
-const pad = (name: string): string => ('\0' + name).padEnd(SUN_PATH, '\0');
-
-// Waiters queue by ticket: an abstract name holding the time they started waiting (the
-// system-wide monotonic clock) and the highest slot they may take. A waiter woken by a freed
-// slot lets an older waiter that may take that slot go first, for a few ms at most, so a
-// stopped or stuck waiter can delay the line but never stall it.
-const DEFER_BUDGET_MS = 250;
+// A waiter that found a slot's queue full (thousands of waiters on a slot no warden holds) asks
+// again after this long, doubling up to the maximum: rare by design, and never a busy loop.
+const BUSY_RETRY_MS = 20;
+const BUSY_RETRY_MAX_MS = 1000;
+// While deferring to an older waiter, look again this often.
 const DEFER_STEP_MS = 2;
-// Renewing the ticket costs a bind: done only once it is this far behind the line's head.
-const TICKET_STALE_NS = 50_000_000n;
-
-interface Ticket {
-  at: bigint;
-  close(): void;
-}
-
-function takeTicket(prefix: string, cap: number, at = process.hrtime.bigint()): Promise<Ticket | undefined> {
-  const server = net.createServer((conn) => conn.destroy());
-  return new Promise((resolve) => {
-    server.once('error', () => resolve(undefined));
-    const capText = Number.isFinite(cap) ? String(cap) : 'u';
-    server.listen({ path: pad(`${prefix}w:${capText}:${at.toString(16).padStart(16, '0')}:${process.pid}`) }, () =>
-      resolve({ at, close: () => server.close() }),
-    );
-  });
-}
-
-/** Whether a waiter older than `at` is in line for `slot`. */
-function olderWaiter(prefix: string, slot: number, at: bigint): boolean {
-  let table: string;
-  try {
-    table = fs.readFileSync('/proc/net/unix', 'latin1');
-  } catch {
-    return false;
-  }
-  const marker = `@${prefix}w:`;
-  for (let i = table.indexOf(marker); i !== -1; i = table.indexOf(marker, i + 1)) {
-    const [cap, ticket] = table.slice(i + marker.length, i + marker.length + 40).split(':');
-    if ((cap === 'u' || Number(cap) > slot) && BigInt(`0x${ticket}`) < at) return true;
-  }
-  return false;
-}
 
 interface Waiter {
   /** When it began to wait (the system-wide monotonic clock). */
@@ -86,21 +28,29 @@ interface Waiter {
 
 export class SocketPool extends BasePool {
   readonly backend = 'socket' as const;
-  private readonly prefix: string;
+  /** Undefined only when looking at a state dir that has no identity yet: nothing is held. */
+  private readonly names: PoolNames | undefined;
   private readonly line: Waiter[] = [];
+  private readonly queue: Line | undefined;
   private readonly watchers = new Map<number, net.Socket>();
-  private readonly deferredSince = new Map<number, number>();
+  private readonly busyDelay = new Map<number, number>();
   private ticket: Promise<Ticket | undefined> | undefined;
   private watching = false;
 
   constructor(options: PoolOptions) {
     super(options, 'socket');
-    this.prefix = poolPrefix(options.stateDir, options.name);
+    const secret = poolIdentity(options.stateDir, !options.inspectOnly);
+    this.names = secret === undefined ? undefined : new PoolNames(secret, options.stateDir, options.name);
+    this.queue = this.names && new Line(this.names.ticketPrefix, this.dir);
   }
 
-  // Computed once: a name per bind or connect would hash the pool's prefix every time.
   private address(slot: number): string {
-    return pad(this.prefix + slot);
+    return pad(this.known().slot(slot));
+  }
+
+  private known(): PoolNames {
+    if (!this.names) throw new Error('pool opened only to look');
+    return this.names;
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -123,10 +73,11 @@ export class SocketPool extends BasePool {
 
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
     if (!Number.isFinite(this.maxLive)) return (await this.tryAcquire()) as Slot;
+    const queue = this.queue as Line;
     if (!this.line.length) {
       // A newcomer does not jump the line: with older waiters about, it waits its turn.
       const ticket = await this.takeTicket();
-      if (!this.line.length && (!ticket || !olderWaiter(this.prefix, 0, ticket.at))) {
+      if (!this.line.length && (!ticket || !queue.due(0, ticket))) {
         const first = await this.tryAcquire();
         if (first) {
           if (!this.line.length) this.stopWatching();
@@ -146,21 +97,21 @@ export class SocketPool extends BasePool {
     });
   }
 
-  private async takeTicket(): Promise<Ticket | undefined> {
-    this.ticket ??= takeTicket(this.prefix, this.maxLive);
+  private takeTicket(): Promise<Ticket | undefined> {
+    this.ticket ??= (this.queue as Line).take(this.maxLive);
     return this.ticket;
   }
 
   /** Our ticket must tell when our first waiter began to wait, not when the line did. */
   private refreshTicket(ticket: Ticket | undefined): void {
-    const head = this.line[0];
-    if (!ticket || !head || head.at - ticket.at < TICKET_STALE_NS) return;
+    const head = this.line.find((w) => !w.settled());
+    if (!ticket || !head || !(this.queue as Line).stale(ticket, head.at)) return;
     ticket.close();
-    this.ticket = takeTicket(this.prefix, this.maxLive, head.at);
+    this.ticket = (this.queue as Line).take(this.maxLive, head.at);
   }
 
   // Every waiter of this process shares one line, one ticket and one connection per slot: the
-  // holder never accepts, and the kernel resets the connection the moment the slot's last
+  // slot's holder accepts it and keeps it, and the kernel resets it the moment the slot's last
   // descriptor closes. That wake-up is the whole wait: no polling.
   private startWatching(): void {
     if (this.watching) return;
@@ -179,7 +130,8 @@ export class SocketPool extends BasePool {
     this.waits.delete(this.stopLine);
     for (const sock of this.watchers.values()) sock.destroy();
     this.watchers.clear();
-    this.deferredSince.clear();
+    this.busyDelay.clear();
+    this.queue?.forgetDeferral();
     const ticket = this.ticket;
     this.ticket = undefined;
     void ticket?.then((t) => t?.close());
@@ -190,7 +142,10 @@ export class SocketPool extends BasePool {
     const sock = net.connect({ path: this.address(i) });
     let failure: string | undefined;
     this.watchers.set(i, sock);
-    sock.on('connect', () => this.deferredSince.delete(i));
+    sock.on('connect', () => {
+      this.busyDelay.delete(i);
+      this.queue?.forgetDeferral(i);
+    });
     sock.on('error', (err: NodeJS.ErrnoException) => {
       failure = err.code;
     });
@@ -198,21 +153,31 @@ export class SocketPool extends BasePool {
       if (this.watchers.get(i) !== sock) return;
       this.watchers.delete(i);
       if (!this.watching) return;
-      void this.onFree(i, failure);
+      if (failure === 'EAGAIN') this.onBusy(i);
+      else void this.onFree(i);
     });
   }
 
+  /** Slot i's queue is full: it is held, by a holder that accepts nothing. Ask again later. */
+  private onBusy(i: number): void {
+    const delay = Math.min(BUSY_RETRY_MAX_MS, (this.busyDelay.get(i) ?? BUSY_RETRY_MS / 2) * 2);
+    this.busyDelay.set(i, delay);
+    setTimeout(() => {
+      if (boundAbstractNames()?.has(this.known().slot(i)) === false) void this.onFree(i);
+      else this.rewatch(i);
+    }, delay);
+  }
+
   /** Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due. */
-  private async onFree(i: number, failure: string | undefined): Promise<void> {
+  private async onFree(i: number): Promise<void> {
+    if (!this.line.some((w) => !w.settled())) return;
     const ticket = await this.ticket;
-    if (ticket && olderWaiter(this.prefix, i, ticket.at)) {
-      const since = this.deferredSince.get(i) ?? performance.now();
-      this.deferredSince.set(i, since);
-      if (performance.now() - since < DEFER_BUDGET_MS) {
-        setTimeout(() => this.rewatch(i), DEFER_STEP_MS);
-        return;
-      }
+    if (ticket && this.queue?.due(i, ticket)) {
+      setTimeout(() => this.rewatch(i), DEFER_STEP_MS);
+      return;
     }
+    // Nobody of ours waits any more (a timeout, an abort while we looked): take nothing.
+    if (!this.line.some((w) => !w.settled())) return;
     let slot: Slot | undefined;
     try {
       slot = await this.bind(i);
@@ -225,12 +190,12 @@ export class SocketPool extends BasePool {
       const waiter = this.line.find((w) => !w.settled());
       this.refreshTicket(ticket);
       // Ours now: watched again only once our job is done with it (slotForgotten), not
-      // through a connection to ourselves that the hand-off to the job would reset at once.
+      // through a connection to ourselves.
       if (waiter) return waiter.resolve(slot);
       slot.release();
     }
     // Held by someone else (or just released): it wakes us when it frees.
-    if (this.watching && !this.watchers.has(i)) setTimeout(() => this.rewatch(i), !slot && failure === 'EAGAIN' ? RETRY_BUSY_MS : 0);
+    this.rewatch(i);
   }
 
   protected override slotForgotten(index: number): void {
@@ -241,25 +206,25 @@ export class SocketPool extends BasePool {
     if (this.watching && !this.watchers.has(i) && !this.ours.has(i)) this.watch(i);
   }
 
+  // Read from the kernel's table of bound names: a probe never connects, so it never leaves
+  // anything in a slot's queue.
   protected async heldSlots(indexes: number[]): Promise<Set<number>> {
+    const names = this.names;
+    if (!names) return new Set();
+    const bound = boundAbstractNames();
+    if (bound) return new Set(indexes.filter((i) => bound.has(names.slot(i))));
     const held = await Promise.all(indexes.map((i) => isHeld(this.address(i))));
     return new Set(indexes.filter((_, k) => held[k]));
   }
 
   private bind(index: number): Promise<Slot | undefined> {
     return new Promise((resolve, reject) => {
-      const accepted = new Set<net.Socket>();
-      const server = net.createServer((conn) => {
-        // A waiter or `status` probing us; keep it so closing the slot resets it (the wake-up).
-        accepted.add(conn);
-        conn.on('error', () => undefined);
-        conn.on('close', () => accepted.delete(conn));
-      });
+      const server = net.createServer();
       server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') resolve(undefined);
         else reject(err);
       });
-      server.listen({ path: this.address(index), backlog: 64 }, () => {
+      server.listen({ path: this.address(index), backlog: SLOT_BACKLOG }, () => {
         this.hint = index + 1;
         const fd = (server as unknown as HandleWithFd)._handle?.fd;
         if (typeof fd !== 'number' || fd < 0) {
@@ -267,7 +232,7 @@ export class SocketPool extends BasePool {
           reject(new Error('abstract socket has no descriptor'));
           return;
         }
-        const slot = new SocketSlot(this, index, fd, this.dir, server, accepted, this.forgetSlot);
+        const slot = new SocketSlot(this.name, index, fd, this.dir, this.maxLive, server, this.forgetSlot);
         this.ours.set(index, slot);
         resolve(slot);
       });
@@ -275,27 +240,11 @@ export class SocketPool extends BasePool {
   }
 }
 
-class SocketSlot extends HeldSlot {
-  constructor(
-    pool: SocketPool,
-    index: number,
-    fd: number,
-    dir: string,
-    private readonly server: net.Server,
-    private readonly accepted: Set<net.Socket>,
-    onForget: (slot: Slot) => void,
-  ) {
-    super(pool.name, index, fd, dir, pool.maxLive, onForget);
-  }
-
-  // Resetting the accepted probes is what wakes the waiters connected to this slot.
-  protected closeHere(): void {
-    for (const conn of this.accepted) conn.destroy();
-    this.accepted.clear();
-    this.server.close();
-  }
+interface HandleWithFd {
+  _handle?: { fd?: number } | null;
 }
 
+/** Off the usual /proc: is the name bound? (A holder accepts the probe, so nothing piles up.) */
 function isHeld(address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = net.connect({ path: address });
@@ -305,7 +254,6 @@ function isHeld(address: string): Promise<boolean> {
     });
     sock.once('error', (err: NodeJS.ErrnoException) => {
       sock.destroy();
-      // EAGAIN: the backlog is full of waiters, which only happens when the slot is held.
       resolve(err.code === 'EAGAIN');
     });
   });

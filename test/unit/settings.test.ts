@@ -70,15 +70,11 @@ describe('defaults', () => {
     expect(s.pool).toBe('mail');
   });
 
-  it('uses $XDG_RUNTIME_DIR/warden for the state dir when it is usable', () => {
-    const s = ok(resolveSettings('once', { job: ['x'] }, { XDG_RUNTIME_DIR: dir }));
-    expect(s.stateDir).toBe(path.join(dir, 'warden'));
-  });
-
-  it('falls back to a per-user folder in the temp dir', () => {
-    const s = ok(resolveSettings('once', { job: ['x'] }, { XDG_RUNTIME_DIR: path.join(dir, 'missing') }));
-    expect(path.dirname(s.stateDir)).toBe(os.tmpdir());
-    expect(path.basename(s.stateDir)).toMatch(/^warden-/);
+  it('uses one state dir per user whatever the session sets (XDG_RUNTIME_DIR, TMPDIR)', () => {
+    const bare = ok(resolveSettings('once', { job: ['x'] }, {}));
+    const session = ok(resolveSettings('once', { job: ['x'] }, { XDG_RUNTIME_DIR: dir, TMPDIR: dir }));
+    expect(session.stateDir).toBe(bare.stateDir);
+    expect(bare.stateDir).toBe(`/tmp/warden-${process.getuid?.()}`);
   });
 
   it('makes relative paths absolute', () => {
