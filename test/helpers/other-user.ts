@@ -19,22 +19,28 @@ export function canSwitchUsers(): boolean {
 
 /** Run argv to completion; `env` replaces the environment entirely (as cron's `env -i` would). */
 export function runCommand(argv: string[], env: NodeJS.ProcessEnv, deadlineMs = 20_000): Promise<Result & { timedOut: boolean }> {
-  return new Promise((resolve) => {
-    const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, deadlineMs);
+  return startCommand(argv, env, deadlineMs).done;
+}
+
+/** Start argv (killed at the deadline); its pid is the command's own (setpriv execs it). */
+export function startCommand(argv: string[], env: NodeJS.ProcessEnv, deadlineMs = 20_000): { pid: number; done: Promise<Result & { timedOut: boolean }> } {
+  const child = spawn(argv[0], argv.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let timedOut = false;
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill('SIGKILL');
+  }, deadlineMs);
+  const done = new Promise<Result & { timedOut: boolean }>((resolve) => {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr, timedOut });
     });
   });
+  return { pid: child.pid ?? -1, done };
 }
 
 /** warden's argv for runCommand. */
