@@ -13,7 +13,7 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** Abstract names bound by sockets that `pid` has open. */
+/** Slot and ticket names of warden pools bound by sockets that `pid` has open. */
 function boundNamesOf(pid: number): string[] {
   const inodes = new Set<string>();
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
@@ -27,7 +27,7 @@ function boundNamesOf(pid: number): string[] {
   return readText('/proc/net/unix')
     .split('\n')
     .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('@'))
+    .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('@warden:'))
     .map((f) => f[7]);
 }
 
