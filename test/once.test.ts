@@ -61,7 +61,8 @@ describe('overlapping one-shots', () => {
 
   it('a detached delayed job runs after its one-shot exited, holding its slot meanwhile, and logs its exit', async () => {
     const log = path.join(dir, 'log.jsonl');
-    const r = await runWarden(['once', '--detach', '--log-file', log, '--max-live', '1', '--delay', '800ms', '--job', `date +%s%N > "${dir}/ran"`], { env });
+    // The delay outlasts the next one-shot's start even on a loaded machine.
+    const r = await runWarden(['once', '--detach', '--log-file', log, '--max-live', '1', '--delay', '3s', '--job', `date +%s%N > "${dir}/ran"`], { env });
     const returned = process.hrtime.bigint();
     expect(r.code).toBe(0);
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
