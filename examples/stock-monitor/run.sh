@@ -40,7 +40,8 @@ else
 fi
 export STOCK_DIR
 rm -rf "$STOCK_DIR/outbox/vip" "$STOCK_DIR/outbox/everyone" "$STOCK_DIR/shop.port"
-mkdir -p "$STOCK_DIR/outbox" "$STOCK_DIR/state"
+# warden creates its state dir itself, private (0700); one made here with the default mode is refused.
+mkdir -p "$STOCK_DIR/outbox"
 
 # The config; with STOCK_DELAY, a copy whose delayed jobs use that delay instead.
 CONFIG=$HERE/stock.json

@@ -86,7 +86,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
 
       expect(kills, 'the chaos loop killed something').toBeGreaterThanOrEqual(5);
       expect(ledger.starts, 'jobs ran').toBeGreaterThan(10);
-      expect(report.samples).toBeGreaterThan(100);
+      expect(report.samples, 'the sampler watched the race').toBeGreaterThan(10);
       expect(report.maxGroups, `groups at the peak: ${JSON.stringify(report.atMax)}`).toBeLessThanOrEqual(3);
       expect(ledger.max, 'jobs live at once, by their own start/end lines').toBeLessThanOrEqual(3);
       expect(await statusLive(f.stateDir, pool), 'status --json counts no live job').toBe(0);
