@@ -135,8 +135,6 @@ export class RunningJob {
       child.on('exit', (code, signal) => {
         if (settled) return;
         settled = true;
-        // Our copy of the slot goes now; the job's descendants still hold theirs.
-        this.request.slot.forget();
         const durationMs = performance.now() - this.startedAt;
         this.finishLeader();
         const finish = (): void => {

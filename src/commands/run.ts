@@ -91,6 +91,9 @@ export async function runCommand(settings: Settings): Promise<number> {
     };
     const record = await job.exited;
     reporter.emit({ event: 'exit', ...record });
+    // Our copy of the slot goes now (after the exit is logged: a waiter's spawn comes after it);
+    // processes the job left behind still hold theirs.
+    slot.forget();
     if (record.error) reporter.notice(msg.cannotStart(command, record.error));
     if (job.pid !== null) await reapGroups([job.pid], settings.killAfterMs);
     // Stopped by a signal, warden says so (128+n) whatever the command made of it.
