@@ -5,6 +5,7 @@ import type { Emit, SkipReason } from './events.js';
 import { msg } from './messages.js';
 import type { Pool, Slot } from './pool/pool.js';
 import { PoolTimeoutError, finite } from './pool/pool.js';
+import { liveSlots } from './pool/live-slots.js';
 import type { Overflow } from './settings.js';
 
 export interface Request {
@@ -23,9 +24,9 @@ export interface AdmissionOptions<R extends Request> {
   admit(request: R, slot: Slot): void;
   /** Terminate this process's oldest job, for `replace`; false when there is none. */
   replaceOldest(): boolean;
-
 }
 
+/** What became of a request: a retry whose request was skipped has failed for good. */
 export type Decision = 'started' | 'queued' | 'skipped';
 
 interface Entry<R> {
@@ -171,10 +172,4 @@ export class Admission<R extends Request> {
   private skip(request: R, reason: SkipReason): void {
     this.options.emit({ event: 'skip', reason, tick: request.tick, pool: this.options.pool.name, command: request.command, item: request.item });
   }
-}
-
-/** Slots of the pool held right now by anyone, up to this process's cap. */
-export async function liveSlots(pool: Pool): Promise<number> {
-  const states = await pool.inspect(Number.isFinite(pool.maxLive) ? pool.maxLive : 0);
-  return states.filter((s) => s.held && s.slot < pool.maxLive).length;
 }

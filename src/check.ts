@@ -1,13 +1,20 @@
 // Runs the check command once: exit 0 fires, 1 is idle, anything else (a signal, a timeout)
-// is a check error. Like a job it leads its own process group, so a timeout kills its tree.
+// is a check error. Like a job it leads its own process group, so a timeout ends its whole tree,
+// and it is judged the moment its own process exits: a background process it left holding
+// stdout does not hold up the verdict.
+import { spawn as nodeSpawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childEnd } from './child-exit.js';
 import type { CheckOutcome } from './events.js';
-import { groupAlive, signalGroup, terminateGroup } from './process-group.js';
+import type { SpawnFn } from './launcher.js';
+import { OwnGroup } from './own-group.js';
+import { Termination } from './terminate.js';
 
 // The check's stdout is kept for --each-line and WARDEN_CHECK_OUTPUT; far more is a mistake.
 const MAX_CHECK_OUTPUT = 16 * 1024 * 1024;
 const MAX_CHECK_STDERR = 64 * 1024;
 
-/** Keeps the first `max` bytes of a stream and counts the rest. */
+/** Keeps the first `max` bytes of a stream and drops the rest (still reading it). */
 class Capped {
   private readonly chunks: Buffer[] = [];
   private size = 0;
@@ -32,10 +39,11 @@ export interface CheckResult {
   durationMs: number;
   stdout: string;
   stderr: string;
+  /** The check's group, when members it started are still alive after its exit. */
+  leftover?: OwnGroup;
 }
 
 export interface RunningCheck {
-  pid: number | undefined;
   result: Promise<CheckResult>;
   /** Forward a signal to the check's group. */
   signal(sig: NodeJS.Signals): void;
@@ -50,58 +58,59 @@ export interface CheckOptions {
   killAfterMs: number;
 }
 
-export async function startCheck(options: CheckOptions): Promise<RunningCheck> {
-  const { execa } = await import('execa');
+/** Start the check now (synchronously: a signal that comes next finds it to stop). */
+export function startCheck(options: CheckOptions, spawn: SpawnFn = nodeSpawn): RunningCheck {
   const started = performance.now();
-  const sub = execa('/bin/sh', ['-c', options.command], {
-    detached: true,
-    stdin: 'ignore',
-    env: options.env,
-    extendEnv: false,
-    reject: false,
-    // Drained here, not buffered by execa: past the cap the output is read and dropped, so a
-    // chatty check is never cut off (its writer would die of SIGPIPE and the check would fail).
-    buffer: false,
-    cleanup: false,
-  });
+  let child: ChildProcess;
+  try {
+    child = spawn('/bin/sh', ['-c', options.command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: options.env });
+  } catch (err) {
+    return { result: Promise.resolve(notStarted(err, started)), signal: () => undefined, stop: () => undefined };
+  }
   const stdout = new Capped(MAX_CHECK_OUTPUT);
   const stderr = new Capped(MAX_CHECK_STDERR);
-  sub.stdout?.on('data', (chunk: Buffer) => stdout.add(chunk));
-  sub.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk));
-  const pid = sub.pid;
+  // Drained here, not buffered: past the cap the output is read and dropped, so a chatty
+  // check is never cut off (its writer would die of SIGPIPE and the check would fail).
+  child.stdout?.on('data', (chunk: Buffer) => stdout.add(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => stderr.add(chunk));
+  const group = child.pid === undefined ? undefined : new OwnGroup(child.pid);
+  const termination = group && new Termination(group, options.killAfterMs);
   let timedOut = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  const stop = (): void => {
-    if (pid === undefined || killTimer) return;
-    terminateGroup(pid);
-    killTimer = setTimeout(() => groupAlive(pid) && signalGroup(pid, 'SIGKILL'), options.killAfterMs);
-  };
-  const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => ((timedOut = true), stop()), options.timeoutMs);
-  const result = sub.then((r): CheckResult => {
+  const timer = options.timeoutMs === undefined || !termination ? undefined : setTimeout(() => ((timedOut = true), termination.start()), options.timeoutMs);
+  const result = childEnd(child, () => {
     if (timer) clearTimeout(timer);
-    if (killTimer && pid !== undefined && !groupAlive(pid)) clearTimeout(killTimer);
-    const exitCode = r.exitCode ?? null;
-    const signal = r.signal ?? null;
+    group?.leaderGone();
+    termination?.leaderExited();
+  }).then((end): CheckResult => {
+    if (end.kind === 'error') return notStarted(end.error, started);
+    const { exitCode, signal } = end;
     const outcome: CheckOutcome = timedOut ? 'timeout' : exitCode === 0 ? 'fired' : exitCode === 1 ? 'idle' : 'error';
     return {
       outcome,
       exitCode,
       signal,
-      durationMs: Math.round(performance.now() - started),
+      durationMs: Math.round(end.exitedAt - started),
       stdout: stdout.text(),
-      stderr: lastLines(stderr.text(), r.failed && exitCode === null && !signal ? (r.shortMessage ?? '') : ''),
+      stderr: lastLines(stderr.text()),
+      ...(group?.alive() ? { leftover: group } : {}),
     };
   });
   return {
-    pid,
     result,
-    signal: (sig) => pid !== undefined && signalGroup(pid, sig),
-    stop,
+    signal: (sig) => void group?.signal(sig),
+    stop: () => termination?.start(),
   };
 }
 
-function lastLines(stderr: string, extra: string): string {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  if (extra) lines.push(extra);
-  return lines.slice(-5).join('\n');
+function notStarted(err: unknown, started: number): CheckResult {
+  const message = err instanceof Error ? err.message : String(err);
+  return { outcome: 'error', exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), stdout: '', stderr: message };
+}
+
+function lastLines(stderr: string): string {
+  return stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-5)
+    .join('\n');
 }

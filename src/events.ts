@@ -34,6 +34,7 @@ export type Event =
   | { event: 'skip'; reason: SkipReason; tick: number; pool: string; command?: string; item?: string }
   | { event: 'wait'; pool: string; live: number; maxLive: number | null; tick: number }
   | { event: 'retry'; jobId: string; attempt: number; delayMs: number }
+  | { event: 'delay'; jobId: string; command: string; dueAt: string; delayMs: number }
   | { event: 'stop'; reason: string; liveJobs: number; cancelled?: number; running?: { jobId: string; jobPid: number | null; command: string; runningMs: number }[] }
   | { event: 'error'; message: string };
 

@@ -1,7 +1,6 @@
 // Signals go to a job's whole process group: /bin/sh (dash) neither forwards signals nor execs
 // its last command, so signalling the shell alone would leave the real work running.
 import fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Send a signal to every process in the group; false when the group is gone. */
 export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -37,12 +36,25 @@ function exists(target: number): boolean {
 
 /** Whether /proc shows a member of the group that is not a zombie; undefined without /proc. */
 function liveMember(pgid: number): boolean | undefined {
+  return groupMembers(pgid)?.some((m) => !m.zombie);
+}
+
+/** One process of a group as /proc shows it; `start` tells it apart from a later process with its pid. */
+export interface Member {
+  pid: number;
+  start: string;
+  zombie: boolean;
+}
+
+/** The processes of a group, zombies included; undefined without /proc. */
+export function groupMembers(pgid: number): Member[] | undefined {
   let names: string[];
   try {
     names = fs.readdirSync('/proc');
   } catch {
     return undefined;
   }
+  const members: Member[] = [];
   for (const name of names) {
     const c = name.charCodeAt(0);
     if (c < 48 || c > 57) continue;
@@ -52,27 +64,16 @@ function liveMember(pgid: number): boolean | undefined {
     } catch {
       continue;
     }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 3);
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    // "pid (comm) state ppid pgrp ... starttime(22nd)": comm may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ', 20);
+    if (Number(fields[2]) !== pgid) continue;
+    members.push({ pid: Number(name), start: fields[19] ?? '', zombie: fields[0] === 'Z' || fields[0] === 'X' });
   }
-  return false;
+  return members;
 }
 
 /** TERM then CONT, so that a stopped group can act on the TERM. */
 export function terminateGroup(pgid: number): void {
   signalGroup(pgid, 'SIGTERM');
   signalGroup(pgid, 'SIGCONT');
-}
-
-/** Make sure groups are gone: TERM and CONT, KILL whatever is left after the grace. */
-export async function reapGroups(pgids: number[], killAfterMs: number): Promise<void> {
-  const alive = (): number[] => pgids.filter(groupAlive);
-  if (!alive().length) return;
-  alive().forEach(terminateGroup);
-  const deadline = performance.now() + killAfterMs;
-  while (alive().length && performance.now() < deadline) await sleep(20);
-  alive().forEach((p) => signalGroup(p, 'SIGKILL'));
-  const hard = performance.now() + 2000;
-  while (alive().length && performance.now() < hard) await sleep(10);
 }

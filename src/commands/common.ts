@@ -3,7 +3,6 @@
 import fs from 'node:fs';
 import type { Event, Mode } from '../events.js';
 import { UsageError, VERSION } from '../exit.js';
-import type { Signal } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
 import { UnsafePathError } from '../pool/safe-fs.js';
@@ -66,32 +65,6 @@ export function openSettingsPool(settings: Settings): Pool {
   } catch (err) {
     throw stateDirError(settings.stateDir, err);
   }
-}
-
-/**
- * Route SIGINT, SIGTERM and SIGHUP to `handler`; a dead parent (the npx in front of us was
- * killed, the terminal's shell is gone) counts as SIGHUP. Returns the undo.
- */
-export function handleSignals(handler: (signal: Signal) => void, watchParent = true): () => void {
-  const listeners = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
-    const fn = (): void => handler(sig);
-    process.on(sig, fn);
-    return [sig, fn] as const;
-  });
-  const parent = process.ppid;
-  const watch =
-    watchParent && parent > 1
-      ? setInterval(() => {
-          if (process.ppid !== parent) {
-            clearInterval(watch);
-            handler('SIGHUP');
-          }
-        }, 250).unref()
-      : undefined;
-  return () => {
-    for (const [sig, fn] of listeners) process.off(sig, fn);
-    if (watch) clearInterval(watch);
-  };
 }
 
 /** The `start` event every command logs first. */

@@ -11,8 +11,10 @@ import type { Slot } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import type { JobRequest } from '../supervisor.js';
-import { RUNNER_COMMAND, SIGNAL_EXIT } from '../exit.js';
-import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
+import { RUNNER_COMMAND } from '../exit.js';
+import { watchExitCode } from '../exit-status.js';
+import { handleSignals } from '../shutdown.js';
+import { startEvent, openReporter, openSettingsPool } from './common.js';
 
 interface RunnerSpec {
   settings: Settings;
@@ -76,8 +78,8 @@ export async function runnerCommand(file: string): Promise<number> {
   const supervisor = new Supervisor(settings, pool, reporter);
   reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
-  const undo = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]), false);
-  spec.jobs.forEach((job, k) => supervisor.adopt(job.request, inheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
+  const undo = handleSignals((sig) => supervisor.onSignal(sig), false);
+  spec.jobs.forEach((job, k) => supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
   supervisor.endScheduling();
   try {
     await supervisor.done();
@@ -86,5 +88,5 @@ export async function runnerCommand(file: string): Promise<number> {
     pool.close();
     reporter.close();
   }
-  return supervisor.signalExit ?? (supervisor.tally.failed ? 1 : 0);
+  return watchExitCode(supervisor.tally, supervisor.signalExit);
 }

@@ -5,8 +5,10 @@ import { msg } from '../messages.js';
 import { cronIntervalMs, cronProblem, describeSchedule, startTicker } from '../schedule.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
-import { EXIT, SIGNAL_EXIT, UsageError } from '../exit.js';
-import { handleSignals, startEvent, openReporter, openSettingsPool } from './common.js';
+import { EXIT, UsageError } from '../exit.js';
+import { watchExitCode } from '../exit-status.js';
+import { handleSignals } from '../shutdown.js';
+import { startEvent, openReporter, openSettingsPool } from './common.js';
 
 export async function watchCommand(settings: Settings): Promise<number> {
   const schedule = settings.schedule;
@@ -21,7 +23,7 @@ export async function watchCommand(settings: Settings): Promise<number> {
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
   reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
 
-  const undoSignals = handleSignals((sig) => supervisor.onSignal(sig, SIGNAL_EXIT[sig]));
+  const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
   const ticker = startTicker(schedule, (tick, late) => {
     const last = settings.maxRuns !== undefined && tick >= settings.maxRuns;
     if (last) ticker.stop();
@@ -37,7 +39,7 @@ export async function watchCommand(settings: Settings): Promise<number> {
     undoSignals();
     pool.close();
   }
-  const code = supervisor.signalExit ?? (supervisor.tally.failed ? EXIT.failed : EXIT.ok);
+  const code = watchExitCode(supervisor.tally, supervisor.signalExit);
   if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'max-runs', liveJobs: 0 });
   reporter.close();
   return code;

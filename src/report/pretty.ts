@@ -34,6 +34,8 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
       return `${head('wait', c.yellow)} pool ${e.pool} is full (${e.live}/${formatCap(e.maxLive ?? Infinity)}); waiting for a slot`;
     case 'retry':
       return `${head('retry', c.yellow)} ${c.bold(e.jobId)} attempt ${e.attempt} in ${formatDuration(e.delayMs)}`;
+    case 'delay':
+      return `${head('delay', c.dim)} ${c.bold(e.jobId)} starts in ${formatDuration(e.delayMs)} (${e.dueAt.slice(11, 19)}): ${e.command}`;
     case 'stop': {
       const running = (e.running ?? []).map((r) => `\n    ${r.jobId} pid ${r.jobPid ?? '-'} running ${formatDuration(r.runningMs)}: ${r.command}`).join('');
       return `${head('stop', c.cyan)} ${e.reason}${e.liveJobs ? `; ${e.liveJobs} job${e.liveJobs === 1 ? '' : 's'} still running` : ''}${running}`;

@@ -1,0 +1,75 @@
+// The check's part of a tick: run it with the tick in its environment, log its verdict, and turn
+// a fired check into the triggers of this tick (one, or one per line with --each-line).
+import { startCheck } from './check.js';
+import type { CheckResult, RunningCheck } from './check.js';
+import type { Emit } from './events.js';
+import type { OwnGroup } from './own-group.js';
+import type { Settings } from './settings.js';
+
+// WARDEN_CHECK_OUTPUT is capped: an environment has a size limit of its own.
+const MAX_CHECK_OUTPUT_ENV = 64 * 1024;
+
+export interface Fired {
+  /** One entry per trigger: the item with --each-line, else undefined. */
+  items: (string | undefined)[];
+  /** The check's stdout for WARDEN_CHECK_OUTPUT. */
+  output: string;
+}
+
+export interface CheckStep {
+  settings: Pick<Settings, 'check' | 'checkTimeoutMs' | 'killAfterMs' | 'eachLine'>;
+  pool: string;
+  emit: Emit;
+  /** The running check, for shutdown to reach it; undefined once it has ended. */
+  running: (check: RunningCheck | undefined) => void;
+  /** Processes the check left behind. */
+  leftover: (group: OwnGroup) => void;
+}
+
+/** Run the tick's check; the triggers when it fired, undefined otherwise (a check error counts as such). */
+export async function checkStep(step: CheckStep, tick: number): Promise<{ fired?: Fired; failed: boolean }> {
+  const { settings } = step;
+  if (!settings.check) return { fired: { items: [undefined], output: '' }, failed: false };
+  const check = startCheck({
+    command: settings.check,
+    env: { ...process.env, WARDEN_TICK: String(tick), WARDEN_POOL: step.pool },
+    timeoutMs: settings.checkTimeoutMs,
+    killAfterMs: settings.killAfterMs,
+  });
+  step.running(check);
+  let result: CheckResult;
+  try {
+    result = await check.result;
+  } finally {
+    step.running(undefined);
+  }
+  if (result.leftover) step.leftover(result.leftover);
+  const items = result.outcome !== 'fired' ? [] : settings.eachLine ? lines(result.stdout) : [undefined];
+  const failed = result.outcome === 'error' || result.outcome === 'timeout';
+  step.emit({
+    event: 'check',
+    tick,
+    outcome: result.outcome,
+    exitCode: result.exitCode,
+    signal: result.signal,
+    durationMs: result.durationMs,
+    triggers: items.length,
+    ...(failed && result.stderr ? { stderr: result.stderr } : {}),
+  });
+  if (result.outcome !== 'fired') return { failed };
+  return { fired: { items, output: truncateUtf8(result.stdout, MAX_CHECK_OUTPUT_ENV) }, failed };
+}
+
+/** The non-empty lines of a check's output, without their line ends. */
+export function lines(stdout: string): string[] {
+  return stdout
+    .split('\n')
+    .map((l) => l.replace(/\r$/, ''))
+    .filter((l) => l.trim() !== '');
+}
+
+/** At most `maxBytes` of UTF-8, never ending in half a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  return Buffer.from(text).subarray(0, maxBytes).toString('utf8').replace(/\uFFFD$/, '');
+}

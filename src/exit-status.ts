@@ -1,0 +1,49 @@
+// What each command exits with, as SPEC's exit table says: pure mappings from what happened
+// (signals, a check error, the jobs' records, skips) to one status a shell or crontab reads.
+import os from 'node:os';
+import type { ExitRecord } from './events.js';
+import { EXIT } from './exit.js';
+
+/** What a supervisor's jobs and checks came to, for the exit status. */
+export interface Tally {
+  ok: number;
+  failed: number;
+  skipped: number;
+  checkErrors: number;
+  /** The last job's record, for `once` with one job: its own exit code. */
+  last?: ExitRecord;
+}
+
+export const newTally = (): Tally => ({ ok: 0, failed: 0, skipped: 0, checkErrors: 0 });
+
+/** The command's own code; 128+n for a signal; 127/126 when it could not be started, as shells do. */
+export function exitCodeOf(exitCode: number | null, signal: string | null, error?: string): number {
+  if (exitCode !== null) return exitCode;
+  if (signal) return 128 + (os.constants.signals[signal as NodeJS.Signals] ?? 0);
+  if (error?.startsWith('EACCES')) return 126;
+  if (error?.startsWith('ENOENT')) return 127;
+  return EXIT.failed;
+}
+
+/** `once`: signal 128+n; check error 3; a failed job 1 (its own code when it is the only job); skipped 75. */
+export function onceExitCode(t: Tally, jobsPerTrigger: number, signalExit: number | undefined): number {
+  if (signalExit !== undefined) return signalExit;
+  if (t.checkErrors) return EXIT.checkFailed;
+  if (t.failed) {
+    const last = t.last;
+    const single = jobsPerTrigger === 1 && t.ok + t.failed === 1 && last;
+    return single ? exitCodeOf(last.exitCode, last.signal, last.error) || EXIT.failed : EXIT.failed;
+  }
+  if (t.skipped) return EXIT.tempFail;
+  return EXIT.ok;
+}
+
+/** `watch` and the --detach runner: signal 128+n, else 1 if any job failed. */
+export function watchExitCode(t: Tally, signalExit: number | undefined): number {
+  return signalExit ?? (t.failed ? EXIT.failed : EXIT.ok);
+}
+
+/** `run`: stopped by a signal, warden says so (128+n) whatever the command made of it; else the command's own code. */
+export function runExitCode(record: ExitRecord, signalExit: number | undefined): number {
+  return signalExit ?? exitCodeOf(record.exitCode, record.signal, record.error);
+}

@@ -1,0 +1,177 @@
+// Starts admitted jobs and follows them to their end: the spawn event, the exit record, the
+// tally, and a retry of a failed job (back through admission, after its backoff). Processes a
+// finished job left behind go to the strays.
+import type { Decision, Request } from './admission.js';
+import type { ExitRecord } from './events.js';
+import { isFailure } from './exit-record.js';
+import type { Tally } from './exit-status.js';
+import { jobEnv } from './job-env.js';
+import type { OutputMode } from './job-output.js';
+import { launch } from './launcher.js';
+import type { Slot } from './pool/pool.js';
+import type { Reporter } from './report/reporter.js';
+import type { RunningJob } from './running-job.js';
+import type { JobSpec, Settings } from './settings.js';
+import { Strays } from './strays.js';
+
+export interface JobRequest extends Request {
+  jobId: string;
+  spec: JobSpec;
+  /** ISO time of the trigger. */
+  trigger: string;
+  checkOutput: string;
+  attempt: number;
+}
+
+export interface JobRunnerOptions {
+  settings: Pick<Settings, 'jobTimeoutMs' | 'killAfterMs' | 'retries' | 'retryDelayMs' | 'output'>;
+  pool: string;
+  reporter: Reporter;
+  tally: Tally;
+  /** Whether shutdown has begun (no retries then). */
+  stopping: () => boolean;
+  /** A failed job's next attempt goes back through admission. */
+  resubmit: (request: JobRequest) => Promise<Decision>;
+  /** Something ended: the owner may be done now. */
+  changed: () => void;
+}
+
+export class JobRunner {
+  readonly strays = new Strays();
+  private readonly jobs = new Map<string, RunningJob>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private pendingRetries = 0;
+
+  constructor(private readonly o: JobRunnerOptions) {}
+
+  get live(): number {
+    return this.jobs.size;
+  }
+
+  /** Jobs running, or retries still to be decided. */
+  get busy(): boolean {
+    return this.jobs.size > 0 || this.retryTimers.size > 0 || this.pendingRetries > 0;
+  }
+
+  start(request: JobRequest, slot: Slot): void {
+    const { settings, reporter } = this.o;
+    const job = launch({
+      jobId: request.jobId,
+      command: request.command,
+      shell: request.command,
+      env: jobEnv(process.env, {
+        jobId: request.jobId,
+        pool: this.o.pool,
+        slot: slot.index,
+        trigger: request.trigger,
+        attempt: request.attempt,
+        tick: request.tick,
+        checkOutput: request.checkOutput,
+        item: request.item,
+      }),
+      slot,
+      tick: request.tick,
+      attempt: request.attempt,
+      timeoutMs: settings.jobTimeoutMs,
+      killAfterMs: settings.killAfterMs,
+      output: this.outputMode(request.jobId),
+      stdin: 'ignore',
+    });
+    if (job.pid !== null) {
+      slot.describe({ pid: job.pid, owner: process.pid, command: request.command, jobId: request.jobId, startedAt: new Date().toISOString() });
+      reporter.emit({
+        event: 'spawn',
+        jobId: request.jobId,
+        jobPid: job.pid,
+        command: request.command,
+        slot: slot.index,
+        tick: request.tick,
+        attempt: request.attempt,
+        delayMs: request.spec.delayMs,
+        ...(request.item !== undefined ? { item: request.item } : {}),
+      });
+      this.jobs.set(request.jobId, job);
+    }
+    void job.exited.then((record) => this.onExit(job, slot, request, record));
+  }
+
+  /** Pass a signal on to every running job's group (the terminal's Ctrl-C). */
+  signalAll(sig: NodeJS.Signals): void {
+    for (const job of this.jobs.values()) job.signal(sig);
+  }
+
+  /** Terminate every running job and whatever finished ones left behind. */
+  stopAll(): void {
+    for (const job of this.jobs.values()) job.stop('terminated');
+    this.strays.terminate();
+  }
+
+  /** Drop retries that have not been admitted yet. */
+  cancelRetries(): void {
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+  }
+
+  /** For --overflow replace: terminate the oldest job not already stopping; false when there is none. */
+  replaceOldest(): boolean {
+    const oldest = [...this.jobs.values()].filter((j) => !j.stopping).sort((a, b) => a.startedAt - b.startedAt)[0];
+    if (!oldest) return false;
+    oldest.stop('terminated');
+    return true;
+  }
+
+  /** The running jobs, for the `stop` event. */
+  running(): { jobId: string; jobPid: number | null; command: string; runningMs: number }[] {
+    const now = performance.now();
+    return [...this.jobs.values()].map((j) => ({ jobId: j.identity.jobId, jobPid: j.pid, command: j.identity.command, runningMs: Math.round(now - j.startedAt) }));
+  }
+
+  private outputMode(jobId: string): OutputMode {
+    const { settings, reporter } = this.o;
+    if (settings.output) return { kind: 'file', dir: settings.output };
+    if (!reporter.showsOutput) return { kind: 'drain' };
+    return { kind: 'relay', prefix: reporter.outputPrefix(jobId), write: (framed) => reporter.jobOutput(framed) };
+  }
+
+  private onExit(job: RunningJob, slot: Slot, request: JobRequest, record: ExitRecord): void {
+    const { tally, settings } = this.o;
+    this.jobs.delete(request.jobId);
+    this.o.reporter.emit({ event: 'exit', ...record });
+    // Our copy of the slot goes after the exit is logged, so a waiter's spawn never precedes it;
+    // processes the job left behind still hold theirs.
+    slot.forget();
+    tally.last = record;
+    if (record.leftover && job.group) this.strays.add(job.group);
+    if (!isFailure(record, job.stopping)) {
+      if (record.outcome === 'ok') tally.ok++;
+    } else if (record.attempt <= settings.retries && !this.o.stopping()) {
+      this.retry(request);
+    } else {
+      tally.failed++;
+    }
+    this.o.changed();
+  }
+
+  private retry(request: JobRequest): void {
+    const delayMs = this.o.settings.retryDelayMs * 2 ** (request.attempt - 1);
+    const next: JobRequest = { ...request, attempt: request.attempt + 1 };
+    this.o.reporter.emit({ event: 'retry', jobId: request.jobId, attempt: next.attempt, delayMs });
+    const timer = setTimeout(() => {
+      this.retryTimers.delete(timer);
+      this.pendingRetries++;
+      void this.o
+        .resubmit(next)
+        .then(
+          (decision) => decision,
+          () => 'skipped' as const,
+        )
+        .then((decision) => {
+          // Not admitted (the pool was full, a shutdown): the job's failure stands.
+          if (decision === 'skipped') this.o.tally.failed++;
+          this.pendingRetries--;
+          this.o.changed();
+        });
+    }, delayMs);
+    this.retryTimers.add(timer);
+  }
+}
