@@ -1,7 +1,7 @@
 // Exit statuses and the few constants the command line needs before any command is loaded.
 import fs from 'node:fs';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, tempFail: 75 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, software: 70, tempFail: 75, timedOut: 124 } as const;
 
 export type Signal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 export const SIGNAL_EXIT: Record<Signal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };

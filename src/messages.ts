@@ -71,6 +71,8 @@ export const msg = {
   },
   flockHelperFailed: (why: string): string => `the flock pool's locking helper (perl) failed: ${why}`,
   poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
+  runnerFailed: (why: string): string => `--detach: the runner did not take over the jobs, none of them ran${why ? ` (${why})` : ''}`,
+  internalError: (why: string): string => `${PROGRAM}: internal error: ${why}`,
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,

@@ -106,29 +106,54 @@ export class CronSchedule {
   }
 }
 
-function everyTicker(intervalMs: number, onTick: (tick: number, late: boolean) => void): Ticker {
-  const origin = performance.now();
+/** The clock an interval ticker reads and arms; injectable so the tick maths can be tested. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): NodeJS.Timeout;
+  clearTimeout(timer: NodeJS.Timeout): void;
+}
+
+const monotonic: Clock = {
+  now: () => performance.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (timer) => clearTimeout(timer),
+};
+
+/**
+ * The grid points due by `elapsedMs` from the next one not yet reported: each becomes a tick
+ * (numbered from 1), late when a later point is already due too. Returns the next index.
+ */
+export function dueTicks(elapsedMs: number, intervalMs: number, next: number): { ticks: { tick: number; late: boolean }[]; next: number } {
+  const due = Math.floor(elapsedMs / intervalMs);
+  const ticks: { tick: number; late: boolean }[] = [];
+  for (let index = next; index <= due; index++) ticks.push({ tick: index + 1, late: index < due });
+  return { ticks, next: Math.max(next, due + 1) };
+}
+
+export function everyTicker(intervalMs: number, onTick: (tick: number, late: boolean) => void, clock: Clock = monotonic): Ticker {
+  const origin = clock.now();
   let next = 0; // grid index of the next tick to report
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   const fire = (): void => {
     if (stopped) return;
-    const due = Math.floor((performance.now() - origin) / intervalMs);
-    while (next <= due && !stopped) {
-      const index = next++;
-      onTick(index + 1, index < due);
+    const due = dueTicks(clock.now() - origin, intervalMs, next);
+    for (const t of due.ticks) {
+      if (stopped) break;
+      next = t.tick;
+      onTick(t.tick, t.late);
     }
     if (!stopped) arm();
   };
   const arm = (): void => {
-    timer = setTimeout(fire, Math.max(0, origin + next * intervalMs - performance.now()));
+    timer = clock.setTimeout(fire, Math.max(0, origin + next * intervalMs - clock.now()));
   };
   arm();
   return {
-    nextInMs: () => Math.max(0, origin + next * intervalMs - performance.now()),
+    nextInMs: () => Math.max(0, origin + next * intervalMs - clock.now()),
     stop(): void {
       stopped = true;
-      if (timer) clearTimeout(timer);
+      if (timer) clock.clearTimeout(timer);
     },
   };
 }

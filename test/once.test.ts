@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { BIN, alive, eventsNamed, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, testDir, waitFor } from './helpers/warden.js';
+import { BIN, ROOT, alive, eventsNamed, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
@@ -44,7 +44,9 @@ describe('overlapping one-shots', () => {
     const tag = `detach-${process.pid}-${Date.now()}`;
     const ledger = path.join(dir, 'ledger');
     const log = path.join(dir, 'log.jsonl');
-    const job = `echo "start $$" >> "${ledger}"; sleep 1.5; echo "end $$" >> "${ledger}"`;
+    const release = path.join(dir, 'release');
+    // The jobs end only once the test says so: every one-shot must be back while they still run.
+    const job = `echo "start $$" >> "${ledger}"; while [ ! -e "${release}" ]; do sleep 0.02; done; echo "end $$" >> "${ledger}"`;
     const runs = Array.from({ length: 20 }, () => startWarden(['once', '--detach', '--log-file', log, '--pool', 'cron', '--max-live', '3', '--job', job], { env: { ...env, ONCE_TAG: tag } }));
     const codes = (await Promise.all(runs.map((r) => r.done))).map((r) => r.code);
     // All one-shots are back while the jobs they started still run.
@@ -52,6 +54,7 @@ describe('overlapping one-shots', () => {
     const started = codes.filter((c) => c === 0).length;
     expect(started).toBeGreaterThanOrEqual(3);
     expect(codes.filter((c) => c !== 0).every((c) => c === 75)).toBe(true);
+    fs.writeFileSync(release, '');
     await waitFor('detached jobs to finish', () => taggedPids('ONCE_TAG', tag).length === 0, 20_000);
     const overlap = maxOverlap(readText(ledger));
     expect(overlap.max).toBeLessThanOrEqual(3);
@@ -61,16 +64,51 @@ describe('overlapping one-shots', () => {
 
   it('a detached delayed job runs after its one-shot exited, holding its slot meanwhile, and logs its exit', async () => {
     const log = path.join(dir, 'log.jsonl');
-    // The delay outlasts the next one-shot's start even on a loaded machine.
     const r = await runWarden(['once', '--detach', '--log-file', log, '--max-live', '1', '--delay', '3s', '--job', `date +%s%N > "${dir}/ran"`], { env });
-    const returned = process.hrtime.bigint();
+    const returnedNs = BigInt(Date.now()) * 1_000_000n;
     expect(r.code).toBe(0);
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    const delay = eventsNamed(parseEvents(readText(log)), 'delay')[0];
+    expect(delay).toMatchObject({ jobId: '1.1', delayMs: expect.any(Number) });
     // While it waits, the slot counts: another one-shot is turned away.
     expect((await runWarden(['once', '--max-live', '1', '--job', 'true'], { env })).code).toBe(75);
     await waitFor('the delayed job', () => eventsNamed(parseEvents(readText(log)), 'exit').length === 1);
-    expect(process.hrtime.bigint()).toBeGreaterThan(returned);
+    // The job's own stamp: it ran after the one-shot was back, at the time its delay event named.
+    const ranNs = BigInt(readText(`${dir}/ran`).trim());
+    expect(ranNs).toBeGreaterThan(returnedNs);
+    // (A timer may fire a millisecond early by the wall clock: libuv caches its loop time.)
+    expect(Number(ranNs / 1_000_000n)).toBeGreaterThanOrEqual(Date.parse(delay.dueAt as string) - 2);
     expect(eventsNamed(parseEvents(readText(log)), 'exit')[0]).toMatchObject({ outcome: 'ok', jobId: '1.1' });
+  });
+
+  it('--detach hands the runner a pool named Infinity as a name, and the job runs', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const r = await runWarden(['once', '--detach', '--log-file', log, '--pool', 'Infinity', '--job', `touch "${dir}/ran"`], { env });
+    expect(r.code).toBe(0);
+    await waitFor('the detached job to exit', () => eventsNamed(parseEvents(readText(log)), 'exit').length === 1);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(true);
+    expect(eventsNamed(parseEvents(readText(log)), 'spawn')[0]).toMatchObject({ jobId: '1.1' });
+  });
+
+  it('--detach fails loudly (stderr, log file, exit 70) when the runner cannot take over', async () => {
+    // A copy of the installed package that the check removes: the one-shot is loaded already,
+    // the runner it starts next finds nothing to run.
+    const copy = path.join(dir, 'pkg');
+    fs.mkdirSync(path.join(copy, 'dist'), { recursive: true });
+    fs.cpSync(path.join(ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true });
+    fs.copyFileSync(path.join(ROOT, 'dist/warden.cjs'), path.join(copy, 'dist/warden.cjs'));
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+    const log = path.join(dir, 'log.jsonl');
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [path.join(copy, 'bin/warden.js'), 'once', '--log', 'json', '--detach', '--log-file', log, '--check', `rm -rf "${copy}/dist"`, '--job', `touch "${dir}/ran"`], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(r.code).toBe(70);
+    expect(r.stderr).toMatch(/runner did not take over/);
+    expect(eventsNamed(parseEvents(readText(log)), 'error')[0]?.message).toMatch(/runner did not take over/);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });
 
   it('does not keep the output pipe open: `warden once --detach ... | cat` ends when warden exits', async () => {

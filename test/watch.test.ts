@@ -120,20 +120,25 @@ describe('admission', () => {
     expect(maxOverlap(readText(`${dir}/ledger`)).max).toBe(1);
   });
 
+  // Admission is the same for every tick; one `once` trigger with two jobs shows it without
+  // depending on when a loaded machine's timers fire.
   it('--wait-timeout gives up and logs a skip', async () => {
-    const r = await runWarden(watch('--every', '100ms', '--max-runs', '2', '--max-live', '1', '--overflow', 'wait', '--wait-timeout', '150ms', '--job', 'sleep 0.8'), { env });
-    const events = parseEvents(r.stdout);
-    expect(eventsNamed(events, 'skip').map((s) => s.reason)).toContain('wait-timeout');
+    const release = path.join(dir, 'release');
+    const w = startWarden(['once', '--log', 'json', '--max-live', '1', '--overflow', 'wait', '--wait-timeout', '150ms', '--job', `while [ ! -e "${release}" ]; do sleep 0.02; done`, '--job', 'true'], { env });
+    await waitFor('the wait-timeout skip', () => eventsNamed(w.events(), 'skip').length > 0);
+    fs.writeFileSync(release, '');
+    const events = parseEvents((await w.done).stdout);
+    expect(eventsNamed(events, 'skip').map((s) => s.reason)).toEqual(['wait-timeout']);
     expect(eventsNamed(events, 'spawn')).toHaveLength(1);
   });
 
   it("replace terminates this process's oldest job and starts the new one", async () => {
-    const r = await runWarden(watch('--every', '300ms', '--max-runs', '3', '--max-live', '1', '--overflow', 'replace', '--kill-after', '1s', '--job', 'sleep 1 & wait'), { env });
+    const r = await runWarden(['once', '--log', 'json', '--max-live', '1', '--overflow', 'replace', '--kill-after', '1s', '--job', 'sleep 30 & wait', '--job', 'true'], { env });
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
-    expect(eventsNamed(events, 'spawn')).toHaveLength(3);
-    // The first two are replaced; the last runs to its end once scheduling stops.
-    expect(eventsNamed(events, 'exit').map((e) => e.outcome)).toEqual(['killed', 'killed', 'ok']);
+    expect(eventsNamed(events, 'spawn').map((e) => e.jobId)).toEqual(['1.1', '1.2']);
+    // The first is replaced (its whole group, the sleep too); the new one runs to its end.
+    expect(eventsNamed(events, 'exit').map((e) => [e.jobId, e.outcome, e.leftover])).toEqual([['1.1', 'killed', false], ['1.2', 'ok', false]]);
   });
 });
 

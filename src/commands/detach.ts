@@ -1,10 +1,15 @@
 // --detach: the one-shot admits its jobs, then hands each slot's descriptor to a small runner
-// (a hidden `warden __runner`) in a session of its own with no terminal and no inherited
-// pipes, so cron's output pipe closes when the one-shot exits. The runner holds the slots
-// through the delays, starts and reaps the jobs, and appends their exits to --log-file.
+// (a hidden `warden __runner`) in a session of its own with no terminal. The runner holds the
+// slots through the delays, starts and reaps the jobs, and appends their exits to --log-file.
+// The one-shot waits only until the runner says it has taken over (a line on descriptor 3);
+// until then the runner's stderr is the one-shot's to show, so a runner that cannot start or
+// dies early is reported, and the one-shot fails.
 import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { decodeTicket, encodeTicket } from '../handoff-ticket.js';
+import { msg } from '../messages.js';
 import { createExclusive, readPrivate } from '../pool/safe-fs.js';
 import { inheritedSlot } from '../pool/slot.js';
 import type { Slot } from '../pool/pool.js';
@@ -16,19 +21,24 @@ import { watchExitCode } from '../exit-status.js';
 import { handleSignals } from '../shutdown.js';
 import { startEvent, openReporter, openSettingsPool } from './common.js';
 
-interface RunnerSpec {
-  settings: Settings;
-  jobs: { request: JobRequest; slot: number }[];
-}
+/** The runner's line on descriptor 3 once it holds the slots and has its log open. */
+const READY = 'ready\n';
+const READY_FD = 3;
+const FIRST_SLOT_FD = 4;
 
-/** Collects admitted jobs and starts one runner per batch (those admitted in one turn of the loop). */
 let batches = 0;
 
+/** Collects admitted jobs and starts one runner per batch (those admitted in one turn of the loop). */
 export class Detacher {
   private batch: { request: JobRequest; slot: Slot }[] = [];
   private flushing: Promise<void> | undefined;
+  private readonly handOvers: Promise<boolean>[] = [];
 
-  constructor(private readonly settings: Settings) {}
+  /** `failed` hears every hand-off that did not happen, in words. */
+  constructor(
+    private readonly settings: Settings,
+    private readonly failed: (message: string) => void,
+  ) {}
 
   add(request: JobRequest, slot: Slot): void {
     this.batch.push({ request, slot });
@@ -41,9 +51,10 @@ export class Detacher {
     );
   }
 
-  /** Wait for any batch still to be handed over. */
-  async settled(): Promise<void> {
+  /** Wait for every batch to be taken over; false when any runner did not take over. */
+  async settled(): Promise<boolean> {
     while (this.flushing) await this.flushing;
+    return (await Promise.all(this.handOvers)).every(Boolean);
   }
 
   private flush(): void {
@@ -51,36 +62,77 @@ export class Detacher {
     this.batch = [];
     if (!batch.length) return;
     const file = path.join(this.settings.stateDir, `runner-${process.pid}-${++batches}.json`);
-    const spec: RunnerSpec = { settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) };
-    const fd = createExclusive(file);
+    let child: ChildProcess | undefined;
     try {
-      fs.writeSync(fd, JSON.stringify(spec, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v)));
-    } finally {
-      fs.closeSync(fd);
+      // A new private file, never through a planted file or symlink.
+      const fd = createExclusive(file);
+      try {
+        fs.writeSync(fd, encodeTicket({ settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) }));
+      } finally {
+        fs.closeSync(fd);
+      }
+      child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
+        detached: true,
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...batch.map((b) => b.slot.fd)],
+      });
+    } catch (err) {
+      fs.rmSync(file, { force: true });
+      this.failed(msg.runnerFailed(err instanceof Error ? err.message : String(err)));
+      this.handOvers.push(Promise.resolve(false));
     }
-    const child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
-      detached: true,
-      stdio: ['ignore', 'ignore', 'ignore', ...batch.map((b) => b.slot.fd)],
+    // The runner has its copies now (or never will): ours must close or the slots would wait for us too.
+    for (const b of batch) {
+      if (child?.pid !== undefined) b.slot.handOff();
+      else b.slot.release();
+    }
+    if (child) this.handOvers.push(this.takenOver(child, file));
+  }
+
+  /** Resolves true once the runner says it took over; false (reported) if it failed first. */
+  private takenOver(child: ChildProcess, file: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      let stderr = '';
+      let ready = '';
+      let done = false;
+      const finish = (ok: boolean, why?: string): void => {
+        if (done) return;
+        done = true;
+        if (!ok) {
+          fs.rmSync(file, { force: true });
+          const said = stderr.trim().split('\n').filter(Boolean).slice(-3).join(' / ');
+          this.failed(msg.runnerFailed([why, said].filter(Boolean).join(': ')));
+        }
+        // The runner lives on alone: nothing of it may keep the one-shot waiting.
+        child.stderr?.destroy();
+        child.stdio[READY_FD]?.destroy();
+        child.unref();
+        resolve(ok);
+      };
+      child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+      child.stdio[READY_FD]?.on('data', (d: Buffer) => {
+        ready += d.toString();
+        if (ready.includes(READY)) finish(true);
+      });
+      child.on('error', (err) => finish(false, err.message));
+      child.on('exit', (code, signal) => finish(false, signal ? `runner killed by ${signal}` : `runner exited with ${code}`));
     });
-    child.unref();
-    // The runner has its copies now; ours must close or the slots would wait for us too.
-    for (const b of batch) b.slot.handOff();
   }
 }
 
 /** The hidden runner: adopt the inherited slots and run their jobs as a supervisor would. */
 export async function runnerCommand(file: string): Promise<number> {
-  const spec = JSON.parse(readPrivate(file, 16 * 1024 * 1024) ?? '', (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunnerSpec;
+  const ticket = decodeTicket(readPrivate(file, 16 * 1024 * 1024) ?? '');
   fs.rmSync(file, { force: true });
-  const settings: Settings = { ...spec.settings, detach: false };
+  const settings: Settings = { ...ticket.settings, detach: false };
   const reporter = await openReporter(settings, 'none', 2);
   const pool = openSettingsPool(settings);
   const supervisor = new Supervisor(settings, pool, reporter);
   reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
   const undo = handleSignals((sig) => supervisor.onSignal(sig), false);
-  spec.jobs.forEach((job, k) => supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, 3 + k, settings.stateDir, settings.maxLive)));
+  ticket.jobs.forEach((job, k) => supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, FIRST_SLOT_FD + k, settings.stateDir, settings.maxLive)));
   supervisor.endScheduling();
+  tellReady();
   try {
     await supervisor.done();
   } finally {
@@ -89,4 +141,13 @@ export async function runnerCommand(file: string): Promise<number> {
     reporter.close();
   }
   return watchExitCode(supervisor.tally, supervisor.signalExit);
+}
+
+function tellReady(): void {
+  try {
+    fs.writeSync(READY_FD, READY);
+    fs.closeSync(READY_FD);
+  } catch {
+    // The one-shot is gone already: nobody is waiting for the word.
+  }
 }

@@ -1,5 +1,7 @@
 // `warden once`: one tick for cron. Check, admit and run the jobs as `watch` would, wait for
 // them, and exit with a code a crontab can act on.
+import { EXIT } from '../exit.js';
+import { reportFailure } from '../report/failure.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import { onceExitCode } from '../exit-status.js';
@@ -10,13 +12,14 @@ import { Detacher } from './detach.js';
 export async function onceCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
-  const detacher = settings.detach ? new Detacher(settings) : undefined;
+  const detacher = settings.detach ? new Detacher(settings, (message) => reportFailure(reporter, message)) : undefined;
   const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot) => detacher.add(request, slot)));
   reporter.emit(startEvent('once', pool, settings));
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
+  let tookOver = true;
   try {
     await supervisor.tick(1, false);
-    await detacher?.settled();
+    tookOver = (await detacher?.settled()) ?? true;
     supervisor.endScheduling();
     await supervisor.done();
   } finally {
@@ -25,5 +28,5 @@ export async function onceCommand(settings: Settings): Promise<number> {
   }
   if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'done', liveJobs: 0 });
   reporter.close();
-  return onceExitCode(supervisor.tally, settings.jobs.length, supervisor.signalExit);
+  return tookOver ? onceExitCode(supervisor.tally, settings.jobs.length, supervisor.signalExit) : (supervisor.signalExit ?? EXIT.software);
 }

@@ -7,6 +7,7 @@ import { jobEnv } from '../job-env.js';
 import { launch } from '../launcher.js';
 import { msg } from '../messages.js';
 import { liveSlots } from '../pool/live-slots.js';
+import { reportFailure } from '../report/failure.js';
 import { PoolTimeoutError, finite } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
 import type { RunningJob } from '../running-job.js';
@@ -64,10 +65,9 @@ export async function runCommand(settings: Settings): Promise<number> {
     const trigger = new Date().toISOString();
     if (settings.detach) {
       const { Detacher } = await import('./detach.js');
-      const detacher = new Detacher(settings);
+      const detacher = new Detacher(settings, (message) => reportFailure(reporter, message));
       detacher.add({ tick: 1, jobId, command, spec: { run: command, delayMs: 0 }, trigger, checkOutput: '', attempt: 1 }, slot);
-      await detacher.settled();
-      return EXIT.ok;
+      return (await detacher.settled()) ? EXIT.ok : EXIT.software;
     }
     job = launch({
       jobId,
