@@ -1,6 +1,7 @@
 // The command line: one commander program from buildProgram(), options from the shared table,
 // values resolved into Settings (flags > WARDEN_* > --config > defaults), then one command runs.
 import { Command, CommanderError, Option } from 'commander';
+import path from 'node:path';
 import tty from 'node:tty';
 import { EXIT, RUNNER_COMMAND, SIGNAL_EXIT, UsageError, VERSION } from './exit.js';
 import { msg, PROGRAM } from './messages.js';
@@ -91,12 +92,13 @@ export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandNam
 function helpFooter(name: CommandName): string {
   const notes: Record<CommandName, string> = {
     watch: 'Exit status: 0 stopped by --max-runs, 1 a job failed, 2 bad usage, 128+n stopped by signal n.',
-    once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 75 the pool was full and the trigger was skipped.',
-    run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 75 the pool was full (skip) or --wait-timeout passed. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
+    once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 70 warden itself failed (the pool), 75 the pool was full and the trigger was skipped, 124 the only job was ended by its timeout.',
+    run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 70 warden itself failed (the pool), 75 the pool was full (skip) or --wait-timeout passed, 124 --timeout ended the command. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
     status: 'Shows every pool in the state dir unless --pool names one.',
     log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0; 1 the page could not be written; 2 bad usage or an unreadable file.",
   };
-  const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else ${defaultStateDir()}, the same for every session of this user (kept 0700).`;
+  const fromEnv = process.env.WARDEN_STATE_DIR ? ` (here: ${path.resolve(process.env.WARDEN_STATE_DIR)}, from $WARDEN_STATE_DIR)` : '';
+  const state = `State dir: --state-dir, else $WARDEN_STATE_DIR, else ${defaultStateDir()}, the same for every session of this user (kept 0700)${fromEnv}.`;
   return `\n${notes[name]}\n${name === 'log' ? '' : `${state}\n`}\nExamples:\n  ${EXAMPLES[name].join('\n  ')}\n`;
 }
 
@@ -153,9 +155,10 @@ export async function main(argv: string[]): Promise<number> {
       write.err(`${msg.usageError(err.message)}\n`);
       return EXIT.usage;
     }
-    // Not the user's doing (a state dir removed under us, a kernel refusal): one line, not a trace.
-    write.err(`${msg.usageError(err instanceof Error ? err.message : String(err))}\n`);
-    return EXIT.failed;
+    // Not the user's doing (a state dir removed under us, a kernel refusal): one line, not a
+    // trace, and a status no job of the user's can be confused with.
+    write.err(`${msg.internalError(err instanceof Error ? err.message : String(err))}\n`);
+    return EXIT.software;
   }
 }
 

@@ -10,11 +10,13 @@ export interface Tally {
   failed: number;
   skipped: number;
   checkErrors: number;
+  /** Failures of warden itself (the pool), not of a job. */
+  internal: number;
   /** The last job's record, for `once` with one job: its own exit code. */
   last?: ExitRecord;
 }
 
-export const newTally = (): Tally => ({ ok: 0, failed: 0, skipped: 0, checkErrors: 0 });
+export const newTally = (): Tally => ({ ok: 0, failed: 0, skipped: 0, checkErrors: 0, internal: 0 });
 
 /** The command's own code; 128+n for a signal; 127/126 when it could not be started, as shells do. */
 export function exitCodeOf(exitCode: number | null, signal: string | null, error?: string): number {
@@ -25,14 +27,23 @@ export function exitCodeOf(exitCode: number | null, signal: string | null, error
   return EXIT.failed;
 }
 
-/** `once`: signal 128+n; check error 3; a failed job 1 (its own code when it is the only job); skipped 75. */
+/** The exit status of a job that was the only one: 124 after its timeout (as timeout(1)), else its own code. */
+export function jobExitCode(record: ExitRecord): number {
+  return record.outcome === 'timeout' ? EXIT.timedOut : exitCodeOf(record.exitCode, record.signal, record.error);
+}
+
+/**
+ * `once`: signal 128+n; warden's own failure 70; check error 3; a failed job 1 (the job's own
+ * status when it is the only job); skipped 75.
+ */
 export function onceExitCode(t: Tally, jobsPerTrigger: number, signalExit: number | undefined): number {
   if (signalExit !== undefined) return signalExit;
+  if (t.internal) return EXIT.software;
   if (t.checkErrors) return EXIT.checkFailed;
   if (t.failed) {
     const last = t.last;
     const single = jobsPerTrigger === 1 && t.ok + t.failed === 1 && last;
-    return single ? exitCodeOf(last.exitCode, last.signal, last.error) || EXIT.failed : EXIT.failed;
+    return single ? jobExitCode(last) || EXIT.failed : EXIT.failed;
   }
   if (t.skipped) return EXIT.tempFail;
   return EXIT.ok;
@@ -43,7 +54,7 @@ export function watchExitCode(t: Tally, signalExit: number | undefined): number 
   return signalExit ?? (t.failed ? EXIT.failed : EXIT.ok);
 }
 
-/** `run`: stopped by a signal, warden says so (128+n) whatever the command made of it; else the command's own code. */
+/** `run`: stopped by a signal, warden says so (128+n) whatever the command made of it; else 124 after --timeout, else the command's own code. */
 export function runExitCode(record: ExitRecord, signalExit: number | undefined): number {
-  return signalExit ?? exitCodeOf(record.exitCode, record.signal, record.error);
+  return signalExit ?? jobExitCode(record);
 }

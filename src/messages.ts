@@ -32,7 +32,6 @@ export const msg = {
   bothSchedules: (): string => '--every and --cron cannot be used together; choose one',
   needJob: (command: string): string => `${command} needs at least one --job CMD (e.g. --job './mail.sh')`,
   needCommand: (): string => "run needs a command after '--', e.g. warden run --pool mail -- ./mail.sh",
-  overflowForRun: (value: string): string => `--overflow: ${quote(value)} is not one of wait, skip (run has no jobs of its own to replace)`,
   detachNeedsLogFile: (): string => '--detach needs --log-file PATH: the detached jobs report their exits there',
   socketBackendOffLinux: (): string => "--pool-backend: 'socket' needs Linux abstract sockets; use --pool-backend flock",
   stateDirUnusable: (dir: string, why: string): string => `--state-dir: cannot use ${dir}: ${why}`,

@@ -50,7 +50,9 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'pool', flag: '--pool', value: 'NAME', kind: 'pool', commands: ['watch', 'once', 'run', 'status'], help: 'pool shared by every warden process using this name and state dir (default "default")' },
   { key: 'maxLive', flag: '--max-live', value: 'N', kind: 'positive-or-unlimited', commands: POOLED, help: 'at most N live jobs in the pool, across processes, or "unlimited" (default: number of CPUs)' },
   { key: 'maxQueue', flag: '--max-queue', value: 'N', kind: 'count-or-unlimited', commands: SCHEDULED, help: 'triggers held in memory while the pool is full, or "unlimited" (default 0)' },
-  { key: 'overflow', flag: '--overflow', value: 'POLICY', kind: 'choice', choices: ['wait', 'skip', 'replace'], commands: POOLED, help: 'pool and queue full: wait (pause the schedule), skip (drop the trigger), replace (stop our oldest job) (default: wait for watch and run, skip for once)' },
+  { key: 'overflow', flag: '--overflow', value: 'POLICY', kind: 'choice', choices: ['wait', 'skip', 'replace'], commands: SCHEDULED, help: 'pool and queue full: wait (pause the schedule), skip (drop the trigger), replace (stop our oldest job) (default: wait for watch, skip for once)' },
+  // `run` has no jobs of its own to replace.
+  { key: 'overflow', flag: '--overflow', value: 'POLICY', kind: 'choice', choices: ['wait', 'skip'], commands: ['run'], help: 'pool full: wait for a slot, or skip (exit 75 at once) (default wait)' },
   { key: 'waitTimeout', flag: '--wait-timeout', value: 'DUR', kind: 'duration', commands: POOLED, help: 'with wait: give up after DUR and log a skip' },
   { key: 'checkTimeout', flag: '--check-timeout', value: 'DUR', kind: 'positive-duration', commands: SCHEDULED, help: 'kill a check that runs longer (default: the interval)' },
   { key: 'jobTimeout', flag: '--job-timeout', value: 'DUR', kind: 'positive-duration', commands: SCHEDULED, help: 'terminate a job that runs longer (default: none)' },

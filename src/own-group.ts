@@ -1,7 +1,7 @@
 // A process group warden started, signalled only while it is verifiably still warden's: a
 // group's id is its leader's pid, and once every member is gone the kernel may hand that number
 // to an unrelated process that makes itself a group leader.
-import { groupAlive, groupMembers, signalGroup } from './process-group.js';
+import { groupAlive, groupExists, groupMembers, signalGroup } from './process-group.js';
 import type { Member } from './process-group.js';
 
 export class OwnGroup {
@@ -37,7 +37,8 @@ export class OwnGroup {
   /** Once the leader is gone: the group's members if it is still ours, else undefined. */
   private members(): Member[] | undefined {
     if (this.lost) return undefined;
-    const members = groupMembers(this.pgid);
+    // Most groups are gone with their leader: a signal 0 says so without reading /proc.
+    const members = groupExists(this.pgid) ? groupMembers(this.pgid) : [];
     // Without /proc nothing can be verified: never signal.
     if (!members?.length || (this.known.size && !members.some((m) => this.known.get(m.pid) === m.start))) {
       this.lost = true;

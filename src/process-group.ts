@@ -20,6 +20,11 @@ export function groupAlive(pgid: number): boolean {
   return exists(-pgid) && (liveMember(pgid) ?? true);
 }
 
+/** Whether any process (a zombie included) is in the group: a signal 0 costs far less than a scan of /proc. */
+export function groupExists(pgid: number): boolean {
+  return exists(-pgid);
+}
+
 /** Whether a process exists (a zombie included): signal 0 checks without signalling. */
 export function processAlive(pid: number): boolean {
   return exists(pid);

@@ -106,17 +106,11 @@ export class CronSchedule {
   }
 }
 
-/** The clock an interval ticker reads and arms; injectable so the tick maths can be tested. */
-export interface Clock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): NodeJS.Timeout;
-  clearTimeout(timer: NodeJS.Timeout): void;
-}
-
+// The interval grid runs on the monotonic clock: a wall-clock step must not shift it.
 const monotonic: Clock = {
   now: () => performance.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (timer) => clearTimeout(timer),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
 /**
@@ -133,7 +127,7 @@ export function dueTicks(elapsedMs: number, intervalMs: number, next: number): {
 export function everyTicker(intervalMs: number, onTick: (tick: number, late: boolean) => void, clock: Clock = monotonic): Ticker {
   const origin = clock.now();
   let next = 0; // grid index of the next tick to report
-  let timer: NodeJS.Timeout | undefined;
+  let timer: unknown;
   let stopped = false;
   const fire = (): void => {
     if (stopped) return;

@@ -134,7 +134,6 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
   if (command === 'log' && argv.length === 0) return { error: msg.logNeedsFile() };
 
   const overflowText = str('overflow');
-  if (command === 'run' && overflowText === 'replace') return { error: msg.overflowForRun(overflowText) };
   const overflow = (overflowText ?? (command === 'once' ? 'skip' : 'wait')) as Overflow;
 
   const poolBackend = (str('poolBackend') ?? defaultBackend()) as PoolBackend;

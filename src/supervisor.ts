@@ -52,6 +52,8 @@ export class Supervisor {
       waitTimeoutMs: settings.waitTimeoutMs,
       emit: (e) => {
         if (e.event === 'skip') this.tally.skipped++;
+        // Admission reports only the pool's own failures as errors.
+        if (e.event === 'error') this.tally.internal++;
         reporter.emit(e);
       },
       admit: (request, slot) => this.admit(request, slot),
@@ -135,6 +137,7 @@ export class Supervisor {
           try {
             await this.admission.submit(request);
           } catch (err) {
+            this.tally.internal++;
             this.reporter.emit({ event: 'error', message: msg.poolFailed(this.pool.name, err) });
           }
         }

@@ -79,11 +79,36 @@ describe('warden run exit status', () => {
   });
 });
 
+describe('warden run when the pool itself fails', () => {
+  // The flock backend locks through a perl helper: without perl on PATH the pool cannot work.
+  const noPerl = (): NodeJS.ProcessEnv => ({ ...env, PATH: path.join(dir, 'empty-path') });
+
+  it('exits 70 with one line naming the pool, and runs nothing', async () => {
+    const r = await runWarden(['run', '--pool', 'fp', '--pool-backend', 'flock', '--', 'touch', `${dir}/ran`], { env: noPerl() });
+    expect(r.code).toBe(70);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^warden: .*perl/);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+
+  it('is not mistaken for a signal while waiting: 70 and a message, not a silent 143', async () => {
+    // A holder with perl takes the only slot; the waiter's pool then fails as it waits.
+    const holder = startWarden(['run', '--pool', 'fw', '--pool-backend', 'flock', '--max-live', '1', '--', holdUntil('release')], { env });
+    await waitFor('holder', () => fs.existsSync(`${dir}/started.0`));
+    const r = await runWarden(['run', '--pool', 'fw', '--pool-backend', 'flock', '--max-live', '1', '--', 'touch', `${dir}/ran`], { env: noPerl() });
+    fs.writeFileSync(`${dir}/release`, '');
+    await holder.done;
+    expect(r.code).toBe(70);
+    expect(r.stderr).toMatch(/^warden: .*perl/m);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+});
+
 describe('warden run timeouts', () => {
-  it('kills the whole group on --timeout, background grandchildren included', async () => {
+  it('kills the whole group on --timeout, background grandchildren included, and exits 124', async () => {
     const log = path.join(dir, 'log.jsonl');
     const r = await runWarden(['run', '--timeout', '300ms', '--kill-after', '2s', '--log-file', log, '--', `sleep 30 & echo $! > "${dir}/gc"; sleep 30`], { env });
-    expect(r.code).toBe(143);
+    expect(r.code).toBe(124);
     expect(alive(Number(readText(`${dir}/gc`)))).toBe(false);
     const exit = parseEvents(readText(log)).find((e) => e.event === 'exit');
     expect(exit).toMatchObject({ outcome: 'timeout', signal: 'SIGTERM', forced: false });
@@ -91,12 +116,19 @@ describe('warden run timeouts', () => {
 
   it('SIGKILLs a job that ignores SIGTERM after --kill-after', async () => {
     const log = path.join(dir, 'log.jsonl');
-    const started = Date.now();
     const r = await runWarden(['run', '--timeout', '200ms', '--kill-after', '400ms', '--log-file', log, '--', `trap '' TERM; while :; do sleep 0.05; done`], { env });
-    expect(r.code).toBe(137);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+    expect(r.code).toBe(124);
     const exit = parseEvents(readText(log)).find((e) => e.event === 'exit');
     expect(exit).toMatchObject({ outcome: 'timeout', signal: 'SIGKILL', forced: true });
+    // The KILL cannot come before the timeout plus the grace.
+    expect(exit?.durationMs as number).toBeGreaterThanOrEqual(600);
+  });
+
+  it('exits 124 after --timeout, as timeout(1) does, even when the command exits 0 on the TERM', async () => {
+    const log = path.join(dir, 'log.jsonl');
+    const r = await runWarden(['run', '--timeout', '300ms', '--log-file', log, '--', 'trap "exit 0" TERM; sleep 5 & wait'], { env });
+    expect(parseEvents(readText(log)).find((e) => e.event === 'exit')).toMatchObject({ outcome: 'timeout', exitCode: 0 });
+    expect(r.code).toBe(124);
   });
 });
 

@@ -47,11 +47,18 @@ export async function runCommand(settings: Settings): Promise<number> {
       return EXIT.tempFail;
     }
     if (!slot) {
+      // In line first, then say so: whoever reads the `wait` event knows this run is waiting.
+      const acquiring = pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
+      acquiring.catch(() => undefined);
       reporter.emit({ event: 'wait', pool: pool.name, live: await liveSlots(pool), maxLive: finite(pool.maxLive), tick: 1 });
       try {
-        slot = await pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
+        slot = await acquiring;
       } catch (err) {
-        if (!(err instanceof PoolTimeoutError)) return shutdown.exitCode ?? 143;
+        if (shutdown.exitCode !== undefined) return shutdown.exitCode;
+        if (!(err instanceof PoolTimeoutError)) {
+          reportFailure(reporter, msg.poolFailed(pool.name, err));
+          return EXIT.software;
+        }
         reporter.emit({ event: 'skip', reason: 'wait-timeout', tick: 1, pool: pool.name, command });
         reporter.notice(msg.runWaitTimeout(pool.name));
         return EXIT.tempFail;

@@ -168,11 +168,22 @@ describe('the option table', () => {
     expect(envName(byKey(key))).toBe(env);
   });
 
-  it('has one option per key, flag and environment name', () => {
-    for (const pick of [(o: OptionDef) => o.key, (o: OptionDef) => o.flag, envName]) {
-      const names = OPTIONS.map(pick);
-      expect(new Set(names).size).toBe(names.length);
+  it('gives each command one option per key, flag and environment name', () => {
+    for (const c of ['watch', 'once', 'run', 'status'] as const) {
+      for (const pick of [(o: OptionDef) => o.key, (o: OptionDef) => o.flag, envName]) {
+        const names = optionsFor(c).map(pick);
+        expect(new Set(names).size, c).toBe(names.length);
+      }
     }
+    // One key is one environment name, whichever command reads it.
+    const envOf = new Map<string, string>();
+    for (const o of OPTIONS) expect(envOf.get(o.key) ?? envOf.set(o.key, envName(o)).get(o.key)).toBe(envName(o));
+  });
+
+  it("offers run only the overflow policies it accepts (it has no jobs of its own to replace)", () => {
+    expect(optionsFor('run').find((o) => o.key === 'overflow')?.choices).toEqual(['wait', 'skip']);
+    expect(optionsFor('run').find((o) => o.key === 'overflow')?.help).not.toMatch(/replace/);
+    expect(optionsFor('watch').find((o) => o.key === 'overflow')?.choices).toEqual(['wait', 'skip', 'replace']);
   });
 
   it('gives each command the options SPEC.md lists for it', () => {
@@ -190,11 +201,27 @@ describe('the option table', () => {
     expect(keys('status')).toEqual(expect.arrayContaining(['pool', 'json', 'stateDir']));
   });
 
-  it('has an example or a value name for every option that takes a value', () => {
+  it('has a value name for every option that takes a value, and real choices', () => {
     for (const o of OPTIONS) {
-      expect(o.help.length).toBeGreaterThan(10);
-      if (o.kind !== 'boolean') expect(o.value).toBeTruthy();
-      if (o.kind === 'choice') expect(o.choices?.length).toBeGreaterThan(1);
+      if (o.kind !== 'boolean') expect(o.value, o.flag).toMatch(/^[A-Z]+$/);
+      if (o.kind === 'choice') expect(o.choices?.length, o.flag).toBeGreaterThan(1);
+    }
+  });
+
+  it.each(['watch', 'once', 'run', 'status'] as const)('%s --help shows every option and examples that use only its own options', async (command) => {
+    const { parseArgs } = await import('../../src/cli.js');
+    let help = '';
+    const code = parseArgs([command, '--help'], { out: (t) => (help += t), err: () => undefined });
+    expect(code).toBe(0);
+    for (const o of optionsFor(command)) expect(help, o.flag).toContain(o.value ? `${o.flag} <${o.value}>` : o.flag);
+    const examples = help.slice(help.indexOf('Examples:')).split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+    expect(examples.length).toBeGreaterThan(0);
+    const flags = new Set(optionsFor(command).map((o) => o.flag));
+    for (const example of examples) {
+      expect(example).toContain(`warden ${command}`);
+      // Flags before a `--` (run's command comes after it).
+      const own = example.split(' -- ')[0].match(/(?<=\s)--[a-z-]+/g) ?? [];
+      for (const flag of own) expect(flags, `${flag} in: ${example}`).toContain(flag);
     }
   });
 });

@@ -1,8 +1,8 @@
-// Cron schedules over the real DST transitions of a zone, with a fake clock driving the very
+// Tick maths. Cron schedules over the real DST transitions of a zone, with a fake clock driving the very
 // ticker `watch` uses: a 02:30 job runs once on the day clocks go forward and once on the day
 // they go back, in the named zone (--tz) and in the local zone (TZ).
 import { describe, expect, it } from 'vitest';
-import { CronSchedule, cronIntervalMs, describeSchedule, startTicker } from '../../src/schedule.js';
+import { CronSchedule, cronIntervalMs, describeSchedule, dueTicks, everyTicker, startTicker } from '../../src/schedule.js';
 import { isTimeZone } from '../../src/zone.js';
 import type { Clock } from '../../src/schedule.js';
 
@@ -111,5 +111,118 @@ describe('schedule helpers', () => {
     expect(describeSchedule({ kind: 'cron', expr: '*/5 * * * *', tz: 'UTC' })).toBe("cron '*/5 * * * *' UTC");
     expect(cronIntervalMs('*/5 * * * *', 'UTC')).toBe(300_000);
     expect(new CronSchedule('0 0 1 1 *', 'UTC').next(Date.parse('2026-06-01T00:00:00Z'))).toBe(Date.parse('2027-01-01T00:00:00Z'));
+  });
+});
+
+// Interval ticks: the grid of an --every schedule, on a clock the test moves by hand.
+describe('dueTicks', () => {
+  it('reports nothing before the next grid point', () => {
+    expect(dueTicks(99, 100, 1)).toEqual({ ticks: [], next: 1 });
+  });
+
+  it('numbers ticks from 1 at the origin', () => {
+    expect(dueTicks(0, 100, 0)).toEqual({ ticks: [{ tick: 1, late: false }], next: 1 });
+    expect(dueTicks(100, 100, 1)).toEqual({ ticks: [{ tick: 2, late: false }], next: 2 });
+  });
+
+  it('reports every missed grid point, all but the last as late', () => {
+    expect(dueTicks(350, 100, 1)).toEqual({
+      ticks: [
+        { tick: 2, late: true },
+        { tick: 3, late: true },
+        { tick: 4, late: false },
+      ],
+      next: 4,
+    });
+  });
+
+  it('never reports a grid point twice', () => {
+    const first = dueTicks(250, 100, 0);
+    expect(first.ticks.map((t) => t.tick)).toEqual([1, 2, 3]);
+    expect(dueTicks(299, 100, first.next).ticks).toEqual([]);
+  });
+});
+
+/** A clock whose time moves only when the test says; timers fire in order of their due time. */
+class ManualClock implements Clock {
+  private t = 1000;
+  private ids = 0;
+  private timers: { at: number; fn: () => void; id: number }[] = [];
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = ++this.ids;
+    this.timers.push({ at: this.t + ms, fn, id });
+    return id;
+  }
+
+  clearTimeout(id: unknown): void {
+    this.timers = this.timers.filter((x) => x.id !== id);
+  }
+
+  /** Move to `to`, firing each timer due by then at its own time, or late at `firedAt`. */
+  advance(to: number, firedAt?: number): void {
+    for (;;) {
+      const next = this.timers.filter((x) => x.at <= to).sort((a, b) => a.at - b.at)[0];
+      if (!next) break;
+      this.timers = this.timers.filter((x) => x !== next);
+      this.t = firedAt ?? next.at;
+      next.fn();
+    }
+    this.t = Math.max(this.t, to);
+  }
+}
+
+describe('everyTicker', () => {
+  it('ticks on the grid of the start time, not drifting with late timers', () => {
+    const clock = new ManualClock();
+    const seen: [number, boolean, number][] = [];
+    const ticker = everyTicker(100, (tick, late) => seen.push([tick, late, clock.now()]), clock);
+    clock.advance(1000);
+    clock.advance(1100);
+    // The next timer fires 40 ms late; the tick after it is still due at 1300.
+    clock.advance(1200, 1240);
+    clock.advance(1300);
+    ticker.stop();
+    expect(seen).toEqual([
+      [1, false, 1000],
+      [2, false, 1100],
+      [3, false, 1240],
+      [4, false, 1300],
+    ]);
+  });
+
+  it('reports the grid points a stalled loop missed, as late, then carries on', () => {
+    const clock = new ManualClock();
+    const seen: [number, boolean][] = [];
+    const ticker = everyTicker(100, (tick, late) => seen.push([tick, late]), clock);
+    clock.advance(1000);
+    clock.advance(1100, 1330);
+    expect(ticker.nextInMs()).toBe(70);
+    clock.advance(1400);
+    ticker.stop();
+    expect(seen).toEqual([
+      [1, false],
+      [2, true],
+      [3, true],
+      [4, false],
+      [5, false],
+    ]);
+  });
+
+  it('stops at once, also from inside a tick', () => {
+    const clock = new ManualClock();
+    const seen: number[] = [];
+    const ticker = everyTicker(100, (tick) => {
+      seen.push(tick);
+      if (tick === 2) ticker.stop();
+    }, clock);
+    clock.advance(1000);
+    clock.advance(1500, 1500);
+    clock.advance(2000);
+    expect(seen).toEqual([1, 2]);
   });
 });

@@ -53,6 +53,11 @@ export class Sampler {
   }
 
   /** Why: sampling runs beside the test's own work, on a timer. */
+  /** Why: how many samples so far, for a test that samples until it has enough. */
+  get samples(): number {
+    return this.report.samples;
+  }
+
   start(): this {
     this.timer = setInterval(() => this.sample(), this.everyMs);
     return this;
