@@ -25,6 +25,69 @@ describe('warden once exit status', () => {
   });
 });
 
+describe('warden once, correctness', () => {
+  it('acts on a SIGTERM that arrives while the check is being started: exits 143 before the check would end', async () => {
+    const w = startWarden(['once', '--log', 'json', '--check', `sleep 4; touch "${dir}/check-done"`, '--job', `touch "${dir}/ran"`], { env });
+    // The start event comes just before the check is started: the signal lands in its start-up.
+    await waitFor('the start event', () => eventsNamed(w.events(), 'start').length > 0);
+    process.kill(w.pid, 'SIGTERM');
+    const r = await w.done;
+    expect(r.code).toBe(143);
+    // Warden was back before the check could have finished on its own, and ended it.
+    expect(fs.existsSync(`${dir}/check-done`)).toBe(false);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    expect(eventsNamed(parseEvents(r.stdout), 'stop')[0]).toMatchObject({ reason: 'SIGTERM' });
+  });
+
+  it('judges the check when its process exits, not when a background child lets go of its stdout', async () => {
+    const r = await runWarden(['once', '--log', 'json', '--check', `(sleep 3; touch "${dir}/slept") & echo in-stock`, '--job', `cat "${dir}/slept" 2>/dev/null || touch "${dir}/fired-first"`], { env });
+    expect(r.code).toBe(0);
+    expect(eventsNamed(parseEvents(r.stdout), 'check')[0]).toMatchObject({ outcome: 'fired', exitCode: 0 });
+    // The job ran while the check's background child still slept.
+    expect(fs.existsSync(`${dir}/fired-first`)).toBe(true);
+    // And what the check left behind did not outlive warden.
+    expect(fs.existsSync(`${dir}/slept`)).toBe(false);
+    expect(readText(`${dir}/slept`)).toBe('');
+  });
+
+  it('exits 70 with a message when the pool itself fails, and runs nothing', async () => {
+    // The flock backend locks through a perl helper: without perl on PATH the pool cannot work.
+    const r = await runWarden(['once', '--pool-backend', 'flock', '--job', `touch "${dir}/ran"`], { env: { ...env, PATH: path.join(dir, 'empty-path') } });
+    expect(r.code).toBe(70);
+    expect(r.stderr + r.stdout).toMatch(/perl/);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+
+  it('exits 124 when the only job is ended by its timeout, whatever it exited with', async () => {
+    const r = await runWarden(['once', '--job-timeout', '300ms', '--job', 'trap "exit 0" TERM; sleep 5 & wait'], { env });
+    expect(r.code).toBe(124);
+  });
+
+  describe('a retry goes through admission like any trigger', () => {
+    // The failing job leaves a process holding its slot (descriptor 19 inherited), so the pool
+    // of one is still full when the retry comes.
+    const failingHolder = (): string => `(exec sleep 30) & echo $! > "${dir}/holder"; exit 1`;
+
+    it('--overflow skip: the retry is skipped, not waited for', async () => {
+      const r = await runWarden(['once', '--log', 'json', '--max-live', '1', '--retries', '1', '--retry-delay', '50ms', '--kill-after', '1s', '--job', failingHolder()], { env });
+      const events = parseEvents(r.stdout);
+      expect(eventsNamed(events, 'retry')).toHaveLength(1);
+      expect(eventsNamed(events, 'skip').map((e) => e.reason)).toEqual(['pool-full']);
+      expect(eventsNamed(events, 'spawn')).toHaveLength(1);
+      expect(r.code).toBe(1);
+      expect(alive(Number(readText(`${dir}/holder`)))).toBe(false);
+    });
+
+    it('--overflow wait --wait-timeout: the retry gives up after the wait timeout', async () => {
+      const r = await runWarden(['once', '--log', 'json', '--max-live', '1', '--overflow', 'wait', '--wait-timeout', '200ms', '--retries', '1', '--retry-delay', '50ms', '--kill-after', '1s', '--job', failingHolder()], { env });
+      const events = parseEvents(r.stdout);
+      expect(eventsNamed(events, 'skip').map((e) => e.reason)).toEqual(['wait-timeout']);
+      expect(eventsNamed(events, 'spawn')).toHaveLength(1);
+      expect(r.code).toBe(1);
+    });
+  });
+});
+
 describe('overlapping one-shots', () => {
   it('twenty started at once on a pool of 3: at most 3 jobs live, the rest exit 75, nothing left behind', async () => {
     const tag = `once-${process.pid}-${Date.now()}`;

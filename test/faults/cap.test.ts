@@ -8,6 +8,7 @@ import { maxConcurrent, readLedger } from './harness/ledger.js';
 import { BACKENDS } from './harness/pool-probe.js';
 import { isAlive } from './harness/procfs.js';
 import { readLogFile, runWarden, WARDEN_BIN, wardenEnv, type Warden } from './harness/run-warden.js';
+import type { LogEvent } from './harness/run-warden.js';
 import { waitFor } from './harness/wait.js';
 
 const fixture = useFixture();
@@ -31,14 +32,22 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
     it('never lets a replacing job start before the replaced job\'s whole group has gone (--overflow replace, TERM ignored)', async () => {
       const f = fixture('replace');
       const sampler = f.sampler(3).start();
-      const r = await f.start(['watch', '--every', '150ms', '--max-runs', '6', '--pool', 'rp', '--pool-backend', backend, '--max-live', '1',
-        '--overflow', 'replace', '--kill-after', '200ms', '--log-file', f.logFile,
-        '--job', f.job("trap '' TERM; sleep 1 & sleep 1; wait")], { settleMs: 0 }).done;
+      // The check fires a second time only once the first job has set its TERM trap (a `ready`
+      // file), so the replacement always meets a TERM-ignoring tree, however late the ticks.
+      const w = (name: string): string => path.join(f.work, name);
+      const check = `f=$(cat ${w('fired')} 2>/dev/null || echo 0); if [ $f -eq 0 ] || { [ $f -eq 1 ] && [ -e ${w('ready')} ]; }; then echo $((f+1)) > ${w('fired')}; exit 0; fi; exit 1`;
+      const job = f.job(`if [ "$(cat ${w('fired')})" = 2 ]; then exit 0; fi; trap '' TERM; sleep 30 & touch ${w('ready')}; sleep 30; wait`);
+      const watch = f.start(['watch', '--every', '100ms', '--pool', 'rp', '--pool-backend', backend, '--max-live', '1',
+        '--overflow', 'replace', '--kill-after', '200ms', '--log-file', f.logFile, '--check', check, '--job', job], { settleMs: 0 });
+      const exits = (): LogEvent[] => readLogFile(f.logFile).events.filter((e) => e.event === 'exit');
+      await waitFor(() => exits().length >= 2, 20_000, 'the replaced job and its replacement to exit');
+      await watch.signal('SIGTERM');
+      const r = await watch.done;
       const report = sampler.stop();
-      const exits = readLogFile(f.logFile).events.filter((e) => e.event === 'exit');
-      expect(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr.slice(-300)}`).toBe(true);
+      expect(r.code, `exit ${r.code}: ${r.stderr.slice(-300)}`).toBe(143);
       expect(report.maxGroups, JSON.stringify(report.atMax)).toBe(1);
-      expect(exits.filter((e) => e.outcome === 'killed').length, 'jobs were replaced').toBeGreaterThanOrEqual(1);
+      expect(exits().map((e) => [e.jobId, e.outcome]), 'the first job was replaced').toEqual([['1.1', 'killed'], [expect.any(String), 'ok']]);
+      expect(exits()[0]?.forced, 'its TERM-ignoring tree needed the KILL').toBe(true);
       expect(r.report.escaped).toEqual([]);
     }, 30_000);
 

@@ -1,12 +1,13 @@
 // SPEC "Shutdown is clean" and "Every child is reaped and every exit is logged once", for awkward job trees.
 import path from 'node:path';
 import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { useFixture } from './harness/fixture.js';
 import { readLedger } from './harness/ledger.js';
 import { readStat } from './harness/procfs.js';
 import { allExitRecordProblems } from './harness/records.js';
-import { readLogFile, type LogEvent } from './harness/run-warden.js';
+import { WARDEN_BIN, readLogFile, wardenEnv, type LogEvent } from './harness/run-warden.js';
 import { statusLive } from './harness/status.js';
 import { monotonicMs, waitFor } from './harness/wait.js';
 
@@ -117,3 +118,98 @@ describe('every exit is logged once, when the job exits', () => {
     expect(r.report.escaped.map((e) => e.pid).filter((p) => p !== escapee)).toEqual([]);
   }, 30_000);
 });
+
+describe('strays are signalled only while they are warden\'s', () => {
+  it('never signals a process that took over the group id of a finished job\'s stray processes', async () => {
+    const f = fixture('strayreuse');
+    const works = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'true']).status === 0;
+    if (!works) {
+      // Without a private pid namespace we cannot steer PID reuse (ns_last_pid) without touching the whole machine.
+      console.warn('skipped: `unshare --fork --pid --mount-proc` does not work here (needs root / CAP_SYS_ADMIN)');
+      return;
+    }
+    const script = path.join(f.work, 'stray-reuse.py');
+    fs.writeFileSync(script, STRAY_REUSE_PY);
+    const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, WARDEN_BIN, f.stateDir, f.work], {
+      env: wardenEnv(f.stateDir),
+      encoding: 'utf8',
+      timeout: 45_000,
+    });
+    const line = out.stdout.trim().split('\n').pop() ?? '';
+    let result: { leftover: boolean; reused: boolean; signalled: string[]; alive: boolean; code: number };
+    try {
+      result = JSON.parse(line) as typeof result;
+    } catch {
+      throw new Error(`stray-reuse driver failed (${out.status}): ${out.stdout}\n${out.stderr}`);
+    }
+    expect(result.leftover, 'the job left a process behind').toBe(true);
+    expect(result.reused, 'an unrelated process leads a group with the stray group\'s old id').toBe(true);
+    expect(result.signalled, 'signals the unrelated process received from warden').toEqual([]);
+    expect(result.alive, 'the unrelated process is still alive').toBe(true);
+    expect(result.code, 'warden stopped by SIGTERM exits 143').toBe(143);
+  }, 60_000);
+});
+
+// Inside a private pid namespace: a watch whose job leaves `sleep 0.3` behind; once that stray
+// has ended, an unrelated process is given the group's old id (ns_last_pid) and leads its own
+// group; then warden is stopped, which terminates its strays.
+const STRAY_REUSE_PY = String.raw`
+import json, os, signal, subprocess, sys, time
+warden, state, work = sys.argv[1:4]
+def reap():
+    while True:
+        try:
+            p, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if p == 0:
+            return
+def wait_for(test, what, t=15):
+    end = time.time() + t
+    while time.time() < end:
+        v = test()
+        if v:
+            return v
+        reap(); time.sleep(0.005)
+    raise SystemExit("timeout waiting for " + what)
+def read(p):
+    try:
+        return open(p).read()
+    except OSError:
+        return ""
+def group_members(pg):
+    n = 0
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            s = read("/proc/%s/stat" % d)
+            if s and int(s[s.rindex(")") + 2:].split()[2]) == pg:
+                n += 1
+    return n
+log = os.path.join(work, "log.jsonl")
+pgfile = os.path.join(work, "pg")
+w = subprocess.Popen(["node", warden, "watch", "--every", "1h", "--state-dir", state, "--log-file", log, "--kill-after", "1s",
+                      "--job", "sleep 0.3 & echo $$ > " + pgfile], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+pg = int(wait_for(lambda: read(pgfile).strip(), "the job's group id"))
+exit_line = wait_for(lambda: next((l for l in read(log).splitlines() if '"event":"exit"' in l), None), "the job's exit")
+leftover = json.loads(exit_line).get("leftover") is True
+wait_for(lambda: group_members(pg) == 0, "the stray to end")
+with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+    f.write(str(pg - 1))
+sig = os.path.join(work, "signals")
+traps = " ".join("trap 'echo %s >> %s' %s;" % (s, sig, s) for s in ("HUP", "INT", "TERM", "QUIT", "CONT", "USR1"))
+open(sig, "w").close()
+victim = subprocess.Popen(["sh", "-c", traps + " echo ready > " + sig + ".ready; while :; do sleep 0.02; done"], start_new_session=True)
+wait_for(lambda: read(sig + ".ready"), "the unrelated process")
+reused = victim.pid == pg
+w.send_signal(signal.SIGTERM)
+code = w.wait(20)
+code = code if code >= 0 else 128 - code
+# A marker signal of our own: once its trap has run, any signal warden sent has been handled too.
+os.kill(victim.pid, signal.SIGUSR1)
+wait_for(lambda: "USR1" in read(sig).split(), "the marker signal")
+signalled = [s for s in read(sig).split() if s != "USR1"]
+alive = victim.poll() is None
+victim.kill(); victim.wait()
+reap()
+print(json.dumps({"leftover": leftover, "reused": reused, "signalled": signalled, "alive": alive, "code": code}))
+`;

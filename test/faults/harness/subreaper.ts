@@ -44,7 +44,7 @@ export function underSubreaper(argv: string[], options: SubreaperOptions): strin
 }
 
 /** Why: the pid of the command itself (not of python), to signal it directly. */
-export async function commandPid(options: SubreaperOptions, deadlineMs = 10_000): Promise<number> {
+export async function commandPid(options: SubreaperOptions, deadlineMs = 30_000): Promise<number> {
   return Number(await waitForFile(`${options.report}.pid`, deadlineMs, (t) => /^\d+$/.test(t)));
 }
 
