@@ -88,3 +88,12 @@ it('stock-monitor check: asks the shop with Node when there is no curl; 0 in sto
   expect(fs.existsSync(path.join(dir, 'shop.port'))).toBe(false);
   expect(check().status).toBe(2);
 });
+
+it("README's stock.json is the example's file, key for key", () => {
+  const readme = readText(path.join(ROOT, 'README.md'));
+  const at = readme.indexOf('(examples/stock-monitor/stock.json)');
+  expect(at).toBeGreaterThan(-1);
+  const block = /```json\n([\s\S]*?)\n```/.exec(readme.slice(at))?.[1];
+  expect(block).toBeDefined();
+  expect(JSON.parse(block ?? '')).toEqual(JSON.parse(readText(path.join(ROOT, 'examples/stock-monitor/stock.json'))));
+});

@@ -31,13 +31,16 @@ describe('schedule', () => {
   });
 
   it('keeps ticking on time while jobs run ten times longer than the interval', async () => {
-    const w = startWarden(watch('--every', '100ms', '--max-live', 'unlimited', '--job', 'sleep 1', '--kill-after', '1s'), { env });
+    // The jobs run until the test releases them: ten ticks that each started a job while none
+    // had ended show that the schedule never waited for a job, however slow the machine.
+    const release = path.join(dir, 'release');
+    const w = startWarden(watch('--every', '100ms', '--max-live', 'unlimited', '--job', `while [ ! -e "${release}" ]; do sleep 0.02; done`, '--kill-after', '1s'), { env });
     await waitFor('ten jobs started', () => eventsNamed(w.events(), 'spawn').length >= 10);
+    fs.writeFileSync(release, '');
     process.kill(w.pid, 'SIGTERM');
     expect((await w.done).code).toBe(143);
     const events = w.events();
     const spawns = eventsNamed(events, 'spawn');
-    // All ten started before the first of them ended: the schedule never waited for a job.
     expect(events.slice(0, events.indexOf(spawns[9])).filter((e) => e.event === 'exit')).toEqual([]);
     // Every grid point is accounted for, in order (a tick made late by a loaded machine is a logged skip).
     const ticks = events.filter((e) => e.event === 'spawn' || e.event === 'skip').map((e) => e.tick);
@@ -98,7 +101,13 @@ describe('admission', () => {
   });
 
   it('skip drops a trigger when the pool is full; a queue holds --max-queue of them', async () => {
-    const r = await runWarden(watch('--every', '200ms', '--max-runs', '4', '--max-live', '1', '--max-queue', '1', '--overflow', 'skip', '--job', 'sleep 1'), { env });
+    // Four jobs of one trigger on a pool of one: the first runs, one waits in the queue, two are dropped.
+    const release = path.join(dir, 'release');
+    const hold = `while [ ! -e "${release}" ]; do sleep 0.02; done`;
+    const w = startWarden(['once', '--log', 'json', '--max-live', '1', '--max-queue', '1', '--overflow', 'skip', '--job', hold, '--job', hold, '--job', hold, '--job', hold], { env });
+    await waitFor('two skips', () => eventsNamed(w.events(), 'skip').length >= 2);
+    fs.writeFileSync(release, '');
+    const r = await w.done;
     const events = parseEvents(r.stdout);
     expect(eventsNamed(events, 'spawn')).toHaveLength(2);
     expect(eventsNamed(events, 'skip').map((s) => s.reason)).toEqual(['queue-full', 'queue-full']);
@@ -106,8 +115,17 @@ describe('admission', () => {
   });
 
   it('wait pauses the schedule until a slot frees, skipping the ticks missed meanwhile', async () => {
-    const job = `echo "start $$" >> "${dir}/ledger"; sleep 0.35; echo "end $$" >> "${dir}/ledger"`;
-    const r = await runWarden(watch('--every', '100ms', '--max-runs', '6', '--max-live', '1', '--overflow', 'wait', '--job', job), { env });
+    // The first job holds the only slot until the test has seen the schedule wait and miss a tick.
+    const release = path.join(dir, 'release');
+    const job = `echo "start $$" >> "${dir}/ledger"; while [ ! -e "${release}" ]; do sleep 0.02; done; echo "end $$" >> "${dir}/ledger"`;
+    const w = startWarden(watch('--every', '100ms', '--max-runs', '6', '--max-live', '1', '--overflow', 'wait', '--job', job), { env });
+    await waitFor('a wait, then a missed tick', () => {
+      const events = w.events();
+      const at = events.findIndex((e) => e.event === 'wait');
+      return at >= 0 && events.slice(at).some((e) => e.event === 'skip');
+    });
+    fs.writeFileSync(release, '');
+    const r = await w.done;
     expect(r.code).toBe(0);
     const events = parseEvents(r.stdout);
     expect(eventsNamed(events, 'wait').length).toBeGreaterThan(0);
@@ -176,12 +194,14 @@ describe('launch and reap', () => {
     for (const e of events) expect(e).toMatchObject({ ts: expect.any(String), event: expect.any(String), pid: expect.any(Number) });
     expect(eventsNamed(events, 'start')[0]).toMatchObject({ mode: 'watch', pool: 'default', maxLive: 4, schedule: 'every 50ms', version: expect.any(String) });
     expect(eventsNamed(events, 'check')).toHaveLength(0);
-    expect(spawns[0]).toMatchObject({ jobId: '1.1', jobPid: expect.any(Number), command: 'exit $((WARDEN_TICK % 3))', slot: expect.any(Number), tick: 1, attempt: 1 });
-    const echo = exits.find((e) => e.jobId === '1.2');
+    // The first tick that fired (tick 1 unless a loaded machine made it late).
+    const t = spawns[0].tick as number;
+    expect(spawns[0]).toMatchObject({ jobId: `${t}.1`, jobPid: expect.any(Number), command: 'exit $((WARDEN_TICK % 3))', slot: expect.any(Number), tick: t, attempt: 1 });
+    const echo = exits.find((e) => e.jobId === `${t}.2`);
     expect(echo).toMatchObject({ exitCode: 0, signal: null, outcome: 'ok', durationMs: expect.any(Number) });
     expect(echo?.tail).toContain('out');
     expect(echo?.tail).toContain('err');
-    expect(exits.find((e) => e.jobId === '1.1')).toMatchObject({ exitCode: 1, outcome: 'failed' });
+    expect(exits.find((e) => e.jobId === `${t}.1`)).toMatchObject({ exitCode: t % 3, outcome: t % 3 ? 'failed' : 'ok' });
   });
 
   it('logs the exit when the job exits, even if a grandchild holds its output open', async () => {
