@@ -46,7 +46,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
       expect(await statusLive(f.stateDir, 'k'), 'status --json counts no live job').toBe(0);
       const probe = await probePool(f.stateDir, 'k', 3, backend);
       expect(probe).toMatchObject({ holders: [0, 0, 0], extra: 75 });
-    }, 120_000);
+    }, 300_000);
 
   it('answers status --json correctly at every moment while holders start, finish and are SIGKILLed', async () => {
     const f = fixture('statuschurn');
