@@ -237,8 +237,10 @@ describe('a pool whose slots are held through --delay', () => {
     const exits = eventsNamed(events, 'exit');
     expect(spawns.length).toBeGreaterThan(0);
     expect(eventsNamed(events, 'skip').length).toBeGreaterThan(0);
-    // One job at a time, each holding the only slot from its trigger (spawn less 500 ms) to its exit.
-    const held = exits.reduce((ms, e, i) => ms + Date.parse(e.ts as string) - Date.parse(spawns[i].ts as string) + 500, 0);
+    // One job at a time, each holding the only slot from its `delay` event (it took the slot then) to its exit.
+    const delays = eventsNamed(events, 'delay');
+    expect(delays.map((d) => d.jobId)).toEqual(spawns.map((e) => e.jobId));
+    const held = exits.reduce((ms, e) => ms + Date.parse(e.ts as string) - Date.parse(delays.find((d) => d.jobId === e.jobId)?.ts as string), 0);
     const s = JSON.parse((await log(['--json', file])).stdout) as Json;
     expect(s.pools[0]).toMatchObject({ cap: 1, peakLive: 1, fullMs: held });
     const drawing = (await log(['--timeline', file])).stdout;
