@@ -89,11 +89,14 @@ describe('check', () => {
 
 describe('admission', () => {
   it('--delay takes the slot at once and holds it while waiting', async () => {
-    const w = startWarden(watch('--every', '250ms', '--max-runs', '3', '--max-live', '1', '--overflow', 'skip', '--delay', '900ms', '--job', `echo ran >> "${dir}/ran"`), { env });
+    // Three jobs of one trigger on a pool of one: the first takes the slot and holds it through
+    // its delay, so the other two find the pool full (judged without depending on tick timing).
+    const w = startWarden(['once', '--log', 'json', '--max-live', '1', '--overflow', 'skip', '--delay', '900ms', '--job', `echo ran >> "${dir}/ran"`, '--job', 'true', '--job', 'true'], { env });
     const r = await w.done;
-    expect(r.code).toBe(0);
+    expect(r.code).toBe(75);
     const events = parseEvents(r.stdout);
     expect(eventsNamed(events, 'spawn')).toHaveLength(1);
+    expect(eventsNamed(events, 'delay')).toMatchObject([{ jobId: '1.1', delayMs: expect.any(Number) }]);
     expect(eventsNamed(events, 'skip').map((s) => s.reason)).toEqual(['pool-full', 'pool-full']);
     expect(readText(`${dir}/ran`)).toBe('ran\n');
     const spawnAt = Date.parse(eventsNamed(events, 'spawn')[0].ts as string) - Date.parse(eventsNamed(events, 'start')[0].ts as string);
