@@ -1,7 +1,8 @@
 // The script of the --html page, type-checked here and inlined into the page as its source
 // text (String(timelineClient)): it must not refer to anything outside its own body.
 // A canvas, not SVG: ten thousand bars stay one bitmap, redrawn in a few milliseconds.
-import { drawBars } from './html-draw.js';
+import { drawAxis, drawBars } from './html-draw.js';
+import { pageFormats } from './html-format.js';
 
 /** The data the page embeds (see html-page.ts): bars as columns, strings by index. */
 export interface PageData {
@@ -96,33 +97,9 @@ export function timelineClient(): void {
   const marksY = new Map(lines.filter((l) => l.kind === 'marks').map((l) => [l.pool, l.y + l.h / 2]));
   const markMids = Float64Array.from(data.marks.pool, (p) => marksY.get(p) ?? NaN);
 
-  const pad = (v: number): string => String(v).padStart(2, '0');
-  const clock = (ms: number, withMs: boolean): string => {
-    const d = new Date(data.from + ms);
-    const t = `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-    return withMs ? `${t}.${String(d.getMilliseconds()).padStart(3, '0')}` : t;
-  };
-  const dateTime = (ms: number): string => {
-    const d = new Date(data.from + ms);
-    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${clock(ms, true)}`;
-  };
-  /** An axis label: the date once ticks are days apart, the date and time over a long view. */
-  const tick = (ms: number, step: number): string => {
-    const d = new Date(data.from + ms);
-    const day = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
-    if (step >= 864e5) return day;
-    if (v1 - v0 > 864e5) return `${day.slice(5)} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
-    return clock(ms, step < 1000);
-  };
-  const human = (ms: number): string => {
-    if (ms < 1000) return `${Math.round(ms)}ms`;
-    if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)}s`;
-    const s = Math.floor(ms / 1000);
-    return s < 3600 ? `${Math.floor(s / 60)}m${pad(s % 60)}s` : `${Math.floor(s / 3600)}h${pad(Math.floor((s % 3600) / 60))}m`;
-  };
+  const { clock, dateTime, human } = pageFormats(data.from);
 
   let plotW = 0;
-  const xOf = (t: number): number => LABEL + ((t - v0) / (v1 - v0)) * plotW;
   const tOf = (x: number): number => v0 + ((x - LABEL) / plotW) * (v1 - v0);
 
   function draw(): void {
@@ -139,20 +116,7 @@ export function timelineClient(): void {
     ctx.font = '12px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
 
-    // Axis: round steps, a grid line each.
-    const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5, 2592e6, 31536e6];
-    const step = steps.find((s) => (s / (v1 - v0)) * plotW >= 90) ?? 31536e6;
-    const offset = new Date(data.from).getTimezoneOffset() * 60_000;
-    ctx.fillStyle = '#555';
-    ctx.textAlign = 'center';
-    for (let t = Math.ceil((v0 + data.from - offset) / step) * step + offset - data.from; t <= v1; t += step) {
-      const x = xOf(t);
-      ctx.fillStyle = '#eceff3';
-      ctx.fillRect(Math.round(x), AXIS - 4, 1, height - AXIS);
-      ctx.fillStyle = '#555';
-      ctx.fillText(tick(t, step), x, AXIS / 2);
-    }
-    ctx.textAlign = 'left';
+    drawAxis(ctx, data.from, v0, v1, LABEL, plotW, AXIS, height);
 
     for (const line of lines) {
       const pool = data.pools[line.pool];

@@ -3,6 +3,7 @@
 // bars are grouped by outcome (one fill colour per pass) and each group is searched by start
 // time, so a zoomed view touches only the bars it shows.
 import type { PageData } from './html-client.js';
+import { pageFormats } from './html-format.js';
 
 export interface BarView {
   ctx: CanvasRenderingContext2D;
@@ -97,4 +98,22 @@ export function drawBars(v: BarView): number {
     }
   }
   return drawn;
+}
+
+/** The time axis: labels at a round step (whole seconds, minutes, hours, days), a grid line each. */
+export function drawAxis(ctx: CanvasRenderingContext2D, from: number, v0: number, v1: number, plotX: number, plotW: number, top: number, height: number): void {
+  const steps = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 15e3, 3e4, 6e4, 12e4, 3e5, 6e5, 9e5, 18e5, 36e5, 72e5, 108e5, 216e5, 432e5, 864e5, 1728e5, 6048e5, 2592e6, 31536e6];
+  const step = steps.find((s) => (s / (v1 - v0)) * plotW >= 90) ?? 31536e6;
+  const { tick } = pageFormats(from);
+  // Round in local time: ticks on whole hours and days as the reader's clock has them.
+  const offset = new Date(from).getTimezoneOffset() * 60_000;
+  ctx.textAlign = 'center';
+  for (let t = Math.ceil((v0 + from - offset) / step) * step + offset - from; t <= v1; t += step) {
+    const x = plotX + ((t - v0) / (v1 - v0)) * plotW;
+    ctx.fillStyle = '#eceff3';
+    ctx.fillRect(Math.round(x), top - 4, 1, height - top);
+    ctx.fillStyle = '#555';
+    ctx.fillText(tick(t, step, v1 - v0), x, top / 2);
+  }
+  ctx.textAlign = 'left';
 }

@@ -1,7 +1,8 @@
 // --html FILE: one self-contained page (no network: styles, data and script inline) with the
 // timeline on a canvas, each job's details on hover, zoom to a time range, and the summary.
 import { timelineClient } from './html-client.js';
-import { drawBars } from './html-draw.js';
+import { drawAxis, drawBars } from './html-draw.js';
+import { pageFormats } from './html-format.js';
 import type { PageData } from './html-client.js';
 import type { Report } from './report.js';
 import { summaryHeading, summarySections } from './summary-text.js';
@@ -118,13 +119,13 @@ export function htmlPage(r: Report, t: Timeline): string {
 <h1>warden log: ${escapeHtml(r.files.join(', '))}</h1>
 ${heading}
 <div class="bar"><button id="zoom-in" type="button">Zoom in</button><button id="zoom-out" type="button">Zoom out</button><button id="zoom-reset" type="button">Whole log</button>
-<span class="legend">${legend}<span><b style="color:#9aa3ad">├─</b>slot held through --delay</span><span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
+<span class="legend">${legend}${t.bars.some((b) => b.held !== null) ? '<span><b style="color:#9aa3ad">├─</b>slot held through --delay</span>' : ''}<span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
 <p class="meta">Drag across the timeline to zoom to a time range; hover over a job for its details. <span id="range"></span></p>
 <div class="wrap"><canvas id="timeline"></canvas><div id="brush" hidden></div></div>
 <div id="tip" hidden></div>
 ${tables(r)}
 <script type="application/json" id="timeline-data">${scriptJson(pageData(t))}</script>
-<script>${String(drawBars)}
+<script>${[pageFormats, drawAxis, drawBars].map(String).join('\n')}
 (${String(timelineClient)})();</script>
 </body>
 </html>

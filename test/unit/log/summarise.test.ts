@@ -116,6 +116,19 @@ describe('Summariser', () => {
   });
 });
 
+describe('the timeline of a pool without a cap', () => {
+  it('draws the first 64 slots and counts the rest', () => {
+    const collector = new TimelineCollector(false);
+    const events = [start(0, 1, 'wide', null)];
+    for (let i = 0; i < 70; i++) events.push(spawn(1, 1, `1.${i}`, 'x', i), exit(2, 1, `1.${i}`, 'x', i, 1));
+    summarise(events, -Infinity, Infinity, collector);
+    const t = collector.build(T0, T0 + 2000);
+    expect(t.pools[0]).toMatchObject({ label: 'wide', cap: null, hiddenSlots: 6, hiddenJobs: 6 });
+    expect(t.pools[0].slots).toHaveLength(64);
+    expect(t.bars).toHaveLength(64);
+  });
+});
+
 describe('slots held through a --delay', () => {
   it('count as live from the trigger (the spawn less its delay), and show on the timeline', () => {
     const collector = new TimelineCollector(false);
