@@ -2,12 +2,12 @@
 // check. Memory is bounded by the number of commands, pools and jobs live at once, never by
 // the length of the log. Events outside the window still update what is live (a job spawned
 // before --since is live inside it); only events inside it are counted.
-import { DurationStats } from './duration-stats.js';
 import type { LogEvent } from './parse-event.js';
 import { PoolTracker, poolKey } from './pool-tracker.js';
 import type { Window } from './pool-tracker.js';
-import { MAX_COMMANDS, OTHER_COMMANDS } from './summary-types.js';
+import { MAX_COMMANDS, MAX_POOLS, OTHER_COMMANDS, OTHER_POOLS } from './summary-types.js';
 import type { Listener, Summary } from './summary-types.js';
+import { CheckAcc, JobAcc, bump } from './tallies.js';
 
 interface Proc {
   pool: PoolTracker;
@@ -27,22 +27,6 @@ interface Open {
   host: string;
 }
 
-class JobAcc {
-  runs = 0;
-  unfinished = 0;
-  retries = 0;
-  readonly outcomes = new Map<string, number>();
-  readonly durations = new DurationStats();
-}
-
-class CheckAcc {
-  readonly outcomes = new Map<string, number>([['fired', 0], ['idle', 0], ['error', 0], ['timeout', 0]]);
-  readonly durations = new DurationStats();
-  constructor(readonly pool: PoolTracker, readonly schedule: string | null, readonly command: string | null) {}
-}
-
-const bump = (m: Map<string, number>, key: string): void => void m.set(key, (m.get(key) ?? 0) + 1);
-
 export class Summariser {
   private readonly procs = new Map<string, Proc>();
   private readonly pools = new Map<string, PoolTracker>();
@@ -53,7 +37,10 @@ export class Summariser {
   private readonly holding = new Map<string, { pool: PoolTracker; since: number }>();
   private readonly byEvent = new Map<string, number>();
   private readonly hosts = new Set<string>();
-  private readonly seenProcs = new Set<string>();
+  /** Processes seen in the window and not yet stopped: entries go at `stop`, so a log of a
+   * million cron one-shots keeps only the few running at once. */
+  private readonly current = new Set<string>();
+  private processes = 0;
   private first: number | null = null;
   private last: number | null = null;
   private lastSeen = -Infinity;
@@ -69,19 +56,29 @@ export class Summariser {
       const pool = this.pool(e.pool ?? '', e.host, e.stateDir, e.backend);
       pool.declareCap(e.maxLive ?? null, e.ts);
       this.procs.set(procKey, { pool, schedule: e.schedule ?? (e.mode || null) });
+      // A new process (a pid used again after one that died without a stop).
+      this.current.delete(procKey);
     }
     const proc = this.procs.get(procKey);
     const named = e.pool;
     const pool = proc && (named === null || named === proc.pool.name) ? proc.pool : this.pool(named ?? '(unknown)', e.host, '', '');
     this.track(e, procKey, pool, inside);
-    if (!inside) return;
-    this.counted++;
-    this.first ??= e.ts;
-    this.last = Math.max(this.last ?? e.ts, e.ts);
-    this.hosts.add(e.host);
-    this.seenProcs.add(procKey);
-    bump(this.byEvent, e.name);
-    this.count(e, pool, proc);
+    if (inside) {
+      this.counted++;
+      this.first ??= e.ts;
+      this.last = Math.max(this.last ?? e.ts, e.ts);
+      this.hosts.add(e.host);
+      if (!this.current.has(procKey)) {
+        this.current.add(procKey);
+        this.processes++;
+      }
+      bump(this.byEvent, e.name);
+      this.count(e, pool, proc);
+    }
+    if (e.event === 'stop') {
+      this.procs.delete(procKey);
+      this.current.delete(procKey);
+    }
   }
 
   /** What is live whether or not the event is in the window. */
@@ -201,7 +198,10 @@ export class Summariser {
   private pool(name: string, host: string, stateDir: string, backend: string): PoolTracker {
     const key = poolKey(name, host, stateDir, backend);
     let pool = this.pools.get(key);
-    if (!pool) this.pools.set(key, (pool = new PoolTracker(name, host, backend, this.window)));
+    if (!pool) {
+      if (this.pools.size >= MAX_POOLS && name !== OTHER_POOLS) return this.pool(OTHER_POOLS, '', '', '');
+      this.pools.set(key, (pool = new PoolTracker(name, host, backend, this.window)));
+    }
     return pool;
   }
 
@@ -228,7 +228,7 @@ export class Summariser {
       last: this.last,
       events: this.counted,
       byEvent: Object.fromEntries(this.byEvent),
-      processes: this.seenProcs.size,
+      processes: this.processes,
       hosts: [...this.hosts].filter((h) => h !== '').sort(),
       jobs: [...this.jobs].map(([command, j]) => ({
         command,

@@ -5,6 +5,9 @@ import type { PoolSummary, PoolTracker } from './pool-tracker.js';
 /** Distinct commands tracked one by one; the rest share a row (a log of generated commands). */
 export const MAX_COMMANDS = 1000;
 export const OTHER_COMMANDS = '(other commands)';
+/** Likewise for pools (a log cannot make the summary grow without bound). */
+export const MAX_POOLS = 1000;
+export const OTHER_POOLS = '(other pools)';
 
 export interface JobSummary {
   command: string;

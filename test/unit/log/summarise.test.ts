@@ -95,6 +95,20 @@ describe('Summariser', () => {
     expect(shared.pools[0]).toMatchObject({ host: null, peakLive: 2, cap: 2 });
   });
 
+  it('counts each process once, a pid used again after a stop as a new one', () => {
+    const stop = (sec: number, pid: number) => ev({ ts: at(sec), event: 'stop', pid, reason: 'done', liveJobs: 0 });
+    const s = summarise([start(0, 7, 'p', 1), stop(1, 7), start(2, 7, 'p', 1), ev({ ts: at(3), event: 'check', pid: 7, tick: 1, outcome: 'idle', durationMs: 1 }), stop(4, 7), start(5, 8, 'p', 1)]);
+    expect(s.processes).toBe(3);
+  });
+
+  it('lumps pools past a thousand into one row', () => {
+    const events: LogEvent[] = [];
+    for (let i = 0; i < 1005; i++) events.push(start(0, i, `p${i}`, 1), spawn(1, i, '1.1', 'x', 0));
+    const s = summarise(events);
+    expect(s.pools).toHaveLength(1001);
+    expect(s.pools.find((p) => p.pool === '(other pools)')?.jobs).toBe(5);
+  });
+
   it('takes the largest cap any process gives the pool, unlimited above all', () => {
     expect(summarise([start(0, 1, 'p', 2), start(0, 2, 'p', 5), spawn(1, 1, '1.1', 'x', 0)]).pools[0].cap).toBe(5);
     expect(summarise([start(0, 1, 'p', 2), start(0, 2, 'p', null), spawn(1, 1, '1.1', 'x', 0)]).pools[0].cap).toBeNull();
