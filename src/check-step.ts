@@ -1,10 +1,13 @@
 // The check's part of a tick: run it with the tick in its environment, log its verdict, and turn
-// a fired check into the triggers of this tick (one, or one per line with --each-line).
+// a fired check into the triggers of this tick (one, or one per line with --each-line). With
+// --on-change only what changed since the last check of any process on the pool fires.
 import { startCheck } from './check.js';
 import type { CheckResult, RunningCheck } from './check.js';
 import type { Emit } from './events.js';
 import type { OwnGroup } from './own-group.js';
 import type { Settings } from './settings.js';
+import type { ChangeDecision, Observation } from './change/change.js';
+import { msg } from './messages.js';
 
 // WARDEN_CHECK_OUTPUT is capped: an environment has a size limit of its own.
 const MAX_CHECK_OUTPUT_ENV = 64 * 1024;
@@ -24,6 +27,8 @@ export interface CheckStep {
   running: (check: RunningCheck | undefined) => void;
   /** Processes the check left behind. */
   leftover: (group: OwnGroup) => void;
+  /** With --on-change: judge the result against the last one recorded, and record it. */
+  change?: (obs: Observation) => Promise<ChangeDecision>;
 }
 
 /** Run the tick's check; the triggers when it fired, undefined otherwise (a check error counts as such). */
@@ -44,8 +49,20 @@ export async function checkStep(step: CheckStep, tick: number): Promise<{ fired?
     step.running(undefined);
   }
   if (result.leftover) step.leftover(result.leftover);
-  const items = result.outcome !== 'fired' ? [] : settings.eachLine ? lines(result.stdout) : [undefined];
-  const failed = result.outcome === 'error' || result.outcome === 'timeout';
+  let items: (string | undefined)[] = result.outcome !== 'fired' ? [] : settings.eachLine ? lines(result.stdout) : [undefined];
+  let failed = result.outcome === 'error' || result.outcome === 'timeout';
+  let change: ChangeDecision | undefined;
+  if (step.change && !failed) {
+    try {
+      change = await step.change({ outcome: result.outcome, stdout: result.stdout, items });
+      items = change.fire;
+    } catch (err) {
+      // Without the last result nothing can be said to have changed: fire nothing.
+      failed = true;
+      items = [];
+      step.emit({ event: 'error', message: msg.changeFailed(err) });
+    }
+  }
   step.emit({
     event: 'check',
     tick,
@@ -55,8 +72,13 @@ export async function checkStep(step: CheckStep, tick: number): Promise<{ fired?
     durationMs: result.durationMs,
     triggers: items.length,
     ...(failed && result.stderr ? { stderr: result.stderr } : {}),
+    ...(change ? { changed: change.changed } : {}),
+    ...(change && settings.eachLine ? { items: change.fire.filter((i): i is string => i !== undefined) } : {}),
   });
-  if (result.outcome !== 'fired') return { failed };
+  // Held back: one skip per item with --each-line, else one for the tick.
+  const held = change && result.outcome === 'fired' ? (settings.eachLine ? change.held : change.held.slice(0, 1)) : [];
+  for (const item of held) step.emit({ event: 'skip', reason: 'unchanged', tick, pool: step.pool, ...(item !== undefined ? { item } : {}) });
+  if (result.outcome !== 'fired' || !items.length) return { failed };
   return { fired: { items, output: truncateUtf8(result.stdout, MAX_CHECK_OUTPUT_ENV) }, failed };
 }
 

@@ -19,7 +19,7 @@ const SUMMARY: Record<CommandName, string> = {
   watch: 'run the check on a schedule and start the jobs whenever it fires (the long-running supervisor)',
   once: 'one tick, for cron: run the check, start the jobs if it fires, wait for them, exit',
   run: 'take a slot in a pool, run one command holding it, exit with its code',
-  status: 'show the pools in the state dir, their caps, live jobs and free slots',
+  status: 'show the pools in the state dir, their caps, live jobs, free slots and spooled delayed jobs',
   log: 'summarise JSON-lines logs (--log-file) of any number of processes and hosts; draw their timeline',
 };
 
@@ -35,13 +35,15 @@ const EXAMPLES: Record<CommandName, string[]> = {
     "*/5 * * * * warden once --check './in-stock.sh' --job './mail.sh' --pool mail --max-live 2 --quiet",
     "warden once --check 'ls inbox' --each-line --job './process.sh \"$WARDEN_ITEM\"' --max-queue unlimited --overflow wait",
     "warden once --detach --log-file ~/warden.jsonl --job './mail-rest.sh' --delay 10m",
+    "*/5 * * * * warden once --check './in-stock.sh' --on-change --job './mail.sh' --quiet",
+    "warden once --check './new-orders.sh' --each-line --on-change --unique --job './ship.sh \"$WARDEN_ITEM\"'",
   ],
   run: [
     'warden run --pool backup --max-live 1 -- ./backup.sh --full',
     'warden run --pool mail --max-live 3 --overflow skip --timeout 10m -- ./mail.sh',
     "for f in *.wav; do warden run --pool enc --max-live 4 --detach --log-file enc.jsonl -- flac \"$f\"; done",
   ],
-  status: ['warden status', 'warden status --pool mail --json'],
+  status: ['warden status', 'warden status --pool mail --json', 'warden status --drop mx5hpky9-cad-1'],
   log: [
     'warden log /var/log/warden.jsonl',
     'warden log --since 2h --timeline /var/log/warden.jsonl /var/log/warden.jsonl.1',
@@ -70,7 +72,7 @@ export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandNam
   for (const name of only ? [only] : COMMANDS) {
     const cmd = program.command(name).description(SUMMARY[name]).helpOption('-h, --help', 'show help').exitOverride();
     for (const def of optionsFor(name)) {
-      const flags = def.value ? `${def.flag} <${def.value}>` : def.flag;
+      const flags = def.value ? (def.optionalValue ? `${def.flag} [${def.value}]` : `${def.flag} <${def.value}>`) : def.flag;
       const option = new Option(flags, `${def.help} [env ${envName(def)}]`);
       if (def.kind === 'texts') option.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
       cmd.addOption(option);
@@ -94,7 +96,7 @@ function helpFooter(name: CommandName): string {
     watch: 'Exit status: 0 stopped by --max-runs, 1 a job failed, 2 bad usage, 128+n stopped by signal n.',
     once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 70 warden itself failed (the pool), 75 the pool was full and the trigger was skipped, 124 the only job was ended by its timeout.',
     run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 70 warden itself failed (the pool), 75 the pool was full (skip) or --wait-timeout passed, 124 --timeout ended the command. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
-    status: 'Shows every pool in the state dir unless --pool names one.',
+    status: 'Shows every pool in the state dir unless --pool names one, with its spooled delayed jobs (each with the ID that --drop takes).',
     log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0; 1 the page could not be written; 2 bad usage or an unreadable file.",
   };
   const fromEnv = process.env.WARDEN_STATE_DIR ? ` (here: ${path.resolve(process.env.WARDEN_STATE_DIR)}, from $WARDEN_STATE_DIR)` : '';

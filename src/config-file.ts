@@ -103,6 +103,10 @@ function configValue(def: OptionDef, raw: unknown, where: string): Parsed {
       if (typeof raw === 'number') return parseText(def, String(raw), where);
       if (raw === 'unlimited' && def.kind.endsWith('unlimited')) return { value: Infinity };
       return { error: msg.wrongType(where, def.kind.endsWith('unlimited') ? 'a whole number or "unlimited"' : 'a whole number') };
+    case 'optional-choice':
+      if (typeof raw === 'boolean') return { value: raw };
+      if (typeof raw === 'string' && def.choices?.includes(raw)) return { value: raw };
+      return { error: msg.wrongType(where, `true, false or one of ${(def.choices ?? []).map((c) => JSON.stringify(c)).join(', ')}`) };
     case 'texts':
       if (typeof raw === 'string') return parseText(def, raw, where);
       if (Array.isArray(raw) && raw.length > 0 && raw.every((r) => typeof r === 'string' && r.trim() !== '')) return { value: raw as string[] };

@@ -6,7 +6,10 @@ import type { Settings } from './settings.js';
 
 export interface Ticket {
   settings: Settings;
-  jobs: { request: JobRequest; slot: number }[];
+  /** Each job's slot number, and the descriptors of its slot, spool claim and --unique key in the runner. */
+  jobs: { request: JobRequest; slot: number; fd: number; claimFd?: number; uniqueFd?: number }[];
+  /** Take up the pool's spooled jobs whose warden is gone. */
+  resume?: boolean;
 }
 
 interface Wire extends Omit<Ticket, 'settings'> {
@@ -26,7 +29,8 @@ export function decodeTicket(text: string): Ticket {
   const s = wire?.settings;
   if (!s || typeof s !== 'object' || !Array.isArray(wire.jobs)) throw new Error('not a runner ticket');
   for (const job of wire.jobs) {
-    if (typeof job?.slot !== 'number' || typeof job.request?.jobId !== 'string' || typeof job.request.command !== 'string') {
+    const fd = (n: unknown): boolean => n === undefined || (typeof n === 'number' && Number.isInteger(n) && n > 2);
+    if (typeof job?.slot !== 'number' || !fd(job.fd) || job.fd === undefined || !fd(job.claimFd) || !fd(job.uniqueFd) || typeof job.request?.jobId !== 'string' || typeof job.request.command !== 'string') {
       throw new Error('a job of the runner ticket is malformed');
     }
   }
@@ -35,5 +39,5 @@ export function decodeTicket(text: string): Ticket {
     if (typeof n === 'number' && n >= 0) return n;
     throw new Error(`the runner ticket's ${what} is not a number`);
   };
-  return { settings: { ...s, maxLive: cap(s.maxLive, 'maxLive'), maxQueue: cap(s.maxQueue, 'maxQueue') }, jobs: wire.jobs };
+  return { settings: { ...s, maxLive: cap(s.maxLive, 'maxLive'), maxQueue: cap(s.maxQueue, 'maxQueue') }, jobs: wire.jobs, ...(wire.resume === true ? { resume: true } : {}) };
 }

@@ -13,6 +13,9 @@ import type { Reporter } from './report/reporter.js';
 import type { RunningJob } from './running-job.js';
 import type { JobSpec, Settings } from './settings.js';
 import { Strays } from './strays.js';
+import type { KeyLock } from './locks/key-lock.js';
+import type { Holds } from './spool/delayed.js';
+import type { Spool } from './spool/spool.js';
 
 export interface JobRequest extends Request {
   jobId: string;
@@ -21,6 +24,12 @@ export interface JobRequest extends Request {
   trigger: string;
   checkOutput: string;
   attempt: number;
+  /** Its entry in the spool, once it is spooled. */
+  spoolId?: string;
+  /** Where it runs: where it was accepted (for a job resumed by another process). */
+  cwd?: string;
+  /** Its --unique key, once it holds it. */
+  uniqueKey?: string;
 }
 
 export interface JobRunnerOptions {
@@ -34,6 +43,8 @@ export interface JobRunnerOptions {
   resubmit: (request: JobRequest) => Promise<Decision>;
   /** Something ended: the owner may be done now. */
   changed: () => void;
+  /** The pool's spool, for jobs that were spooled. */
+  spool: Spool;
 }
 
 export class JobRunner {
@@ -53,12 +64,17 @@ export class JobRunner {
     return this.jobs.size > 0 || this.retryTimers.size > 0 || this.pendingRetries > 0;
   }
 
-  start(request: JobRequest, slot: Slot): void {
+  /** Start a job in its slot; `holds` go with it into its process tree (its spool claim, its --unique key). */
+  start(request: JobRequest, slot: Slot, holds: Holds = {}): void {
     const { settings, reporter } = this.o;
+    // A spooled job's shell first removes its spool entry: once it has started, no one resumes it.
+    const spooled = request.spoolId !== undefined && request.attempt === 1 ? request.spoolId : undefined;
     const job = launch({
       jobId: request.jobId,
       command: request.command,
-      shell: request.command,
+      shell: spooled ? `${this.o.spool.doneMarker(spooled)}\n${request.command}` : request.command,
+      holds: [holds.claim, holds.unique].filter((h): h is KeyLock => h !== undefined),
+      cwd: request.cwd,
       env: jobEnv(process.env, {
         jobId: request.jobId,
         pool: this.o.pool,
@@ -91,6 +107,9 @@ export class JobRunner {
         ...(request.item !== undefined ? { item: request.item } : {}),
       });
       this.jobs.set(request.jobId, job);
+    } else if (spooled) {
+      // It could not start: that is its run (a failed one), not a job left to resume.
+      this.o.spool.remove(spooled);
     }
     void job.exited.then((record) => this.onExit(job, slot, request, record));
   }

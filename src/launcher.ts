@@ -19,6 +19,17 @@ export interface LaunchRequest extends Omit<JobIdentity, 'slot'> {
   env: NodeJS.ProcessEnv;
   slot: Slot;
   stdin: 'ignore' | 'inherit';
+  /** Further locks the job's tree keeps (a --unique key, a spool claim), at descriptors 20 and up. */
+  holds?: readonly Hold[];
+  /** The job's working folder (a resumed job runs where it was accepted). */
+  cwd?: string;
+}
+
+/** A kernel-held lock the job inherits, handed off (or released) like its slot. */
+export interface Hold {
+  readonly fd: number;
+  handOff(): void;
+  release(): void;
 }
 
 export type SpawnFn = (file: string, args: string[], options: SpawnOptions) => ChildProcess;
@@ -40,8 +51,9 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
     const stdio: StdioEntry[] = [request.stdin, out, out];
     while (stdio.length < SLOT_FD) stdio.push('ignore');
     stdio.push(slot.fd);
+    for (const hold of request.holds ?? []) stdio.push(hold.fd);
     const [file, args] = request.argv ? [request.argv[0], request.argv.slice(1)] : ['/bin/sh', ['-c', request.shell ?? '']];
-    child = spawn(file, args, { stdio, detached: true, env: request.env });
+    child = spawn(file, args, { stdio, detached: true, cwd: request.cwd, env: request.env });
   } catch (err) {
     error = err instanceof Error ? err : new Error(String(err));
   } finally {
@@ -49,8 +61,13 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
   }
   // The child has its copy of the slot (or never got one): ours must go, or the slot would
   // outlive the job.
-  if (child?.pid !== undefined) slot.handOff();
+  const started = child?.pid !== undefined;
+  if (started) slot.handOff();
   else slot.release();
-  const { shell: _shell, argv: _argv, env: _env, slot: _slot, stdin: _stdin, ...identity } = request;
+  for (const hold of request.holds ?? []) {
+    if (started) hold.handOff();
+    else hold.release();
+  }
+  const { shell: _shell, argv: _argv, env: _env, slot: _slot, stdin: _stdin, holds: _holds, cwd: _cwd, ...identity } = request;
   return new RunningJob({ ...identity, slot: slot.index }, child, error);
 }

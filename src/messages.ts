@@ -32,6 +32,7 @@ export const msg = {
   bothSchedules: (): string => '--every and --cron cannot be used together; choose one',
   needJob: (command: string): string => `${command} needs at least one --job CMD (e.g. --job './mail.sh')`,
   needCommand: (): string => "run needs a command after '--', e.g. warden run --pool mail -- ./mail.sh",
+  onChangeNeedsCheck: (): string => "--on-change needs --check CMD: it compares the check's results (e.g. --check './in-stock.sh' --on-change)",
   detachNeedsLogFile: (): string => '--detach needs --log-file PATH: the detached jobs report their exits there',
   socketBackendOffLinux: (): string => "--pool-backend: 'socket' needs Linux abstract sockets; use --pool-backend flock",
   stateDirUnusable: (dir: string, why: string): string => `--state-dir: cannot use ${dir}: ${why}`,
@@ -69,11 +70,16 @@ export const msg = {
     return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
   },
   flockHelperFailed: (why: string): string => `the flock pool's locking helper (perl) failed: ${why}`,
+  spoolFailed: (err: unknown): string => `spool: ${err instanceof Error ? err.message : String(err)}`,
+  changeFailed: (err: unknown): string => `--on-change: cannot read or record the check's last result: ${err instanceof Error ? err.message : String(err)}`,
   poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
   runnerFailed: (why: string): string => `--detach: the runner did not take over the jobs, none of them ran${why ? ` (${why})` : ''}`,
   internalError: (why: string): string => `${PROGRAM}: internal error: ${why}`,
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
+  noSpooledJob: (id: string, dir: string): string => `--drop: no spooled job ${quote(id)} in ${dir} (it may have started already; see 'warden status')`,
+  droppedSpooled: (id: string, jobId: string, command: string, held: boolean): string =>
+    `Dropped spooled job ${id} (${jobId}: ${command})${held ? '; the warden holding it will not start it' : ''}.`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log

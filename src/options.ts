@@ -19,7 +19,8 @@ export type Kind =
   | 'boolean'
   | 'pool'
   | 'cron'
-  | 'zone';
+  | 'zone'
+  | 'optional-choice';
 
 export interface OptionDef {
   /** camelCase: the config key and the Settings field. */
@@ -32,6 +33,8 @@ export interface OptionDef {
   help: string;
   /** Not read from --config (the config file itself, for one). */
   cliOnly?: boolean;
+  /** The value may be left out (`--on-change` alone): the flag is then `true`. */
+  optionalValue?: boolean;
 }
 
 export type Value = number | string | boolean | string[];
@@ -71,6 +74,10 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'config', flag: '--config', value: 'FILE', kind: 'text', commands: SCHEDULED, help: 'JSON file with these settings in camelCase, and jobs: [{run, delay}]; flags override it', cliOnly: true },
   { key: 'detach', flag: '--detach', kind: 'boolean', commands: ['once', 'run'], help: 'start the jobs and return at once; their exits go to --log-file' },
   { key: 'tz', flag: '--tz', value: 'ZONE', kind: 'zone', commands: SCHEDULED, help: 'time zone of --cron, an IANA name such as Europe/Berlin (env CRON_TZ too; default: local time)' },
+  { key: 'onChange', flag: '--on-change', value: 'MODE', optionalValue: true, kind: 'optional-choice', choices: ['exit', 'output'], commands: SCHEDULED, help: "fire only when the check's result changed since the last check of any process on this pool: exit (the default: the edge into firing) or output (also when the firing output changes); with --each-line, only lines not in the previous output" },
+  { key: 'unique', flag: '--unique', kind: 'boolean', commands: SCHEDULED, help: 'at most one live or delayed job per key (the job command, and its item with --each-line) across the pool; a trigger whose key is live is skipped (duplicate)' },
+  { key: 'maxLate', flag: '--max-late', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'drop a spooled delayed job that is resumed more than DUR after its due time (default: always run it)' },
+  { key: 'drop', flag: '--drop', value: 'ID', kind: 'text', commands: ['status'], help: 'remove the spooled delayed job with this ID (as status lists it): it will not run', cliOnly: true },
   { key: 'json', flag: '--json', kind: 'boolean', commands: ['status', 'log'], help: 'print JSON instead of a table' },
   { key: 'since', flag: '--since', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened from TIME on: an ISO time (2026-12-02T03:00, local unless a zone is given) or a duration ago (2h)' },
   { key: 'until', flag: '--until', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened up to TIME (same forms as --since)' },
@@ -121,6 +128,13 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
       return cronError(raw, where) ?? { value: raw };
     case 'zone':
       return isTimeZone(raw) ? { value: raw } : { error: msg.notTimeZone(where, raw) };
+    case 'optional-choice': {
+      if (def.choices?.includes(raw)) return { value: raw };
+      const v = raw.trim().toLowerCase();
+      if (v === '1' || v === 'true') return { value: true };
+      if (v === '0' || v === 'false' || v === '') return { value: false };
+      return { error: msg.notChoice(where, raw, def.choices ?? []) };
+    }
     case 'texts':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };
     case 'text':

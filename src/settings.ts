@@ -6,7 +6,7 @@ import { loadConfig } from './config-file.js';
 import type { JobSpec, Values } from './config-file.js';
 import { msg } from './messages.js';
 import { envName, optionsFor, parseText } from './options.js';
-import type { CommandName, OptionDef, Parsed } from './options.js';
+import type { CommandName, OptionDef, Parsed, Value } from './options.js';
 import { defaultBackend } from './pool/pool.js';
 import { defaultStateDir } from './pool/state-dir.js';
 import { isTimeZone } from './zone.js';
@@ -53,6 +53,11 @@ export interface Settings {
   width?: number;
   /** `run`: the command and its arguments; `log`: the files. */
   argv: string[];
+  onChange?: OnChange;
+  unique: boolean;
+  maxLateMs?: number;
+  /** `status --drop`: the spooled job to drop. */
+  drop?: string;
 }
 
 export type Resolved = { settings: Settings } | { error: string };
@@ -139,6 +144,8 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
   const poolBackend = (str('poolBackend') ?? defaultBackend()) as PoolBackend;
   if (poolBackend === 'socket' && process.platform !== 'linux') return { error: msg.socketBackendOffLinux() };
 
+  if (values.get('onChange') !== undefined && values.get('onChange') !== false && str('check') === undefined) return { error: msg.onChangeNeedsCheck() };
+
   const detach = bool('detach');
   const logFile = str('logFile');
   if (detach && !logFile) return { error: msg.detachNeedsLogFile() };
@@ -175,6 +182,16 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     html: str('html'),
     width: num('width'),
     argv,
+    onChange: onChange(values.get('onChange')),
+    unique: bool('unique'),
+    maxLateMs: num('maxLate'),
+    drop: str('drop'),
   };
   return { settings };
+}
+
+/** --on-change alone means `exit`; `false` (env, config) turns it off. */
+function onChange(value: Value | undefined): OnChange | undefined {
+  if (value === true || value === 'exit') return 'exit';
+  return value === 'output' ? 'output' : undefined;
 }

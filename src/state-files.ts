@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_NOFOLLOW, O_DIRECTORY } = fs.constants;
+const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = fs.constants;
 
 export class UnsafeStateError extends Error {}
 
@@ -21,6 +21,20 @@ export function privateDir(dir: string): string {
   if (st.uid !== uid) throw new UnsafeStateError(`${dir} belongs to another user`);
   if (st.mode & 0o077) throw new UnsafeStateError(`${dir} is open to group or others`);
   return dir;
+}
+
+/** Whether `dir` exists as a private folder of ours; throws if it exists but is not one. */
+export function isPrivateDir(dir: string): boolean {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const uid = typeof process.getuid === 'function' ? process.getuid() : st.uid;
+  if (!st.isDirectory() || st.uid !== uid || st.mode & 0o077) throw new UnsafeStateError(`${dir} is not a private folder of this user`);
+  return true;
 }
 
 let serial = 0;
@@ -74,7 +88,8 @@ export function replaceFile(target: string, text: string): void {
 export function readPrivate(file: string): string | undefined {
   let fd: number;
   try {
-    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW);
+    // O_NONBLOCK: a FIFO planted here must not hang the open; it is refused below.
+    fd = fs.openSync(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;

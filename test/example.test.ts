@@ -33,6 +33,7 @@ it('stock-monitor: VIP and everyone mails land in the outbox, exit 0, nothing le
       STOCK_SECONDS: '4', // two checks, 2 s apart; the shop starts in stock and flips after 3 s
       STOCK_DELAY: '2s',
       STOCK_MAIL_SLEEP: '0.1',
+      STOCK_CRASH_AT: '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,6 +68,42 @@ it('stock-monitor: VIP and everyone mails land in the outbox, exit 0, nothing le
   expect(fs.existsSync(path.join(dir, 'shop.port'))).toBe(false);
   await waitFor('the example processes to be gone', () => taggedPids(TAG, tag).length === 0, 2000);
 }, 20_000);
+
+it('stock-monitor with a crash halfway: one VIP mail per restock and VIP, everyone mailed once per restock 8 s later', async () => {
+  const dir = tempDir('warden-example');
+  const child = spawn('bash', [path.join(ROOT, 'examples/stock-monitor/run.sh')], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1', [TAG]: tag, STOCK_DIR: dir, STOCK_SECONDS: '14', STOCK_MAIL_SLEEP: '0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  expect(code, out).toBe(0);
+  expect(out).toContain('== SIGKILL warden after 7s');
+
+  const events = parseEvents(readText(path.join(dir, 'warden.jsonl')));
+  // A restock is a check that fired a new item (the shop's answer carries the time it changed).
+  const restocks = events.filter((e) => e.event === 'check' && Array.isArray(e.items) && e.items.length > 0).length;
+  expect(restocks, out).toBeGreaterThanOrEqual(2);
+  const vip = mails(path.join(dir, 'outbox/vip'));
+  const everyone = mails(path.join(dir, 'outbox/everyone'));
+  expect(vip.length, out).toBe(restocks * 3);
+  expect(everyone.length, out).toBe(restocks * 6);
+  expect(out).toContain(`vip:      ${restocks * 3} mails (restocks x 3 VIPs = ${restocks * 3})`);
+  // Each everyone mail was started 8 s after its trigger, by whichever warden was alive then.
+  const delays = events.filter((e) => e.event === 'delay');
+  const starts = events.filter((e) => e.event === 'spawn' && String(e.command).endsWith('mail-everyone.sh'));
+  expect(starts).toHaveLength(restocks);
+  for (const s of starts) {
+    const d = delays.find((x) => x.jobId === s.jobId && Math.abs(Date.parse(String(s.ts)) - Date.parse(String(x.dueAt))) < 1000);
+    expect(d, `a delay for ${String(s.jobId)}`).toBeDefined();
+    const after = Date.parse(String(s.ts)) - (Date.parse(String(d?.dueAt)) - 8000);
+    expect(Math.abs(after - 8000)).toBeLessThanOrEqual(500);
+  }
+  await waitFor('the example processes to be gone', () => taggedPids(TAG, tag).length === 0, 5000);
+}, 60_000);
 
 it('stock-monitor check: asks the shop with Node when there is no curl; 0 in stock, 2 when the shop is gone', async () => {
   const dir = tempDir('warden-example');

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The stock monitor, end to end, on this machine only:
 #   a local shop (shop.js) flips a lava lamp between in and out of stock every 3 s;
-#   warden checks it every 2 s (check-stock.sh); each time it is in stock, warden mails the
-#   VIPs at once (mail-vip.sh) and everyone else 8 s later (mail-everyone.sh); at most 3 mail
-#   jobs are live at once in the pool "stock-mailer". The mails land in an outbox folder.
+#   warden checks it every 2 s (check-stock.sh); each time it is restocked (--on-change: the
+#   edge, not every check that finds it in stock), warden mails the VIPs at once (mail-vip.sh)
+#   and everyone else 8 s later (mail-everyone.sh), one mail job per restock (--unique); at
+#   most 3 mail jobs are live at once in the pool "stock-mailer". The mails land in an outbox.
+#   Halfway through, warden is SIGKILLed, as a crash or a hard deploy would, and a new one is
+#   started: the delayed mails wait in the spool, and the new warden sends them on time.
 #
 #   npm start                       # from the repo root: build, then this script (~1 minute)
 #   bash examples/stock-monitor/run.sh [extra warden flags, e.g. --log json]
@@ -15,6 +18,8 @@
 #   STOCK_MAIL_SLEEP                seconds per "mail" (default 0.4)
 #   STOCK_DIR                       work folder: outbox/, state/, warden.jsonl, shop.port
 #                                   (default: a new temp folder, kept so you can look at it)
+#   STOCK_CRASH_AT                  seconds until the SIGKILL of warden (default: half the run;
+#                                   0: no crash)
 # The settings are in stock.json (warden --config); flags given here override them.
 set -euo pipefail
 
@@ -85,22 +90,42 @@ for _ in $(seq 1 100); do
 done
 [ -s "$STOCK_DIR/shop.port" ] || { echo "run.sh: the shop wrote no port in 10 s" >&2; exit 1; }
 
+CRASH_AT=${STOCK_CRASH_AT:-$((RUN_S / 2))}
+CRASH_RUNS=$(((CRASH_AT + EVERY_S - 1) / EVERY_S))
+if [ "$CRASH_AT" -le 0 ] || [ "$CRASH_RUNS" -ge "$MAX_RUNS" ]; then CRASH_AT=0; fi
+
+start_warden() { # max-runs
+  "$NODE" "$ROOT/bin/warden.js" watch --config "$CONFIG" \
+    --max-runs "$1" \
+    --state-dir "$STOCK_DIR/state" \
+    --log-file "$STOCK_DIR/warden.jsonl" \
+    "${EXTRA[@]}" &
+  WARDEN=$!
+}
+wait_warden() {
+  while :; do
+    wait "$WARDEN" && code=0 || code=$?
+    # A trapped signal interrupts `wait` with 128+n while warden is still running: wait again.
+    if [ "$code" -gt 128 ] && kill -0 "$WARDEN" 2>/dev/null; then continue; fi
+    break
+  done
+  WARDEN=
+}
+
 echo "== watching for ${RUN_S}s ($MAX_RUNS checks), work folder $STOCK_DIR"
+EXTRA=("$@")
 # stock.json names the scripts relative to the repo root, so warden runs from there.
 cd "$ROOT"
-"$NODE" "$ROOT/bin/warden.js" watch --config "$CONFIG" \
-  --max-runs "$MAX_RUNS" \
-  --state-dir "$STOCK_DIR/state" \
-  --log-file "$STOCK_DIR/warden.jsonl" \
-  "$@" &
-WARDEN=$!
-while :; do
-  wait "$WARDEN" && code=0 || code=$?
-  # A trapped signal interrupts `wait` with 128+n while warden is still running: wait again.
-  if [ "$code" -gt 128 ] && kill -0 "$WARDEN" 2>/dev/null; then continue; fi
-  break
-done
-WARDEN=
+if [ "$CRASH_AT" -gt 0 ]; then
+  start_warden "$MAX_RUNS"
+  sleep "$CRASH_AT"
+  echo "== SIGKILL warden after ${CRASH_AT}s, as a crash would; a new warden takes over"
+  kill -KILL "$WARDEN" 2>/dev/null || true
+  wait_warden
+  MAX_RUNS=$((MAX_RUNS - CRASH_RUNS))
+fi
+start_warden "$MAX_RUNS"
+wait_warden
 
 kill -TERM "$SHOP" 2>/dev/null || true
 wait "$SHOP" 2>/dev/null || true
@@ -108,11 +133,29 @@ SHOP=
 
 count() { find "$STOCK_DIR/outbox/$1" -name '*.eml' 2>/dev/null | wc -l | tr -d ' '; }
 events() { grep -c "\"event\":\"$1\"" "$STOCK_DIR/warden.jsonl" 2>/dev/null || true; }
+lines() { grep -c -v '^ *\(#\|$\)' "$HERE/$1" || true; }
+# A restock is a check that fired a new item (the shop's answer names the time of its change).
+RESTOCKS=$(grep '"event":"check"' "$STOCK_DIR/warden.jsonl" 2>/dev/null | grep -c '"items":\["' || true)
+# How long after its restock each everyone mail was started (spawn or resume vs its trigger).
+LATE=$("$NODE" -e '
+  const fs = require("node:fs");
+  const events = fs.readFileSync(process.argv[1], "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const delays = events.filter((e) => e.event === "delay");
+  const after = [];
+  for (const e of events) {
+    if (e.event !== "spawn" || !String(e.command).endsWith("mail-everyone.sh")) continue;
+    const off = (d) => Math.abs(Date.parse(e.ts) - Date.parse(d.dueAt));
+    const d = delays.filter((x) => x.jobId === e.jobId).sort((x, y) => off(x) - off(y))[0];
+    if (d) after.push(((Date.parse(e.ts) - Date.parse(d.dueAt) + d.delayMs) / 1000).toFixed(1));
+  }
+  process.stdout.write(after.join(" ") || "-");
+' "$STOCK_DIR/warden.jsonl" 2>/dev/null || echo -)
 echo
 echo "== summary (warden exit status $code)"
+echo "restocks seen: $RESTOCKS (each fired once: --on-change)"
 echo "outbox $STOCK_DIR/outbox"
-echo "  vip:      $(count vip) mails"
-echo "  everyone: $(count everyone) mails"
+echo "  vip:      $(count vip) mails (restocks x $(lines vip.txt) VIPs = $((RESTOCKS * $(lines vip.txt))))"
+echo "  everyone: $(count everyone) mails (restocks x $(lines everyone.txt) = $((RESTOCKS * $(lines everyone.txt)))), started this many seconds after the check that saw their restock: $LATE"
 echo "log    $STOCK_DIR/warden.jsonl"
-echo "  checks $(events check), jobs started $(events spawn), exits $(events exit), waits $(events wait), skips $(events skip)"
+echo "  checks $(events check), jobs started $(events spawn), delayed $(events delay), resumed after the crash $(events resume), exits $(events exit), waits $(events wait), skips $(events skip)"
 exit "$code"

@@ -8,10 +8,12 @@ list=$2
 outbox="${STOCK_DIR:-.}/outbox/$group"
 mkdir -p "$outbox"
 job=${WARDEN_JOB_ID:-manual}
+# Job ids start again in every warden process: the trigger's time keeps the names apart.
+trigger=$(printf '%s' "${WARDEN_TRIGGER:-now}" | tr -d ':.-')
 sent=0
 while IFS= read -r addr || [ -n "$addr" ]; do
   case $addr in '' | '#'*) continue ;; esac
-  file="$outbox/$job-$addr.eml"
+  file="$outbox/$trigger-$job-$addr.eml"
   {
     printf 'To: %s\n' "$addr"
     printf 'Subject: Back in stock!\n'

@@ -20,6 +20,8 @@ import { RUNNER_COMMAND } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
 import { handleSignals } from '../shutdown.js';
 import { startEvent, openReporter, openSettingsPool } from './common.js';
+import { inheritedLock } from '../locks/key-lock.js';
+import type { Holds } from '../spool/delayed.js';
 
 /** The runner's line on descriptor 3 once it holds the slots and has its log open. */
 const READY = 'ready\n';
@@ -30,7 +32,8 @@ let batches = 0;
 
 /** Collects admitted jobs and starts one runner per batch (those admitted in one turn of the loop). */
 export class Detacher {
-  private batch: { request: JobRequest; slot: Slot }[] = [];
+  private batch: { request: JobRequest; slot: Slot; holds: Holds }[] = [];
+  private resume = false;
   private flushing: Promise<void> | undefined;
   private readonly handOvers: Promise<boolean>[] = [];
 
@@ -40,8 +43,18 @@ export class Detacher {
     private readonly failed: (message: string) => void,
   ) {}
 
-  add(request: JobRequest, slot: Slot): void {
-    this.batch.push({ request, slot });
+  add(request: JobRequest, slot: Slot, holds: Holds = {}): void {
+    this.batch.push({ request, slot, holds });
+    this.schedule();
+  }
+
+  /** Have a runner take up the pool's spooled jobs whose warden is gone (with this batch, or alone). */
+  resumeSpooled(): void {
+    this.resume = true;
+    this.schedule();
+  }
+
+  private schedule(): void {
     this.flushing ??= new Promise((resolve) =>
       setImmediate(() => {
         this.flushing = undefined;
@@ -59,21 +72,33 @@ export class Detacher {
 
   private flush(): void {
     const batch = this.batch;
+    const resume = this.resume;
     this.batch = [];
-    if (!batch.length) return;
+    this.resume = false;
+    if (!batch.length && !resume) return;
     const file = path.join(this.settings.stateDir, `runner-${process.pid}-${++batches}.json`);
+    // Descriptors handed down, from FIRST_SLOT_FD on: each job's slot, then its claim and key if any.
+    const fds: number[] = [];
+    const at = (fd: number): number => fds.push(fd) - 1 + FIRST_SLOT_FD;
+    const jobs = batch.map((b) => ({
+      request: b.request,
+      slot: b.slot.index,
+      fd: at(b.slot.fd),
+      ...(b.holds.claim ? { claimFd: at(b.holds.claim.fd) } : {}),
+      ...(b.holds.unique ? { uniqueFd: at(b.holds.unique.fd) } : {}),
+    }));
     let child: ChildProcess | undefined;
     try {
       // A new private file, never through a planted file or symlink.
       const fd = createExclusive(file);
       try {
-        fs.writeSync(fd, encodeTicket({ settings: this.settings, jobs: batch.map((b) => ({ request: b.request, slot: b.slot.index })) }));
+        fs.writeSync(fd, encodeTicket({ settings: this.settings, jobs, resume }));
       } finally {
         fs.closeSync(fd);
       }
       child = spawn(process.execPath, [process.argv[1], RUNNER_COMMAND, file], {
         detached: true,
-        stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...batch.map((b) => b.slot.fd)],
+        stdio: ['ignore', 'ignore', 'pipe', 'pipe', ...fds],
       });
     } catch (err) {
       fs.rmSync(file, { force: true });
@@ -82,8 +107,10 @@ export class Detacher {
     }
     // The runner has its copies now (or never will): ours must close or the slots would wait for us too.
     for (const b of batch) {
-      if (child?.pid !== undefined) b.slot.handOff();
-      else b.slot.release();
+      for (const held of [b.slot, b.holds.claim, b.holds.unique]) {
+        if (child?.pid !== undefined) held?.handOff();
+        else held?.release();
+      }
     }
     if (child) this.handOvers.push(this.takenOver(child, file));
   }
@@ -130,7 +157,14 @@ export async function runnerCommand(file: string): Promise<number> {
   reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
   const undo = handleSignals((sig) => supervisor.onSignal(sig), false);
-  ticket.jobs.forEach((job, k) => supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, FIRST_SLOT_FD + k, settings.stateDir, settings.maxLive)));
+  for (const job of ticket.jobs) {
+    const holds: Holds = {
+      ...(job.claimFd !== undefined ? { claim: inheritedLock(job.claimFd) } : {}),
+      ...(job.uniqueFd !== undefined ? { unique: inheritedLock(job.uniqueFd) } : {}),
+    };
+    supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, job.fd, settings.stateDir, settings.maxLive), holds);
+  }
+  if (ticket.resume) await supervisor.resumeSpooled();
   supervisor.endScheduling();
   tellReady();
   try {

@@ -13,7 +13,8 @@ export async function onceCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = openSettingsPool(settings);
   const detacher = settings.detach ? new Detacher(settings, (message) => reportFailure(reporter, message)) : undefined;
-  const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot) => detacher.add(request, slot)));
+  const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot, holds) => detacher.add(request, slot, holds)));
+  if (detacher) supervisor.resumeElsewhere = () => detacher.resumeSpooled();
   reporter.emit(startEvent('once', pool, settings));
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
   let tookOver = true;

@@ -10,6 +10,7 @@ import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
 import { EXIT } from '../exit.js';
 import { checkExistingStateDir } from './common.js';
+import { FileSpool } from '../spool/spool.js';
 
 export interface SlotView {
   slot: number;
@@ -33,6 +34,47 @@ export interface PoolView {
   maxLiveValues: (number | null)[];
   mismatch: boolean;
   holders: SlotView[];
+  /** Delayed jobs in the pool's spool, the soonest first. */
+  spooled: SpooledView[];
+}
+
+export interface SpooledView {
+  /** What `warden status --drop` takes. */
+  id: string;
+  jobId: string;
+  command: string;
+  item?: string;
+  dueAt: string;
+  /** Negative once overdue. */
+  dueInMs: number;
+  /** A warden (or the job it is starting) holds it; else the next watch or once takes it up. */
+  held: boolean;
+  /** The process that accepted it. */
+  owner: number;
+}
+
+function spooledJobs(stateDir: string, pool: string): SpooledView[] {
+  const spool = new FileSpool(stateDir, pool);
+  const now = Date.now();
+  return spool.list().map((e) => ({
+    id: e.id,
+    jobId: e.jobId,
+    command: e.command,
+    ...(e.item !== undefined ? { item: e.item } : {}),
+    dueAt: new Date(e.dueAt).toISOString(),
+    dueInMs: e.dueAt - now,
+    held: spool.isClaimed(e.id),
+    owner: e.owner,
+  }));
+}
+
+/** `status --drop ID`: remove a spooled job so that it never runs. */
+export function dropSpooled(stateDir: string, id: string, only?: string): SpooledView | undefined {
+  for (const name of only ? [only] : listPools(stateDir)) {
+    const view = spooledJobs(stateDir, name).find((v) => v.id === id);
+    if (view && new FileSpool(stateDir, name).remove(id)) return view;
+  }
+  return undefined;
 }
 
 export async function inspectPools(stateDir: string, only?: string): Promise<PoolView[]> {
@@ -70,6 +112,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
       maxLiveValues: [...caps].sort((a, b) => a - b).map((c) => (Number.isFinite(c) ? c : null)),
       mismatch: caps.size > 1,
       holders,
+      spooled: spooledJobs(stateDir, name),
     });
   }
   return views;
@@ -78,6 +121,15 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
 export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
   const out = new Sink(1, 'stdout', () => undefined);
+  if (settings.drop !== undefined) {
+    const dropped = dropSpooled(settings.stateDir, settings.drop, only);
+    if (!dropped) {
+      new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, settings.stateDir)) + '\n');
+      return EXIT.failed;
+    }
+    out.write(settings.json ? JSON.stringify({ dropped }, null, 2) + '\n' : msg.droppedSpooled(dropped.id, dropped.jobId, dropped.command, dropped.held) + '\n');
+    return EXIT.ok;
+  }
   const pools = checkExistingStateDir(settings.stateDir) ? await inspectPools(settings.stateDir, only) : [];
   if (settings.json) {
     out.write(JSON.stringify({ stateDir: settings.stateDir, pools }, null, 2) + '\n');
@@ -109,8 +161,28 @@ function renderPool(p: PoolView): string {
         h.command ?? '(unknown holder)',
       ]);
     }
-    const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-    for (const r of rows) lines.push('  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
+    lines.push(...table(rows));
+  }
+  if (p.spooled.length) {
+    lines.push(`  spooled delayed jobs (drop one with: warden status --drop ID):`);
+    const rows = [['id', 'job', 'due', 'in', 'state', 'command']];
+    for (const j of p.spooled) {
+      rows.push([
+        j.id,
+        j.jobId,
+        j.dueAt.replace('T', ' ').slice(0, 19),
+        j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
+        j.held ? 'held' : 'waiting for the next watch or once',
+        j.command + (j.item !== undefined ? ` [${j.item}]` : ''),
+      ]);
+    }
+    lines.push(...table(rows));
   }
   return lines.join('\n');
+}
+
+/** Rows as aligned columns, indented; the last column runs on unpadded. */
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => '  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
 }

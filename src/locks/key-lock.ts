@@ -30,6 +30,8 @@ export interface KeyLocks {
   tryLock(key: string): Promise<KeyLock | undefined>;
   /** Whether some process holds the lock right now (without touching it). */
   isLocked(key: string): boolean;
+  /** Which of these keys some process holds right now (one look at the kernel's table). */
+  heldAmong(keys: string[]): Set<string>;
 }
 
 /** Locks named after the user, the state dir, a scope (pool and purpose) and the key. */
@@ -41,6 +43,10 @@ export function socketKeyLocks(stateDir: string, scope: string): KeyLocks {
   return {
     tryLock: (key) => bindLock(name(key)),
     isLocked: (key) => boundNames().has(name(key)),
+    heldAmong: (keys) => {
+      const bound = boundNames();
+      return new Set(keys.filter((k) => bound.has(name(k))));
+    },
   };
 }
 

@@ -14,8 +14,9 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
       const paint = e.outcome === 'fired' ? c.green : e.outcome === 'idle' ? c.dim : c.red;
       const how = e.signal ? `signal ${e.signal}` : e.exitCode === null ? '' : `exit ${e.exitCode}`;
       const count = e.outcome === 'fired' && e.triggers > 1 ? `, ${e.triggers} triggers` : '';
+      const change = e.changed === undefined ? '' : e.changed ? ', changed' : ', unchanged';
       const lines = e.stderr ? indentTail(e.stderr, c) : '';
-      return `${head('check', paint)} #${e.tick} ${paint(e.outcome)} (${[how, formatDuration(e.durationMs)].filter(Boolean).join(', ')}${count})${lines}`;
+      return `${head('check', paint)} #${e.tick} ${paint(e.outcome)} (${[how, formatDuration(e.durationMs)].filter(Boolean).join(', ')}${count}${change})${lines}`;
     }
     case 'spawn':
       return `${head('spawn', c.blue)} ${c.bold(e.jobId)} pid ${e.jobPid ?? '-'} slot ${e.slot}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}: ${e.command}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
@@ -29,13 +30,15 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
       return `${head('exit', paint)} ${c.bold(e.jobId)} ${paint(e.outcome)} (${how}, ${formatDuration(e.durationMs)}${extra ? `, ${extra}` : ''}): ${e.command}${tail}`;
     }
     case 'skip':
-      return `${head('skip', c.yellow)} #${e.tick} ${e.reason}${e.command ? `: ${e.command}` : ''}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
+      return `${head('skip', c.yellow)} #${e.tick} ${e.reason}${e.lateMs !== undefined ? ` (${formatDuration(e.lateMs)} late)` : ''}${e.command ? `: ${e.command}` : ''}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
     case 'wait':
       return `${head('wait', c.yellow)} pool ${e.pool} is full (${e.live}/${formatCap(e.maxLive ?? Infinity)}); waiting for a slot`;
     case 'retry':
       return `${head('retry', c.yellow)} ${c.bold(e.jobId)} attempt ${e.attempt} in ${formatDuration(e.delayMs)}`;
     case 'delay':
-      return `${head('delay', c.dim)} ${c.bold(e.jobId)} starts in ${formatDuration(e.delayMs)} (${e.dueAt.slice(11, 19)}): ${e.command}`;
+      return `${head('delay', c.dim)} ${c.bold(e.jobId)} starts in ${formatDuration(e.delayMs)} (${e.dueAt.slice(11, 19)}${e.spoolId ? `, spooled as ${e.spoolId}` : ''}): ${e.command}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
+    case 'resume':
+      return `${head('resume', c.cyan)} ${c.bold(e.jobId)} due ${e.dueAt.slice(11, 19)}${e.lateMs > 0 ? `, ${formatDuration(e.lateMs)} late` : ''} (from the spool, ${e.spoolId}): ${e.command}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
     case 'stop': {
       const running = (e.running ?? []).map((r) => `\n    ${r.jobId} pid ${r.jobPid ?? '-'} running ${formatDuration(r.runningMs)}: ${r.command}`).join('');
       return `${head('stop', c.cyan)} ${e.reason}${e.liveJobs ? `; ${e.liveJobs} job${e.liveJobs === 1 ? '' : 's'} still running` : ''}${running}`;

@@ -46,6 +46,8 @@ export function isWrong(e: Event): boolean {
     case 'exit':
       return e.outcome !== 'ok';
     case 'skip':
+      // Held back on purpose (--on-change, --unique): nothing is wrong.
+      return e.reason !== 'unchanged' && e.reason !== 'duplicate';
     case 'error':
       return true;
     default:

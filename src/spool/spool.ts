@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { socketKeyLocks } from '../locks/key-lock.js';
 import type { KeyLock, KeyLocks } from '../locks/key-lock.js';
-import { privateDir, publishNew, readPrivate, removeFile } from '../state-files.js';
+import { isPrivateDir, privateDir, publishNew, readPrivate, removeFile } from '../state-files.js';
 
 export interface SpoolEntry {
   id: string;
@@ -38,6 +38,8 @@ export interface Spool {
   /** Write an entry durably, holding its claim; the claim is taken before the entry is visible. */
   create(fields: NewEntry): Promise<{ entry: SpoolEntry; claim: KeyLock }>;
   list(): SpoolEntry[];
+  /** Entries no live process holds a claim on, the soonest first. */
+  orphans(): SpoolEntry[];
   read(id: string): SpoolEntry | undefined;
   /** Remove an entry (run, cancelled, too late, dropped); false when it was gone already. */
   remove(id: string): boolean;
@@ -87,19 +89,40 @@ export class FileSpool implements Spool {
   }
 
   list(): SpoolEntry[] {
+    return this.ids()
+      .flatMap((id) => {
+        const entry = this.read(id);
+        return entry ? [entry] : [];
+      })
+      .sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  orphans(): SpoolEntry[] {
+    const ids = this.ids();
+    if (!ids.length) return [];
+    const held = this.claims.heldAmong(ids);
+    return ids
+      .filter((id) => !held.has(id))
+      .flatMap((id) => {
+        const entry = this.read(id);
+        return entry ? [entry] : [];
+      })
+      .sort((a, b) => a.dueAt - b.dueAt);
+  }
+
+  /** Entry ids, from the names alone; nothing when the folder is not there (or not a safe one). */
+  private ids(): string[] {
     let names: string[];
     try {
+      if (!isPrivateDir(this.dir)) return [];
       names = fs.readdirSync(this.dir);
     } catch {
       return [];
     }
-    return names
-      .flatMap((n) => {
-        const m = ENTRY.exec(n);
-        const entry = m ? this.read(m[1]) : undefined;
-        return entry ? [entry] : [];
-      })
-      .sort((a, b) => a.dueAt - b.dueAt);
+    return names.flatMap((n) => {
+      const m = ENTRY.exec(n);
+      return m ? [m[1]] : [];
+    });
   }
 
   read(id: string): SpoolEntry | undefined {
@@ -133,7 +156,9 @@ export class FileSpool implements Spool {
   }
 
   doneMarker(id: string): string {
-    return `/bin/rm -f -- ${shellQuote(this.file(id))}`;
+    // `command -p` finds rm on the system's default path, whatever the job's PATH; if the entry
+    // cannot be removed, the user's command must not run (a resumer would run it again).
+    return `command -p rm -f -- ${shellQuote(this.file(id))} || exit 125`;
   }
 }
 

@@ -1,5 +1,5 @@
 // --on-change decisions and the file store that makes them atomic across writers.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -96,6 +96,14 @@ describe('FileChangeStore', () => {
     fs.symlinkSync(victim, path.join(dir, 'changes', `${name}.json`));
     await expect(store.transact('k', () => ({ next: { firing: true, output: '', items: [] }, result: 1 }))).rejects.toThrow(/symlink/);
     expect(fs.readFileSync(victim, 'utf8')).toBe('keep');
+  });
+
+  it('refuses a FIFO planted at the state file instead of hanging on it', async () => {
+    const dir = tempDir();
+    const store = new FileChangeStore(dir);
+    await store.transact('k', () => ({ next: undefined, result: 0 }));
+    execFileSync('mkfifo', [path.join(dir, 'changes', `${fnv64('k')}${fnv64('k', 1)}.json`)]);
+    await expect(store.transact('k', () => ({ next: undefined, result: 0 }))).rejects.toThrow(/not a regular file/);
   });
 
   it('refuses a changes folder that is a symlink', async () => {

@@ -14,7 +14,7 @@ function settings(flags: Record<string, string | string[] | boolean>): Settings 
 
 const ticket = (s: Settings, command = 'echo Infinity'): Ticket => ({
   settings: s,
-  jobs: [{ slot: 2, request: { tick: 1, jobId: '1.1', command, spec: { run: command, delayMs: 0 }, trigger: '2026-01-01T00:00:00.000Z', checkOutput: 'Infinity', attempt: 1, item: 'Infinity' } }],
+  jobs: [{ slot: 2, fd: 4, request: { tick: 1, jobId: '1.1', command, spec: { run: command, delayMs: 0 }, trigger: '2026-01-01T00:00:00.000Z', checkOutput: 'Infinity', attempt: 1, item: 'Infinity' } }],
 });
 
 describe('hand-off ticket', () => {
@@ -35,6 +35,13 @@ describe('hand-off ticket', () => {
     const back = decodeTicket(encodeTicket(t));
     expect(back.settings.pool).toBe('Infinity');
     expect(back.jobs[0].request).toMatchObject({ command: 'echo Infinity', checkOutput: 'Infinity', item: 'Infinity' });
+  });
+
+  it('carries the descriptors of claims and keys, and the order to resume the spool', () => {
+    const base = ticket(settings({ maxLive: '3' }));
+    const t = { ...base, jobs: [{ ...base.jobs[0], claimFd: 5, uniqueFd: 6, request: { ...base.jobs[0].request, spoolId: 'a-b-1', uniqueKey: 'k' } }], resume: true };
+    expect(decodeTicket(encodeTicket(t))).toEqual(t);
+    expect(() => decodeTicket(encodeTicket({ ...t, jobs: [{ ...t.jobs[0], claimFd: 1 }] }))).toThrow(/malformed/);
   });
 
   it('refuses what is not a ticket', () => {

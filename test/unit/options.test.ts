@@ -213,7 +213,7 @@ describe('the option table', () => {
     let help = '';
     const code = parseArgs([command, '--help'], { out: (t) => (help += t), err: () => undefined });
     expect(code).toBe(0);
-    for (const o of optionsFor(command)) expect(help, o.flag).toContain(o.value ? `${o.flag} <${o.value}>` : o.flag);
+    for (const o of optionsFor(command)) expect(help, o.flag).toContain(o.value ? (o.optionalValue ? `${o.flag} [${o.value}]` : `${o.flag} <${o.value}>`) : o.flag);
     const examples = help.slice(help.indexOf('Examples:')).split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
     expect(examples.length).toBeGreaterThan(0);
     const flags = new Set(optionsFor(command).map((o) => o.flag));

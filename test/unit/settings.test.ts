@@ -353,10 +353,29 @@ describe('--config files', () => {
   });
 });
 
-describe('--tz', () => {
+describe('triggers: --on-change, --unique, --max-late, --tz', () => {
   const CRON: Flags = { cron: '30 2 * * *', job: ['./mail.sh'] };
 
-  it('names the cron zone; CRON_TZ is read when neither --tz nor WARDEN_TZ is given', () => {
+  it('--on-change alone is exit; a mode may be named; env and config read the same forms', () => {
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x', onChange: true }, baseEnv)).onChange).toBe('exit');
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x', onChange: 'output' }, baseEnv)).onChange).toBe('output');
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x' }, baseEnv)).onChange).toBeUndefined();
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x' }, { ...baseEnv, WARDEN_ON_CHANGE: '1' })).onChange).toBe('exit');
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x' }, { ...baseEnv, WARDEN_ON_CHANGE: 'output' })).onChange).toBe('output');
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x' }, { ...baseEnv, WARDEN_ON_CHANGE: '0' })).onChange).toBeUndefined();
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x', config: config({ onChange: true }) }, baseEnv)).onChange).toBe('exit');
+    expect(ok(resolveSettings('watch', { ...WATCH, check: 'x', config: config({ onChange: 'output', unique: true, maxLate: '1h' }) }, baseEnv))).toMatchObject({ onChange: 'output', unique: true, maxLateMs: 3_600_000 });
+    expect(fails(resolveSettings('watch', { ...WATCH, check: 'x', onChange: 'often' }, baseEnv))).toBe('--on-change: "often" is not one of exit, output');
+    expect(fails(resolveSettings('once', { job: ['x'], onChange: true }, baseEnv))).toMatch(/^--on-change needs --check CMD/);
+    expect(fails(resolveSettings('watch', { ...WATCH, config: config({ onChange: 3 }) }, baseEnv))).toMatch(/onChange: expected true, false or one of "exit", "output"/);
+  });
+
+  it('--max-late is a duration', () => {
+    expect(ok(resolveSettings('once', { job: ['x'], maxLate: '90s' }, baseEnv)).maxLateMs).toBe(90_000);
+    expect(fails(resolveSettings('once', { job: ['x'], maxLate: 'soon' }, baseEnv))).toMatch(/^--max-late: "soon" is not a duration/);
+  });
+
+  it('--tz names the cron zone; CRON_TZ is read when neither --tz nor WARDEN_TZ is given', () => {
     expect(ok(resolveSettings('watch', { ...CRON, tz: 'Europe/Berlin' }, baseEnv)).schedule).toEqual({ kind: 'cron', expr: '30 2 * * *', tz: 'Europe/Berlin' });
     expect(ok(resolveSettings('watch', CRON, { ...baseEnv, CRON_TZ: 'Asia/Tokyo' })).schedule).toMatchObject({ tz: 'Asia/Tokyo' });
     expect(ok(resolveSettings('watch', CRON, { ...baseEnv, CRON_TZ: 'Asia/Tokyo', WARDEN_TZ: 'UTC' })).schedule).toMatchObject({ tz: 'UTC' });

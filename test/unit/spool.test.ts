@@ -84,6 +84,29 @@ describe('FileSpool', () => {
     expect(spool.list().map((e) => e.jobId)).toEqual(['1.1']);
   });
 
+  it('orphans are the entries whose claim no process holds', async () => {
+    const spool = new FileSpool(tempDir(), 'p');
+    const held = await spool.create(fields({ jobId: 'held' }));
+    const left = await spool.create(fields({ jobId: 'left' }));
+    left.claim.release();
+    expect(spool.orphans().map((e) => e.jobId)).toEqual(['left']);
+    held.claim.release();
+    expect(spool.orphans().map((e) => e.jobId).sort()).toEqual(['held', 'left']);
+  });
+
+  it('a spool folder that is a symlink is neither read nor written', async () => {
+    const dir = tempDir();
+    fs.mkdirSync(path.join(dir, 'spool'), { mode: 0o700 });
+    const elsewhere = tempDir();
+    fs.writeFileSync(path.join(elsewhere, 'planted.json'), JSON.stringify({ id: 'planted', command: 'touch /tmp/pwned', dueAt: 0 }));
+    fs.symlinkSync(elsewhere, path.join(dir, 'spool', 'p'));
+    const spool = new FileSpool(dir, 'p');
+    expect(spool.list()).toEqual([]);
+    expect(spool.orphans()).toEqual([]);
+    await expect(spool.create(fields())).rejects.toThrow(/not a folder/);
+    expect(fs.readdirSync(elsewhere)).toEqual(['planted.json']);
+  });
+
   it("the job's done-marker removes its entry, whatever the path holds", async () => {
     const dir = path.join(tempDir(), "it's here");
     fs.mkdirSync(dir, { mode: 0o700 });

@@ -1,0 +1,164 @@
+// Delayed jobs, kept in the spool for as long as they wait. A job admitted with time left is
+// written to the spool (before its trigger counts as handled) and waits here holding its slot
+// and its claim. Jobs that a dead warden left in the spool are claimed, waited out and handed
+// back to start, each by one process only. Ctrl-C cancels them (they leave the spool); SIGTERM
+// and SIGHUP only let go of them, so the next `watch` or `once` of the pool takes them up.
+import type { Emit } from '../events.js';
+import type { KeyLock } from '../locks/key-lock.js';
+import type { Slot } from '../pool/pool.js';
+import type { JobRequest } from '../supervisor.js';
+import type { Spool, SpoolEntry } from './spool.js';
+
+/** Locks that go with a job into its process tree. */
+export interface Holds {
+  claim?: KeyLock;
+  unique?: KeyLock;
+}
+
+export interface DelayedOptions {
+  spool: Spool;
+  pool: string;
+  maxLateMs?: number;
+  emit: Emit;
+  /** The job's time has come: start it in `slot`, or take a slot first when there is none. */
+  due(request: JobRequest, slot: Slot | undefined, holds: Holds): void;
+}
+
+interface Waiting {
+  request: JobRequest;
+  slot?: Slot;
+  holds: Holds;
+  timer: NodeJS.Timeout;
+}
+
+export class DelayedJobs {
+  private readonly waiting = new Set<Waiting>();
+  private stopped = false;
+
+  constructor(private readonly options: DelayedOptions) {}
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  /**
+   * Write a request to the spool, durably, and log it: the returned claim keeps every other
+   * process from resuming it while this one (or the job it starts) lives.
+   */
+  async spool(request: JobRequest): Promise<{ request: JobRequest; claim: KeyLock }> {
+    const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
+    const { entry, claim } = await this.options.spool.create({
+      pool: this.options.pool,
+      jobId: request.jobId,
+      command: request.command,
+      dueAt,
+      delayMs: request.spec.delayMs,
+      tick: request.tick,
+      trigger: request.trigger,
+      checkOutput: request.checkOutput,
+      cwd: request.cwd ?? process.cwd(),
+      ...(request.item !== undefined ? { item: request.item } : {}),
+      ...(request.uniqueKey !== undefined ? { uniqueKey: request.uniqueKey } : {}),
+    });
+    this.options.emit({ event: 'delay', jobId: request.jobId, command: request.command, dueAt: new Date(dueAt).toISOString(), delayMs: request.spec.delayMs, spoolId: entry.id, ...(request.item !== undefined ? { item: request.item } : {}) });
+    return { request: { ...request, spoolId: entry.id, cwd: entry.cwd }, claim };
+  }
+
+  /** Log a delayed job that could not be spooled (it waits in this process only). */
+  announce(request: JobRequest, dueAt: number): void {
+    this.options.emit({ event: 'delay', jobId: request.jobId, command: request.command, dueAt: new Date(dueAt).toISOString(), delayMs: request.spec.delayMs, ...(request.item !== undefined ? { item: request.item } : {}) });
+  }
+
+  /** Hold a request, its slot and its locks until it is due, then hand it to `due`. */
+  hold(request: JobRequest, slot: Slot | undefined, holds: Holds): void {
+    if (this.stopped) return this.letGo(slot, holds);
+    this.wait(request, slot, holds);
+  }
+
+  /** Claim every entry of the pool that no live process holds, and wait each out. */
+  async resumeOrphans(): Promise<void> {
+    const { spool } = this.options;
+    for (const entry of spool.orphans()) {
+      if (this.stopped) return;
+      if (entry.pool !== this.options.pool) continue;
+      const claim = await spool.tryClaim(entry.id);
+      if (!claim) continue;
+      // Claimed: read again, it may have started (or been dropped) just before our claim.
+      const current = spool.read(entry.id);
+      if (!current || this.stopped) {
+        claim.release();
+        continue;
+      }
+      this.adopt(current, claim);
+    }
+  }
+
+  /** Whether the spool holds entries of the pool that no live process holds. */
+  hasOrphans(): boolean {
+    return this.options.spool.orphans().some((e) => e.pool === this.options.pool);
+  }
+
+  /** Stop waiting: cancel (Ctrl-C: the jobs leave the spool) or let go (they stay). How many. */
+  stop(cancel: boolean): number {
+    this.stopped = true;
+    const n = this.waiting.size;
+    for (const w of this.waiting) {
+      clearTimeout(w.timer);
+      if (cancel && w.request.spoolId) this.options.spool.remove(w.request.spoolId);
+      this.letGo(w.slot, w.holds);
+    }
+    this.waiting.clear();
+    return n;
+  }
+
+  private adopt(entry: SpoolEntry, claim: KeyLock): void {
+    const lateMs = Math.max(0, Date.now() - entry.dueAt);
+    const { maxLateMs } = this.options;
+    if (maxLateMs !== undefined && lateMs > maxLateMs) {
+      this.options.spool.remove(entry.id);
+      claim.release();
+      this.options.emit({ event: 'skip', reason: 'too-late', tick: entry.tick, pool: this.options.pool, command: entry.command, jobId: entry.jobId, lateMs, ...(entry.item !== undefined ? { item: entry.item } : {}) });
+      return;
+    }
+    this.options.emit({ event: 'resume', jobId: entry.jobId, command: entry.command, dueAt: new Date(entry.dueAt).toISOString(), lateMs, spoolId: entry.id, ...(entry.item !== undefined ? { item: entry.item } : {}) });
+    const request: JobRequest = {
+      tick: entry.tick,
+      jobId: entry.jobId,
+      command: entry.command,
+      spec: { run: entry.command, delayMs: entry.delayMs },
+      trigger: entry.trigger,
+      checkOutput: entry.checkOutput,
+      attempt: 1,
+      spoolId: entry.id,
+      cwd: entry.cwd,
+      ...(entry.item !== undefined ? { item: entry.item } : {}),
+      ...(entry.uniqueKey !== undefined ? { uniqueKey: entry.uniqueKey } : {}),
+    };
+    this.wait(request, undefined, { claim });
+  }
+
+  private wait(request: JobRequest, slot: Slot | undefined, holds: Holds): void {
+    const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
+    const w: Waiting = {
+      request,
+      slot,
+      holds,
+      timer: setTimeout(() => {
+        this.waiting.delete(w);
+        // Dropped from the spool meanwhile (`warden status --drop`): it does not run.
+        if (request.spoolId && !this.options.spool.read(request.spoolId)) {
+          this.letGo(slot, holds);
+          return;
+        }
+        this.options.due(request, slot, holds);
+      }, Math.max(0, dueAt - Date.now())),
+    };
+    this.waiting.add(w);
+  }
+
+  private letGo(slot: Slot | undefined, holds: Holds): void {
+    slot?.release();
+    holds.claim?.release();
+    holds.unique?.release();
+  }
+}
