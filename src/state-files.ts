@@ -2,6 +2,7 @@
 // be real folders owned by this user, files 0600 created exclusively and never opened through
 // a symlink, and published whole by link(2), which fails rather than replace an existing name.
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
 
 const { O_CREAT, O_EXCL, O_WRONLY, O_RDONLY, O_NOFOLLOW, O_NONBLOCK, O_DIRECTORY } = fs.constants;
@@ -39,22 +40,29 @@ export function isPrivateDir(dir: string): boolean {
 
 let serial = 0;
 
+/** A new private file holding `text`, synced: the name it has, unique to this call. */
+async function writeSynced(dir: string, text: string): Promise<string> {
+  const tmp = path.join(dir, `.tmp-${process.pid}-${++serial}`);
+  // The sync runs on libuv's pool, not in the event loop: a slow disk must not stall the ticks.
+  const handle = await fsp.open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
+  try {
+    await handle.writeFile(text);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return tmp;
+}
+
 /**
  * Write `text` to a new private file and give it the name `target` in one step: false when
  * `target` exists already (someone else published first). Synced, so a reboot keeps it.
  */
-export function publishNew(target: string, text: string): boolean {
-  const tmp = path.join(path.dirname(target), `.tmp-${process.pid}-${++serial}`);
-  const fd = fs.openSync(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+export async function publishNew(target: string, text: string): Promise<boolean> {
+  const tmp = await writeSynced(path.dirname(target), text);
   try {
     fs.linkSync(tmp, target);
-    syncDir(path.dirname(target));
+    await syncDir(path.dirname(target));
     return true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
@@ -65,15 +73,8 @@ export function publishNew(target: string, text: string): boolean {
 }
 
 /** Replace `target` with a new private file holding `text`, in one step (rename); synced. */
-export function replaceFile(target: string, text: string): void {
-  const tmp = path.join(path.dirname(target), `.tmp-${process.pid}-${++serial}`);
-  const fd = fs.openSync(tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW, 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
+export async function replaceFile(target: string, text: string): Promise<void> {
+  const tmp = await writeSynced(path.dirname(target), text);
   try {
     // rename(2) replaces the name itself: a symlink planted there is replaced, never followed.
     fs.renameSync(tmp, target);
@@ -81,7 +82,7 @@ export function replaceFile(target: string, text: string): void {
     fs.rmSync(tmp, { force: true });
     throw err;
   }
-  syncDir(path.dirname(target));
+  await syncDir(path.dirname(target));
 }
 
 /** A private file's text, or undefined when it does not exist; never through a symlink. */
@@ -115,13 +116,13 @@ export function removeFile(file: string): boolean {
   }
 }
 
-function syncDir(dir: string): void {
+async function syncDir(dir: string): Promise<void> {
   try {
-    const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
+    const handle = await fsp.open(dir, O_RDONLY | O_DIRECTORY);
     try {
-      fs.fsyncSync(fd);
+      await handle.sync();
     } finally {
-      fs.closeSync(fd);
+      await handle.close();
     }
   } catch {
     // Some file systems refuse to sync a folder; the file itself is synced.

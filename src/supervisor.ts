@@ -17,7 +17,7 @@ import type { Pool, Slot } from './pool/pool.js';
 import type { Reporter } from './report/reporter.js';
 import type { Settings } from './settings.js';
 import { Shutdown } from './shutdown.js';
-import { DelayedJobs } from './spool/delayed.js';
+import { Acceptance } from './acceptance.js';
 import type { Holds } from './spool/delayed.js';
 import { openStores } from './stores.js';
 import { decideChange } from './change/change.js';
@@ -32,13 +32,8 @@ export class Supervisor {
   readonly shutdown = new Shutdown({ drain: (sig) => this.drain(sig), terminate: (sig, first) => this.terminate(sig, first) });
   private readonly admission: Admission<JobRequest>;
   private readonly runner: JobRunner;
-  private readonly delays: DelayedJobs;
-  private readonly resumeAbort = new AbortController();
+  private readonly acceptance: Acceptance;
   private readonly stores: Stores;
-  /** Admitted requests still being accepted (their key, their spool entry), and resumed jobs waiting for a slot. */
-  private accepting = 0;
-  /** With --detach: spooled jobs to take up go to a runner instead of waiting here. */
-  resumeElsewhere: (() => void) | undefined;
   private readonly checkStep: CheckStep;
   private check: RunningCheck | undefined;
   private busy = 0;
@@ -55,7 +50,7 @@ export class Supervisor {
     private readonly pool: Pool,
     private readonly reporter: Reporter,
     /** With --detach: admitted requests, their slots and locks go here instead of starting. */
-    private readonly handOff?: (request: JobRequest, slot: Slot, holds: Holds) => void,
+    handOff?: (request: JobRequest, slot: Slot, holds: Holds) => void,
   ) {
     this.stores = openStores(settings.stateDir, pool.name, settings.onChange !== undefined);
     this.admission = new Admission<JobRequest>({
@@ -82,12 +77,15 @@ export class Supervisor {
       changed: () => this.maybeDone(),
       spool: this.stores.spool,
     });
-    this.delays = new DelayedJobs({
-      spool: this.stores.spool,
-      pool: pool.name,
-      maxLateMs: settings.maxLateMs,
-      emit: (e) => reporter.emit(e),
-      due: (request, slot, holds) => (slot ? this.runner.start(request, slot, holds) : void this.resumeInto(request, holds)),
+    this.acceptance = new Acceptance({
+      settings,
+      pool,
+      reporter,
+      stores: this.stores,
+      runner: this.runner,
+      shutdown: this.shutdown,
+      handOff,
+      changed: () => this.maybeDone(),
     });
     this.checkStep = {
       settings,
@@ -156,11 +154,7 @@ export class Supervisor {
         for (const spec of this.settings.jobs) {
           if (this.shutdown.active) return;
           const request: JobRequest = { tick, jobId: `${tick}.${++n}`, command: spec.run, spec, item, trigger, checkOutput: fired.output, attempt: 1 };
-          // Its key is live already: no need to wait for a slot to find that out.
-          if (this.settings.unique && this.stores.unique.isLocked(uniqueKeyOf(request))) {
-            this.duplicate(request);
-            continue;
-          }
+          if (this.acceptance.isDuplicate(request)) continue;
           try {
             await this.admission.submit(request);
           } catch (err) {
@@ -177,106 +171,17 @@ export class Supervisor {
 
   /** A request with its slot (and locks): admitted here, or by the one-shot that detached this runner. */
   admit(request: JobRequest, slot: Slot, holds: Holds = {}): void {
-    this.accepting++;
-    void this.accept(request, slot, holds).finally(() => {
-      this.accepting--;
-      this.maybeDone();
-    });
+    this.acceptance.admit(request, slot, holds);
   }
 
   /** Take up delayed jobs that a warden which is gone left in the pool's spool. */
-  async resumeSpooled(): Promise<void> {
-    try {
-      if (!this.resumeElsewhere) await this.delays.resumeOrphans();
-      else if (this.delays.hasOrphans()) this.resumeElsewhere();
-    } catch (err) {
-      this.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
-    }
+  resumeSpooled(): Promise<void> {
+    return this.acceptance.resumeSpooled();
   }
 
-  /** A request has its slot: take its --unique key, spool it if it has time to wait, start or hold it. */
-  private async accept(request: JobRequest, slot: Slot, holds: Holds): Promise<void> {
-    const release = (): void => {
-      slot.release();
-      holds.claim?.release();
-      holds.unique?.release();
-    };
-    if (this.shutdown.active) return release();
-    // A new trigger takes its key; a retry takes it back (the failed attempt's tree took it along).
-    const key = request.uniqueKey ?? (this.settings.unique ? uniqueKeyOf(request) : undefined);
-    if (key !== undefined && !holds.unique && (request.uniqueKey === undefined || request.attempt > 1)) {
-      const lock = await this.stores.unique.tryLock(key);
-      // Live, or waiting in the spool for a warden that is gone.
-      if (!lock || (request.attempt === 1 && this.stores.spool.list().some((e) => e.uniqueKey === key))) {
-        lock?.release();
-        release();
-        return this.duplicate(request);
-      }
-      request = { ...request, uniqueKey: key };
-      holds = { ...holds, unique: lock };
-    }
-    // The delay counts from the trigger, not from the moment a queued request got its slot; a
-    // retry has waited out its backoff already.
-    const dueAt = request.attempt > 1 ? 0 : Date.parse(request.trigger) + request.spec.delayMs;
-    if (dueAt > Date.now() && request.spoolId === undefined) {
-      try {
-        const spooled = await this.delays.spool(request);
-        request = spooled.request;
-        holds = { ...holds, claim: spooled.claim };
-      } catch (err) {
-        // Not in the spool, it still waits here: only a restart during its delay would lose it.
-        this.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
-        this.delays.announce(request, dueAt);
-      }
-    }
-    if (this.shutdown.active) {
-      if (this.shutdown.state === 'draining' && request.spoolId) this.stores.spool.remove(request.spoolId);
-      return release();
-    }
-    if (this.handOff) return this.handOff(request, slot, holds);
-    if (dueAt <= Date.now()) return this.runner.start(request, slot, holds);
-    slot.describe({ pid: process.pid, owner: process.pid, command: `${request.command} (delayed)`, jobId: request.jobId, startedAt: new Date().toISOString() });
-    this.delays.hold(request, slot, holds);
-  }
-
-  /** A job resumed from the spool is due: it takes its --unique key and a slot again, then starts. */
-  private async resumeInto(request: JobRequest, holds: Holds): Promise<void> {
-    this.accepting++;
-    const release = (): void => {
-      holds.claim?.release();
-      holds.unique?.release();
-    };
-    try {
-      if (request.uniqueKey !== undefined) {
-        const lock = await this.stores.unique.tryLock(request.uniqueKey);
-        if (!lock) {
-          if (request.spoolId) this.stores.spool.remove(request.spoolId);
-          release();
-          return this.duplicate(request);
-        }
-        holds = { ...holds, unique: lock };
-      }
-      let slot: Slot;
-      try {
-        slot = await this.pool.acquire({ signal: this.resumeAbort.signal });
-      } catch {
-        // Stopped while waiting for a slot: Ctrl-C cancels it, TERM and HUP leave it spooled.
-        if (this.shutdown.state === 'draining' && request.spoolId) this.stores.spool.remove(request.spoolId);
-        return release();
-      }
-      if (this.shutdown.active) {
-        slot.release();
-        return release();
-      }
-      this.runner.start(request, slot, holds);
-    } finally {
-      this.accepting--;
-      this.maybeDone();
-    }
-  }
-
-  private duplicate(request: JobRequest): void {
-    this.reporter.emit({ event: 'skip', reason: 'duplicate', tick: request.tick, pool: this.pool.name, command: request.command, jobId: request.jobId, ...(request.item !== undefined ? { item: request.item } : {}) });
+  /** With --detach: spooled jobs to take up go to a runner instead of waiting here. */
+  set resumeElsewhere(fn: () => void) {
+    this.acceptance.resumeElsewhere = fn;
   }
 
   private drain(signal: Signal): void {
@@ -298,31 +203,25 @@ export class Supervisor {
     this.acceptingTicks = false;
     this.markStopped();
     this.onStopTicks();
-    this.resumeAbort.abort();
     // Ctrl-C cancels delayed jobs, a user's choice; TERM and HUP leave them in the spool.
-    const cancelled = this.admission.close() + this.delays.stop(this.shutdown.state === 'draining');
+    const cancelled = this.admission.close() + this.acceptance.stop(this.shutdown.state === 'draining');
     this.runner.cancelRetries();
     this.reporter.emit({ event: 'stop', reason, liveJobs: this.runner.live, cancelled, running: this.runner.running() });
   }
 
   private maybeDone(): void {
     if (this.acceptingTicks || this.busy) return;
-    if (this.runner.busy || this.delays.size || this.accepting || this.admission.queued) return;
+    if (this.runner.busy || this.acceptance.busy || this.admission.queued) return;
     this.idle?.();
   }
 
   /** For the status line: live and queued counts. */
   describe(): string {
     const parts = [`live ${this.runner.live}/${finite(this.pool.maxLive) ?? 'unlimited'}`];
-    if (this.delays.size) parts.push(`delayed ${this.delays.size}`);
+    if (this.acceptance.delays.size) parts.push(`delayed ${this.acceptance.delays.size}`);
     if (this.admission.queued) parts.push(`queued ${this.admission.queued}`);
     return parts.join(' · ');
   }
-}
-
-/** At most one live or delayed job per key: the job's command, and its item with --each-line. */
-function uniqueKeyOf(request: JobRequest): string {
-  return request.item === undefined ? request.command : `${request.command}\n${request.item}`;
 }
 
 /** --on-change: decide and record, as one step with every other process, whether the check's result changed. */

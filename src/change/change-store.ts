@@ -45,7 +45,7 @@ export class FileChangeStore implements ChangeStore {
       const text = readPrivate(file);
       const prev = text === undefined ? undefined : parseState(text);
       const { next, result } = decide(prev);
-      if (next !== undefined && !sameState(next, prev)) replaceFile(file, JSON.stringify({ key, ...next, at: new Date().toISOString() }) + '\n');
+      if (next !== undefined && !sameState(next, prev)) await replaceFile(file, JSON.stringify({ key, ...next, at: new Date().toISOString() }) + '\n');
       return result;
     } finally {
       lock.release();

@@ -79,7 +79,7 @@ export class FileSpool implements Spool {
       if (!claim) continue;
       const entry: SpoolEntry = { id, ...fields, owner: process.pid };
       try {
-        if (publishNew(path.join(dir, `${id}.json`), JSON.stringify(entry) + '\n')) return { entry, claim };
+        if (await publishNew(path.join(dir, `${id}.json`), JSON.stringify(entry) + '\n')) return { entry, claim };
       } catch (err) {
         claim.release();
         throw err;
