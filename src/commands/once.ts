@@ -15,8 +15,9 @@ export async function onceCommand(settings: Settings): Promise<number> {
   const detacher = settings.detach ? new Detacher(settings, (message) => reportFailure(reporter, message)) : undefined;
   const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot, holds) => detacher.add(request, slot, holds)));
   if (detacher) supervisor.resumeElsewhere = () => detacher.resumeSpooled();
-  reporter.emit(startEvent('once', pool, settings));
+  // Handlers first: a signal sent as soon as the start event is seen must find them.
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
+  reporter.emit(startEvent('once', pool, settings));
   let tookOver = true;
   try {
     await supervisor.tick(1, false);
