@@ -40,6 +40,7 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
       settled = true;
       const exitedAt = performance.now();
       onExit();
+      let grace: NodeJS.Timeout | undefined;
       const finish = (): void => {
         onDrained = undefined;
         clearTimeout(grace);
@@ -47,7 +48,9 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
         for (const stream of open) (stream as { unref?: () => void }).unref?.();
         resolve({ kind: 'exit', exitCode, signal, exitedAt });
       };
-      const grace = setTimeout(finish, open.size ? DRAIN_GRACE_MS : 0);
+      // Without pipes to drain (`run`), at once: a timer's millisecond would delay the exit record.
+      if (!open.size) return finish();
+      grace = setTimeout(finish, DRAIN_GRACE_MS);
       onDrained = finish;
     });
   });

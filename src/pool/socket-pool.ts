@@ -149,13 +149,17 @@ export class SocketPool extends BasePool {
     sock.on('error', (err: NodeJS.ErrnoException) => {
       failure = err.code;
     });
-    sock.once('close', () => {
+    const ended = (): void => {
       if (this.watchers.get(i) !== sock) return;
       this.watchers.delete(i);
+      sock.destroy();
       if (!this.watching) return;
       if (failure === 'EAGAIN') this.onBusy(i);
       else void this.onFree(i);
-    });
+    };
+    // The holder closing its end (EOF) is the wake-up: act on it, not a tick later on 'close'.
+    sock.once('end', ended);
+    sock.once('close', ended);
   }
 
   /** Slot i's queue is full: it is held, by a holder that accepts nothing. Ask again later. */
