@@ -96,9 +96,6 @@ export async function runCommand(settings: Settings): Promise<number> {
     }
     const record = await job.exited;
     reporter.emit({ event: 'exit', ...record });
-    // Our copy of the slot goes now (after the exit is logged: a waiter's spawn comes after it);
-    // processes the job left behind still hold theirs.
-    slot.forget();
     if (record.error) reporter.notice(msg.cannotStart(command, record.error));
     if (job.group) await endGroups([job.group], settings.killAfterMs);
     return runExitCode(record, shutdown.exitCode);

@@ -1,12 +1,11 @@
-// What every backend's slot shares: its holder record, and the order in which this process
-// lets go of its copy of the kernel object (at once, or once the child it was handed to is done).
+// What every backend's slot shares: its holder record and the once-only close of this process's
+// copy of the kernel object. A backend supplies only how that copy is closed.
 import fs from 'node:fs';
 import { clearHolder, writeHolder } from './holders.js';
 import type { HolderInfo, Slot } from './pool.js';
 
 export abstract class HeldSlot implements Slot {
   private closed = false;
-  private handed = false;
 
   constructor(
     readonly pool: string,
@@ -18,16 +17,7 @@ export abstract class HeldSlot implements Slot {
     private readonly onForget: (slot: Slot) => void = () => undefined,
   ) {}
 
-  /**
-   * Whether this process keeps its copy after the hand-off until the child is done (a socket
-   * slot keeps accepting, so that waiters' connections never pile up in its queue).
-   */
-  protected get keepsCopy(): boolean {
-    return false;
-  }
-
   forget(): void {
-    if (this.handed) this.close();
     this.onForget(this);
   }
 
@@ -38,17 +28,11 @@ export abstract class HeldSlot implements Slot {
   release(): void {
     if (this.closed) return;
     clearHolder(this.dir, this.index, process.pid);
-    this.close();
-    this.onForget(this);
+    this.handOff();
+    this.forget();
   }
 
   handOff(): void {
-    if (this.closed || this.handed) return;
-    this.handed = true;
-    if (!this.keepsCopy) this.close();
-  }
-
-  private close(): void {
     if (this.closed) return;
     this.closed = true;
     this.closeHere();

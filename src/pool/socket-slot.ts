@@ -1,6 +1,8 @@
-// A slot held as a listening abstract socket. While this process has a copy it accepts every
-// connection (waiters watching the slot) and keeps it open: closing the slot resets them, which
-// is what wakes the waiters, and nothing ever piles up in the socket's accept queue.
+// A slot held as a listening abstract socket. While this process holds it (before the job
+// starts, through --delay) it accepts every connection (waiters watching the slot) and keeps it
+// open: closing the slot resets them, which is what wakes the waiters. Once the job holds it,
+// this process lets go at once, so the kernel wakes the waiters the moment the job's last
+// descriptor closes, with no process of ours in between.
 import net from 'node:net';
 import { HeldSlot } from './held-slot.js';
 import type { Slot } from './pool.js';
@@ -28,12 +30,6 @@ export class SocketSlot extends HeldSlot {
     });
   }
 
-  // After the hand-off the child holds the slot too; our copy goes once the child is done
-  // (forget), so until then waiters' connections are still accepted here.
-  protected override get keepsCopy(): boolean {
-    return true;
-  }
-
   protected closeHere(): void {
     for (const conn of this.accepted) conn.destroy();
     this.accepted.clear();
@@ -50,8 +46,9 @@ export function adoptSocketSlot(pool: string, index: number, fd: number, dir: st
 }
 
 /**
- * The accept queue's bound (the kernel caps it at net.core.somaxconn). Only the waiting
- * processes connect, one connection each, and a holder accepts them: the queue fills only
- * while no warden holds the slot (its job's warden was SIGKILLed) and thousands wait on it.
+ * The accept queue's bound (the kernel caps it at net.core.somaxconn). Probes never connect
+ * (they read /proc/net/unix); a waiting process connects once to each held slot and never
+ * again to the same holder. So a job's slot queues one entry per process that waited on it
+ * during the job's life, and fills only after thousands: then those look once a second.
  */
 export const SLOT_BACKLOG = 4096;
