@@ -40,7 +40,6 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
       settled = true;
       const exitedAt = performance.now();
       onExit();
-      let grace: NodeJS.Timeout | undefined;
       const finish = (): void => {
         onDrained = undefined;
         clearTimeout(grace);
@@ -48,9 +47,7 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
         for (const stream of open) (stream as { unref?: () => void }).unref?.();
         resolve({ kind: 'exit', exitCode, signal, exitedAt });
       };
-      // Without pipes to drain (`run`), at once: a timer's millisecond would delay the exit record.
-      if (!open.size) return finish();
-      grace = setTimeout(finish, DRAIN_GRACE_MS);
+      const grace = setTimeout(finish, open.size ? DRAIN_GRACE_MS : 0);
       onDrained = finish;
     });
   });
