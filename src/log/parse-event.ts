@@ -64,7 +64,6 @@ function complete(e: LogEvent, f: Fields): boolean {
     case 'retry':
     case 'delay':
     case 'resume':
-    case 'lease-lost':
       return e.jobId !== '';
     default:
       return true;

@@ -8,6 +8,7 @@ import type { Window } from './pool-tracker.js';
 import { MAX_COMMANDS, MAX_POOLS, OTHER_COMMANDS, OTHER_POOLS } from './summary-types.js';
 import type { Listener, Summary } from './summary-types.js';
 import { CheckAcc, JobAcc, bump } from './tallies.js';
+import { DelayHolds } from './delay-holds.js';
 
 interface Proc {
   pool: PoolTracker;
@@ -33,8 +34,8 @@ export class Summariser {
   private readonly jobs = new Map<string, JobAcc>();
   private readonly checks = new Map<string, CheckAcc>();
   private readonly open = new Map<string, Open>();
-  /** Jobs a `delay` event showed waiting with their slot: proc, job id -> since when. */
-  private readonly holding = new Map<string, { pool: PoolTracker; since: number }>();
+  /** Slots held through a --delay, where `delay` events show them. */
+  private readonly holding = new DelayHolds();
   private readonly byEvent = new Map<string, number>();
   private readonly hosts = new Set<string>();
   /** Processes seen in the window and not yet stopped: entries go at `stop`, so a log of a
@@ -83,13 +84,8 @@ export class Summariser {
 
   /** What is live whether or not the event is in the window. */
   private track(e: LogEvent, procKey: string, pool: PoolTracker, inside: boolean): void {
-    if (e.event === 'delay') {
-      const key = `${procKey}\0${e.jobId}`;
-      if (!this.holding.has(key)) {
-        this.holding.set(key, { pool, since: e.ts });
-        pool.hold(1, e.ts);
-      }
-    } else if (e.event === 'spawn') {
+    if (e.event === 'delay') this.holding.begin(procKey, e.jobId, pool, e.ts);
+    else if (e.event === 'spawn') {
       const key = `${procKey}\0${e.jobId}\0${e.attempt}`;
       if (this.open.has(key)) return;
       const held = e.attempt === 1 ? this.release(procKey, e, pool) : null;
@@ -125,27 +121,15 @@ export class Summariser {
           tail: e.tail,
         });
       }
-    } else if (e.event === 'stop') {
-      // Delayed jobs not started by a stop are cancelled or left in the spool: their slots are free.
-      for (const [key, h] of this.holding) {
-        if (key.startsWith(`${procKey}\0`)) {
-          h.pool.hold(-1, e.ts);
-          this.holding.delete(key);
-        }
-      }
-    }
+    } else if (e.event === 'skip' && e.jobId !== '') this.holding.end(procKey, e.jobId, e.ts);
+    else if (e.event === 'stop') this.holding.endProcess(procKey, e.ts);
     pool.advance(e.ts);
   }
 
   /** The slot a first attempt held through its delay: from its `delay` event, else dated back by its delayMs. */
   private release(procKey: string, e: LogEvent, pool: PoolTracker): number | null {
-    const key = `${procKey}\0${e.jobId}`;
-    const known = this.holding.get(key);
-    if (known) {
-      this.holding.delete(key);
-      known.pool.hold(-1, e.ts);
-      return known.since;
-    }
+    const known = this.holding.end(procKey, e.jobId, e.ts);
+    if (known !== undefined) return known;
     if (e.delayMs <= 0) return null;
     // From the trigger, unless the slot was busy until later (the job was queued for it).
     const since = pool.heldSince(e.slot, e.ts, e.delayMs);
@@ -221,7 +205,7 @@ export class Summariser {
       this.job(o.command).unfinished++;
       this.listener?.job({ ...o, end: Math.max(o.start, end), outcome: 'running', exitCode: null, signal: null, tail: '' });
     }
-    for (const h of this.holding.values()) h.pool.hold(-1, end);
+    this.holding.endAll(end);
     const usedPools = [...this.pools.values()].filter((p) => p.jobs || p.waits || p.skips.size || p.peakLive || p.delayed || p.resumed || p.leaseLost || [...this.checks.values()].some((c) => c.pool === p));
     return {
       first: this.first,

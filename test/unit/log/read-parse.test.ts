@@ -62,6 +62,7 @@ describe('parseLine', () => {
     expect(parseLine(JSON.stringify({ ts, event: 'spawn', pid: 5, host: 'h1', jobId: '1.1', command: 'x', slot: 0, token: 17 }))).toMatchObject({ event: 'spawn', host: 'h1', attempt: 1 });
     expect(parseLine(JSON.stringify({ ts, event: 'skip', pid: 5, reason: 'other-host', tick: 3 }))).toMatchObject({ event: 'skip', outcome: 'other-host' });
     expect(parseLine(JSON.stringify({ ts, event: 'lease-lost', pid: 5, jobId: '2.1', cause: 'expired' }))).toMatchObject({ event: 'lease-lost' });
+    expect(parseLine(JSON.stringify({ ts, event: 'lease-lost', pid: 5, pool: 'p', jobId: null, jobPid: null, token: 3, heldMs: 10, cause: 'unreachable' }))).toMatchObject({ event: 'lease-lost', pool: 'p' });
     expect(parseLine(JSON.stringify({ ts, event: 'start', pid: 5, pool: 'p', maxLive: null }))).toMatchObject({ event: 'start', maxLive: null });
     expect(parseLine(JSON.stringify({ ts, event: 'heartbeat', pid: 5 }))).toMatchObject({ event: 'other', name: 'heartbeat' });
   });

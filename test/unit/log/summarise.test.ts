@@ -167,6 +167,8 @@ describe('slots held through a --delay', () => {
     expect(s.pools[0]).toMatchObject({ peakLive: 1, fullMs: 0 });
     const cancelled = summarise([start(0, 1, 'p', 1), delay(2, '1.1'), ev({ ts: at(5), event: 'stop', pid: 1, reason: 'SIGINT', liveJobs: 0 }), ev({ ts: at(9), event: 'stop', pid: 2, reason: 'x', liveJobs: 0 })]);
     expect(cancelled.pools[0]).toMatchObject({ peakLive: 1, fullMs: 3000 });
+    const dropped = summarise([start(0, 1, 'p', 1), delay(2, '1.1'), ev({ ts: at(4), event: 'skip', pid: 1, reason: 'too-late', tick: 1, pool: 'p', jobId: '1.1', lateMs: 5000 }), ev({ ts: at(9), event: 'stop', pid: 1, reason: 'x', liveJobs: 0 })]);
+    expect(dropped.pools[0]).toMatchObject({ peakLive: 1, fullMs: 2000, skips: { 'too-late': 1 } });
   });
 });
 
