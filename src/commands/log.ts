@@ -57,7 +57,8 @@ async function summarise(settings: Settings): Promise<number> {
   if (settings.timeline) {
     const width = settings.width ?? (process.stdout.isTTY ? process.stdout.columns : undefined) ?? DEFAULT_WIDTH;
     const { timelineText } = await import('../log/timeline-text.js');
-    out.write(`\n${timelineText(timeline, width, await colourFor(1, process.env))}`);
+    const picture = timelineText(timeline, width, await colourFor(1, process.env));
+    if (picture) out.write(`\n${picture}`);
   }
   if (settings.html !== undefined) {
     const { htmlPage } = await import('../log/html-page.js');

@@ -116,7 +116,7 @@ export function timelineClient(): void {
     ctx.font = '12px system-ui, sans-serif';
     ctx.textBaseline = 'middle';
 
-    drawAxis(ctx, data.from, v0, v1, LABEL, plotW, AXIS, height);
+    if (lines.length) drawAxis(ctx, data.from, v0, v1, LABEL, plotW, AXIS, height);
 
     for (const line of lines) {
       const pool = data.pools[line.pool];
@@ -139,7 +139,7 @@ export function timelineClient(): void {
     canvas.dataset.bars = String(drawn);
 
     canvas.dataset.drawMs = (performance.now() - began).toFixed(1);
-    range.textContent = `${dateTime(v0)} – ${dateTime(v1)} (${human(v1 - v0)}), ${drawn} of ${n} jobs in view`;
+    range.textContent = !lines.length ? '' : `${dateTime(v0)} – ${dateTime(v1)} (${human(v1 - v0)}), ${drawn} of ${n} jobs in view`;
   }
 
   function zoom(a: number, b: number): void {

@@ -120,7 +120,7 @@ export function htmlPage(r: Report, t: Timeline): string {
 ${heading}
 <div class="bar"><button id="zoom-in" type="button">Zoom in</button><button id="zoom-out" type="button">Zoom out</button><button id="zoom-reset" type="button">Whole log</button>
 <span class="legend">${legend}${t.bars.some((b) => b.held !== null) ? '<span><b style="color:#9aa3ad">├─</b>slot held through --delay</span>' : ''}<span><b style="color:#3b82d6">▲</b>wait</span><span><b style="color:#d93b3b">✕</b>skip</span></span></div>
-<p class="meta">Drag across the timeline to zoom to a time range; hover over a job for its details. <span id="range"></span></p>
+<p class="meta">${t.pools.length ? 'Drag across the timeline to zoom to a time range; hover over a job for its details.' : 'No job, wait or skip to draw in this window.'} <span id="range"></span></p>
 <div class="wrap"><canvas id="timeline"></canvas><div id="brush" hidden></div></div>
 <div id="tip" hidden></div>
 ${tables(r)}

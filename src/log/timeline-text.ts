@@ -31,7 +31,9 @@ const KINDS = BY_KIND.length;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
 const MIN_PLOT = 20;
 
+/** The drawing, or '' when there is nothing to draw (no job, wait or skip in the window). */
 export function timelineText(t: Timeline, width: number, c: ChalkInstance): string {
+  if (t.pools.length === 0) return '';
   const labels = t.pools.flatMap((p) => p.slots.map((s) => `slot ${s}`));
   const labelWidth = Math.max(8, ...labels.map((l) => l.length)) + 2;
   const plot = Math.max(MIN_PLOT, width - labelWidth - 2);
