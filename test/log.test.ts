@@ -324,5 +324,7 @@ describe('bad input', () => {
     const r = await log([file]);
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('No events in the file (in the window asked for).\n');
+    const drawn = await log(['--timeline', file]);
+    expect(drawn.stdout).toBe(r.stdout);
   });
 });
