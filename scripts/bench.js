@@ -10,10 +10,11 @@ import * as logSummary from './bench/log-summary.js';
 import { ROOT, TAG, cleanup, fmt, removeScratch, setProfileDir, tmpRoot } from './bench/lib.js';
 import * as oneshot from './bench/oneshot.js';
 import * as output from './bench/output.js';
+import * as redis from './bench/redis.js';
 import { machine, markdown, peerVersions, table } from './bench/report.js';
 import * as throughput from './bench/throughput.js';
 
-const SCENARIOS = [throughput, oneshot, handoff, footprint, output, logSummary];
+const SCENARIOS = [throughput, oneshot, handoff, redis, footprint, output, logSummary];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--out FILE] [--only ID,ID] [--rounds N] [--strict] [--profile DIR]
 

@@ -31,8 +31,11 @@ export interface CheckStep {
   change?: (obs: Observation) => Promise<ChangeDecision>;
 }
 
-/** Run the tick's check; the triggers when it fired, undefined otherwise (a check error counts as such). */
-export async function checkStep(step: CheckStep, tick: number): Promise<{ fired?: Fired; failed: boolean }> {
+/**
+ * Run the tick's check; the triggers when it fired, undefined otherwise (a check error counts as
+ * such). `tickAt`: the tick's scheduled time, when the fleet elected this process to check it.
+ */
+export async function checkStep(step: CheckStep, tick: number, tickAt?: string): Promise<{ fired?: Fired; failed: boolean }> {
   const { settings } = step;
   if (!settings.check) return { fired: { items: [undefined], output: '' }, failed: false };
   const check = startCheck({
@@ -74,6 +77,7 @@ export async function checkStep(step: CheckStep, tick: number): Promise<{ fired?
     ...(failed && result.stderr ? { stderr: result.stderr } : {}),
     ...(change ? { changed: change.changed } : {}),
     ...(change && settings.eachLine ? { items: change.fire.filter((i): i is string => i !== undefined) } : {}),
+    ...(tickAt ? { tickAt } : {}),
   });
   // Held back: one skip per item with --each-line, else one for the tick.
   const held = change && result.outcome === 'fired' ? (settings.eachLine ? change.held : change.held.slice(0, 1)) : [];

@@ -3,7 +3,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import path from 'node:path';
 import tty from 'node:tty';
-import { EXIT, RUNNER_COMMAND, SIGNAL_EXIT, UsageError, VERSION } from './exit.js';
+import { EXIT, KEEPER_COMMAND, RUNNER_COMMAND, SIGNAL_EXIT, UnavailableError, UsageError, VERSION } from './exit.js';
 import { msg, PROGRAM } from './messages.js';
 import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
@@ -37,13 +37,14 @@ const EXAMPLES: Record<CommandName, string[]> = {
     "warden once --detach --log-file ~/warden.jsonl --job './mail-rest.sh' --delay 10m",
     "*/5 * * * * warden once --check './in-stock.sh' --on-change --job './mail.sh' --quiet",
     "warden once --check './new-orders.sh' --each-line --on-change --unique --job './ship.sh \"$WARDEN_ITEM\"'",
+    "*/5 * * * * warden once --redis redis://redis.internal/0 --cron '*/5 * * * *' --check './in-stock.sh' --job './mail.sh' --pool mail --max-live 3",
   ],
   run: [
     'warden run --pool backup --max-live 1 -- ./backup.sh --full',
     'warden run --pool mail --max-live 3 --overflow skip --timeout 10m -- ./mail.sh',
     "for f in *.wav; do warden run --pool enc --max-live 4 --detach --log-file enc.jsonl -- flac \"$f\"; done",
   ],
-  status: ['warden status', 'warden status --pool mail --json', 'warden status --drop mx5hpky9-cad-1'],
+  status: ['warden status', 'warden status --pool mail --json', 'warden status --drop mx5hpky9-cad-1', 'warden status --redis redis://redis.internal/0 --pool mail'],
   log: [
     'warden log /var/log/warden.jsonl',
     'warden log --since 2h --timeline /var/log/warden.jsonl /var/log/warden.jsonl.1',
@@ -94,9 +95,9 @@ export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandNam
 function helpFooter(name: CommandName): string {
   const notes: Record<CommandName, string> = {
     watch: 'Exit status: 0 stopped by --max-runs, 1 a job failed, 2 bad usage, 128+n stopped by signal n.',
-    once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 70 warden itself failed (the pool), 75 the pool was full and the trigger was skipped, 124 the only job was ended by its timeout.',
-    run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 70 warden itself failed (the pool), 75 the pool was full (skip) or --wait-timeout passed, 124 --timeout ended the command. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
-    status: 'Shows every pool in the state dir unless --pool names one, with its spooled delayed jobs (each with the ID that --drop takes).',
+    once: 'Exit status: 0 not fired or all jobs succeeded, 1 a job failed (its own code if it is the only job), 2 bad usage, 3 the check failed, 69 Redis (--redis) could not be reached, 70 warden itself failed (the pool), 75 the pool was full and the trigger was skipped, 124 the only job was ended by its timeout.',
+    run: "Exit status: the command's own, 128+n if it died of signal n or warden was stopped by signal n, 2 bad usage, 69 Redis (--redis) could not be reached, 70 warden itself failed (the pool), 75 the pool was full (skip) or --wait-timeout passed, 124 --timeout ended the command. The job holds its slot through descriptor $WARDEN_SLOT_FD: closing it frees the slot early.",
+    status: 'Shows every pool in the state dir unless --pool names one, with its spooled delayed jobs (each with the ID that --drop takes); with --redis URL, the fleet pool named by --pool (default "default") on every host, and its waiters.',
     log: "Files are read in one pass, merged by time; malformed lines are counted, never fatal. --since and --until take an ISO time (local unless it names a zone), 'now', or a duration meaning that long ago (2h, 30m, 7d). Exit status: 0; 1 the page could not be written; 2 bad usage or an unreadable file.",
   };
   const fromEnv = process.env.WARDEN_STATE_DIR ? ` (here: ${path.resolve(process.env.WARDEN_STATE_DIR)}, from $WARDEN_STATE_DIR)` : '';
@@ -138,6 +139,7 @@ export async function main(argv: string[]): Promise<number> {
   const err = new Sink(2, 'stderr', () => undefined);
   const write = { out: (s: string) => out.write(s), err: (s: string) => err.write(s) };
   if (argv[0] === RUNNER_COMMAND && argv.length === 2) return (await import('./commands/detach.js')).runnerCommand(argv[1]);
+  if (argv[0] === KEEPER_COMMAND && argv.length === 1) return (await import('./pool/redis/keeper.js')).keeperCommand();
   const parsed = parseArgs(argv, write);
   if (typeof parsed === 'number') return parsed;
   const resolved = resolveSettings(parsed.command, parsed.flags, process.env, parsed.argv);
@@ -156,6 +158,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof UsageError) {
       write.err(`${msg.usageError(err.message)}\n`);
       return EXIT.usage;
+    }
+    if (err instanceof UnavailableError) {
+      write.err(`${msg.usageError(err.message)}\n`);
+      return EXIT.unavailable;
     }
     // Not the user's doing (a state dir removed under us, a kernel refusal): one line, not a
     // trace, and a status no job of the user's can be confused with.

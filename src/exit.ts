@@ -1,7 +1,7 @@
 // Exit statuses and the few constants the command line needs before any command is loaded.
 import fs from 'node:fs';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, software: 70, tempFail: 75, timedOut: 124 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, checkFailed: 3, unavailable: 69, software: 70, tempFail: 75, timedOut: 124 } as const;
 
 export type Signal = 'SIGINT' | 'SIGTERM' | 'SIGHUP';
 export const SIGNAL_EXIT: Record<Signal, number> = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 };
@@ -18,3 +18,9 @@ export class UsageError extends Error {}
 
 /** The hidden subcommand that keeps --detach jobs' slots and reaps them. */
 export const RUNNER_COMMAND = '__runner';
+
+/** The pool's server (Redis) could not be reached: one line naming it, exit 69, nothing started. */
+export class UnavailableError extends Error {}
+
+/** The hidden subcommand that renews this host's fleet leases (see src/pool/redis/keeper.ts). */
+export const KEEPER_COMMAND = '__keeper';

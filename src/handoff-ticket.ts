@@ -6,8 +6,8 @@ import type { Settings } from './settings.js';
 
 export interface Ticket {
   settings: Settings;
-  /** Each job's slot number, and the descriptors of its slot, spool claim and --unique key in the runner. */
-  jobs: { request: JobRequest; slot: number; fd: number; claimFd?: number; uniqueFd?: number }[];
+  /** Each job's slot number, and the descriptors of its slot, spool claim and --unique key in the runner; `handle`: a fleet lease's, for the runner to take it over (see Slot.handle). */
+  jobs: { request: JobRequest; slot: number; fd: number; claimFd?: number; uniqueFd?: number; handle?: string }[];
   /** Take up the pool's spooled jobs whose warden is gone. */
   resume?: boolean;
 }

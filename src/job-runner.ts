@@ -8,6 +8,7 @@ import type { Tally } from './exit-status.js';
 import { jobEnv } from './job-env.js';
 import type { OutputMode } from './job-output.js';
 import { launch } from './launcher.js';
+import { withLeaseToken } from './pool/pool.js';
 import type { Slot } from './pool/pool.js';
 import type { Reporter } from './report/reporter.js';
 import type { RunningJob } from './running-job.js';
@@ -75,7 +76,7 @@ export class JobRunner {
       shell: spooled ? `${this.o.spool.doneMarker(spooled)}\n${request.command}` : request.command,
       holds: [holds.claim, holds.unique].filter((h): h is KeyLock => h !== undefined),
       cwd: request.cwd,
-      env: jobEnv(process.env, {
+      env: withLeaseToken(jobEnv(process.env, {
         jobId: request.jobId,
         pool: this.o.pool,
         slot: slot.index,
@@ -84,7 +85,7 @@ export class JobRunner {
         tick: request.tick,
         checkOutput: request.checkOutput,
         item: request.item,
-      }),
+      }), slot),
       slot,
       tick: request.tick,
       attempt: request.attempt,
@@ -105,6 +106,7 @@ export class JobRunner {
         attempt: request.attempt,
         delayMs: request.spec.delayMs,
         ...(request.item !== undefined ? { item: request.item } : {}),
+        ...(slot.token !== undefined ? { token: slot.token } : {}),
       });
       this.jobs.set(request.jobId, job);
     } else if (spooled) {

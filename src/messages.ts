@@ -1,5 +1,7 @@
 // Every sentence warden says to a person lives here, so help, errors and logs read as one voice.
 
+import { REDIS_URL_FORM } from './pool/redis/target.js';
+
 export const PROGRAM = 'warden';
 
 export const DURATION_FORM = 'use e.g. 500ms, 30s, 3m, 1h30m';
@@ -52,7 +54,13 @@ export const msg = {
   },
   logFileUnusable: (file: string, why: string): string => `--log-file: cannot write ${file}: ${why}`,
   outputDirUnusable: (dir: string, why: string): string => `--output: cannot write into ${dir}: ${why}`,
-  redisPool: (where: string): string => `${where}: redis:// pools are not available in this version; use a local pool name`,
+  redisPool: (where: string): string => `${where}: a pool is named, not a URL; share it across hosts with --redis URL --pool NAME`,
+  notRedisUrl: (where: string, why: string): string => `${where}: not a Redis URL (${why}); use ${REDIS_URL_FORM}`,
+  stateDirTooLong: (dir: string, extra: number): string =>
+    `--state-dir: ${dir} is too long for --redis (the lease keeper's socket lives there; use a state dir of at most ${107 - extra} bytes)`,
+  redisOnly: (option: string): string => `${option} needs --redis URL (it is about pools shared across hosts)`,
+  redisUnavailable: (shown: string, why: string): string => `cannot reach Redis at ${shown}: ${why} (exit 69; nothing was started)`,
+  redisUnreachable: (shown: string, why: string): string => `Redis at ${shown} is unreachable (${why}); retrying, and no job starts without a lease`,
   // Runtime notices (stderr).
   writeFailed: (what: string, why: string): string => `${PROGRAM}: cannot write ${what}: ${why}; carrying on`,
   runSkipped: (pool: string, live: number, max: number): string =>

@@ -3,6 +3,7 @@
 import { parseDuration } from './duration.js';
 import { msg } from './messages.js';
 import { isTimeZone } from './zone.js';
+import { parseRedisUrl } from './pool/redis/target.js';
 
 export type CommandName = 'watch' | 'once' | 'run' | 'status' | 'log';
 
@@ -20,7 +21,8 @@ export type Kind =
   | 'pool'
   | 'cron'
   | 'zone'
-  | 'optional-choice';
+  | 'optional-choice'
+  | 'redis-url';
 
 export interface OptionDef {
   /** camelCase: the config key and the Settings field. */
@@ -35,6 +37,8 @@ export interface OptionDef {
   cliOnly?: boolean;
   /** The value may be left out (`--on-change` alone): the flag is then `true`. */
   optionalValue?: boolean;
+  /** The environment variable, where it is not WARDEN_<KEY>. */
+  env?: string;
 }
 
 export type Value = number | string | boolean | string[];
@@ -84,9 +88,13 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'timeline', flag: '--timeline', kind: 'boolean', commands: ['log'], help: 'also draw the slots of each pool over time, a bar per job coloured by outcome' },
   { key: 'html', flag: '--html', value: 'FILE', kind: 'text', commands: ['log'], help: 'also write the timeline and the summary as one self-contained page to FILE' },
   { key: 'width', flag: '--width', value: 'N', kind: 'positive', commands: ['log'], help: 'columns for --timeline (default: the terminal width, else 80)' },
+  { key: 'redis', flag: '--redis', value: 'URL', kind: 'redis-url', commands: ['watch', 'once', 'run', 'status'], env: 'WARDEN_REDIS_URL', help: 'share the pool with every host whose URL reaches the same Redis (redis://[user[:pass]@]host[:port][/db], rediss://, unix:///path); password also from WARDEN_REDIS_PASSWORD' },
+  { key: 'lease', flag: '--lease', value: 'DUR', kind: 'positive-duration', commands: POOLED, help: "with --redis: how long a slot stays held after its host stops renewing it (host down, network cut) (default 30s)" },
+  { key: 'onLeaseLost', flag: '--on-lease-lost', value: 'POLICY', kind: 'choice', choices: ['warn', 'kill'], commands: POOLED, help: 'with --redis: a job whose lease was lost is logged and left running (warn) or terminated (kill) (default warn)' },
+  { key: 'everyHost', flag: '--every-host', kind: 'boolean', commands: SCHEDULED, help: 'with --redis: every host runs the check each tick (default: one host per tick, fleet-wide)' },
 ];
 
-export const envName = (def: OptionDef): string => `WARDEN_${def.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+export const envName = (def: OptionDef): string => def.env ?? `WARDEN_${def.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
 export const optionsFor = (command: CommandName): OptionDef[] => OPTIONS.filter((o) => o.commands.includes(command));
 
@@ -134,6 +142,10 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
       if (v === '1' || v === 'true') return { value: true };
       if (v === '0' || v === 'false' || v === '') return { value: false };
       return { error: msg.notChoice(where, raw, def.choices ?? []) };
+    }
+    case 'redis-url': {
+      const target = parseRedisUrl(raw);
+      return typeof target === 'string' ? { error: msg.notRedisUrl(where, target) } : { value: raw.trim() };
     }
     case 'texts':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };

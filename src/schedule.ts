@@ -26,9 +26,25 @@ const realClock: Clock = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-/** Calls onTick(n) for tick 1, 2, 3...; `late` is true for grid points that were already past. */
-export function startTicker(schedule: Schedule, onTick: (tick: number, late: boolean) => void, clock: Clock = realClock): Ticker {
-  return schedule.kind === 'every' ? everyTicker(schedule.ms, onTick) : cronTicker(new CronSchedule(schedule.expr, schedule.tz), onTick, clock);
+/**
+ * Calls onTick(n, late, at) for tick 1, 2, 3...; `late` is true for grid points that were already
+ * past; `at` is the tick's scheduled wall-clock time (ms), which names it across hosts.
+ * `alignToEpoch` puts an interval's grid on multiples of it since the epoch, so that processes
+ * started at different moments (on different hosts) tick at the same instants.
+ */
+export function startTicker(schedule: Schedule, onTick: OnTick, clock: Clock = realClock, options: { alignToEpoch?: boolean } = {}): Ticker {
+  return schedule.kind === 'every'
+    ? everyTicker(schedule.ms, onTick, monotonic, options.alignToEpoch ?? false)
+    : cronTicker(new CronSchedule(schedule.expr, schedule.tz), onTick, clock);
+}
+
+type OnTick = (tick: number, late: boolean, at: number) => void;
+
+/** The scheduled time of the tick under way now (for `once`): the latest grid point or cron time. */
+export function currentTickAt(schedule: Schedule, now = Date.now()): number {
+  if (schedule.kind === 'every') return now - (now % schedule.ms);
+  const [last] = new Cron(schedule.expr, { paused: true, timezone: schedule.tz }).previousRuns(1, new Date(now + 1));
+  return last ? last.getTime() : now;
 }
 
 /** Every rule of a cron expression, checked before anything starts; the message when it breaks one. */
@@ -124,8 +140,12 @@ export function dueTicks(elapsedMs: number, intervalMs: number, next: number): {
   return { ticks, next: Math.max(next, due + 1) };
 }
 
-export function everyTicker(intervalMs: number, onTick: (tick: number, late: boolean) => void, clock: Clock = monotonic): Ticker {
-  const origin = clock.now();
+export function everyTicker(intervalMs: number, onTick: OnTick, clock: Clock = monotonic, alignToEpoch = false): Ticker {
+  const wall = Date.now();
+  // Aligned, the first tick is the grid point just past (it runs at once, as unaligned ones do).
+  const behind = alignToEpoch ? wall % intervalMs : 0;
+  const origin = clock.now() - behind;
+  const wallOrigin = wall - behind;
   let next = 0; // grid index of the next tick to report
   let timer: unknown;
   let stopped = false;
@@ -135,7 +155,7 @@ export function everyTicker(intervalMs: number, onTick: (tick: number, late: boo
     for (const t of due.ticks) {
       if (stopped) break;
       next = t.tick;
-      onTick(t.tick, t.late);
+      onTick(t.tick, t.late, wallOrigin + (t.tick - 1) * intervalMs);
     }
     if (!stopped) arm();
   };
@@ -155,7 +175,7 @@ export function everyTicker(intervalMs: number, onTick: (tick: number, late: boo
 // Long timers are capped so that a wall clock set forward or back is noticed within the cap.
 const MAX_TIMER_MS = 60_000;
 
-function cronTicker(schedule: CronSchedule, onTick: (tick: number, late: boolean) => void, clock: Clock): Ticker {
+function cronTicker(schedule: CronSchedule, onTick: OnTick, clock: Clock): Ticker {
   let tick = 0;
   let stopped = false;
   let handle: unknown;
@@ -172,8 +192,9 @@ function cronTicker(schedule: CronSchedule, onTick: (tick: number, late: boolean
       // Runs that passed while the process slept (a suspended laptop) are not caught up.
       let next = schedule.next(due);
       while (next !== undefined && next <= now) next = schedule.next(next);
+      const at = due;
       due = next;
-      onTick(++tick, false);
+      onTick(++tick, false, at);
     }
     arm();
   };

@@ -11,6 +11,9 @@ import { defaultBackend } from './pool/pool.js';
 import { defaultStateDir } from './pool/state-dir.js';
 import { isTimeZone } from './zone.js';
 import type { PoolBackend } from './pool/pool.js';
+import type { LeaseLostPolicy } from './pool/redis/keeper-protocol.js';
+import { parseRedisUrl } from './pool/redis/target.js';
+import type { RedisTarget } from './pool/redis/target.js';
 
 export type Overflow = 'wait' | 'skip' | 'replace';
 export type Schedule = { kind: 'every'; ms: number } | { kind: 'cron'; expr: string; tz?: string };
@@ -58,6 +61,11 @@ export interface Settings {
   maxLateMs?: number;
   /** `status --drop`: the spooled job to drop. */
   drop?: string;
+  /** --redis: the pool is shared through this server. */
+  redis?: RedisTarget;
+  leaseMs: number;
+  onLeaseLost: LeaseLostPolicy;
+  everyHost: boolean;
 }
 
 export type Resolved = { settings: Settings } | { error: string };
@@ -150,6 +158,14 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
   const logFile = str('logFile');
   if (detach && !logFile) return { error: msg.detachNeedsLogFile() };
 
+  const redisUrl = str('redis');
+  const redis = redisUrl === undefined ? undefined : parseRedisUrl(redisUrl, env.WARDEN_REDIS_PASSWORD);
+  if (typeof redis === 'string') return { error: msg.notRedisUrl('--redis', redis) };
+  if (!redis) {
+    const needsRedis = [['lease', '--lease'], ['onLeaseLost', '--on-lease-lost'], ['everyHost', '--every-host']].find(([key]) => values.has(key) && values.get(key) !== false);
+    if (needsRedis) return { error: msg.redisOnly(needsRedis[1]) };
+  }
+
   const settings: Settings = {
     command,
     schedule,
@@ -186,6 +202,10 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     unique: bool('unique'),
     maxLateMs: num('maxLate'),
     drop: str('drop'),
+    redis,
+    leaseMs: num('lease') ?? 30_000,
+    onLeaseLost: (str('onLeaseLost') ?? 'warn') as LeaseLostPolicy,
+    everyHost: bool('everyHost'),
   };
   return { settings };
 }

@@ -44,6 +44,7 @@ export class Supervisor {
   private readonly stopped: Promise<void>;
   private markStopped: () => void = () => undefined;
   private onStopTicks: () => void = () => undefined;
+  private elect: ((at: number) => Promise<boolean>) | undefined;
 
   constructor(
     private readonly settings: Settings,
@@ -113,6 +114,11 @@ export class Supervisor {
     this.onStopTicks = fn;
   }
 
+  /** With --redis: the fleet decides which process runs each tick's check (by its scheduled time). */
+  set election(claim: (at: number) => Promise<boolean>) {
+    this.elect = claim;
+  }
+
   /** No more ticks will come; finish what is under way. */
   endScheduling(): void {
     this.acceptingTicks = false;
@@ -131,7 +137,7 @@ export class Supervisor {
   }
 
   /** One tick: skip it if the last one is still busy, else check, then admit every trigger. */
-  async tick(tick: number, late: boolean): Promise<void> {
+  async tick(tick: number, late: boolean, at?: number): Promise<void> {
     if (!this.acceptingTicks || this.shutdown.active) return;
     if (late || this.busy) {
       this.tally.skipped++;
@@ -141,11 +147,13 @@ export class Supervisor {
     this.busy++;
     try {
       await this.resumeSpooled();
+      const tickAt = this.elect && at !== undefined ? new Date(at).toISOString() : undefined;
+      if (tickAt !== undefined && !(await this.wonTick(tick, at as number, tickAt))) return;
       if (this.settings.jitterMs > 0) {
         await Promise.race([sleep(Math.random() * this.settings.jitterMs), this.stopped]);
         if (this.shutdown.active) return;
       }
-      const { fired, failed } = await checkStep(this.checkStep, tick);
+      const { fired, failed } = await checkStep(this.checkStep, tick, tickAt);
       if (failed) this.tally.checkErrors++;
       if (!fired || this.shutdown.active) return;
       const trigger = new Date().toISOString();
@@ -167,6 +175,18 @@ export class Supervisor {
       this.busy--;
       this.maybeDone();
     }
+  }
+
+  /** Another process of the fleet claimed this tick: a skip, not counted against `once`. */
+  private async wonTick(tick: number, at: number, tickAt: string): Promise<boolean> {
+    let won = true;
+    try {
+      won = (await this.elect?.(at)) ?? true;
+    } catch (err) {
+      this.reporter.emit({ event: 'error', message: msg.poolFailed(this.pool.name, err) });
+    }
+    if (!won) this.reporter.emit({ event: 'skip', reason: 'other-host', tick, pool: this.pool.name, tickAt });
+    return won;
   }
 
   /** A request with its slot (and locks): admitted here, or by the one-shot that detached this runner. */

@@ -103,21 +103,26 @@ function jobScript(dir, k, holdMs) {
   return `date +%s%N > ${s}; sleep ${holdMs / 1000}; date +%s%N > ${e}`;
 }
 
-function wardenWrapper(dir, k, holdMs) {
-  const log = path.join(dir, `log-${k}.jsonl`);
-  const handle = warden(
-    ['run', '--pool', 'h', '--max-live', '1', '--overflow', 'wait', '--state-dir', path.join(dir, 'state'), '--log', 'json', '--', 'sh', '-c', jobScript(dir, k, holdMs)],
-    { stdout: log, stderr: `${log}.stderr` },
-  );
-  return { ...handle, log };
+const wardenWrapper = wardenWrapperWith([]);
+
+/** `warden run` in the chain, with extra options (the redis scenario adds `--redis URL`). */
+export function wardenWrapperWith(extra) {
+  return (dir, k, holdMs) => {
+    const log = path.join(dir, `log-${k}.jsonl`);
+    const handle = warden(
+      ['run', '--pool', 'h', '--max-live', '1', '--overflow', 'wait', '--state-dir', path.join(dir, 'state'), ...extra, '--log', 'json', '--', 'sh', '-c', jobScript(dir, k, holdMs)],
+      { stdout: log, stderr: `${log}.stderr` },
+    );
+    return { ...handle, log };
+  };
 }
 
-function semWrapper(dir, k, holdMs) {
+export function semWrapper(dir, k, holdMs) {
   const env = benchEnv({ PARALLEL_HOME: path.join(dir, 'parallel'), TMPDIR: dir });
   return start('sem', ['--will-cite', '--fg', '--id', 'h', '-j', '1', '--quote', 'sh', '-c', jobScript(dir, k, holdMs)], { env });
 }
 
-function flockWrapper(dir, k, holdMs) {
+export function flockWrapper(dir, k, holdMs) {
   return start('flock', [path.join(dir, 'lock'), 'sh', '-c', jobScript(dir, k, holdMs)]);
 }
 
@@ -130,7 +135,8 @@ const readStamp = (file) => {
   }
 };
 
-async function chain(wrapper, p, notes) {
+/** A chain of `p.gaps + 1` wrappers on one cap-1 slot; the hand-off gaps in ms (also used by the redis scenario). */
+export async function chain(wrapper, p, notes) {
   const dir = tmpDir('hand-off');
   const procs = [];
   const count = p.gaps + 1;

@@ -5,6 +5,7 @@ import os from 'node:os';
 import { INSTALL_HINT, tmpRoot, which } from './lib.js';
 
 export const PEERS = [
+  { key: 'local', label: 'local pool', what: 'warden with its local kernel pool (next to `--redis`)' },
   { key: 'node', label: 'Node', what: 'a plain Node loop (throughput), `node -e 0` (one-shot)' },
   { key: 'xargs', label: 'xargs', what: 'GNU findutils', version: ['xargs', '--version'] },
   { key: 'parallel', label: 'parallel', what: 'GNU parallel', version: ['parallel', '--version'] },

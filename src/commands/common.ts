@@ -2,7 +2,7 @@
 // signal handlers and the parent-death watch. A user error here is a message and exit 2.
 import fs from 'node:fs';
 import type { Event, Mode } from '../events.js';
-import { UsageError, VERSION } from '../exit.js';
+import { UnavailableError, UsageError, VERSION } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
 import { UnsafePathError } from '../pool/safe-fs.js';
@@ -64,6 +64,36 @@ export function openSettingsPool(settings: Settings): Pool {
     return openPool({ name: settings.pool, maxLive: settings.maxLive, stateDir: settings.stateDir, backend: settings.poolBackend });
   } catch (err) {
     throw stateDirError(settings.stateDir, err);
+  }
+}
+
+/**
+ * The command's pool: the local kernel pool, or with --redis the fleet pool (its client loaded
+ * only then). `once` and `run` that cannot reach the server stop with exit 69; `watch` (and the
+ * runner of detached jobs) starts anyway and waits for it, admitting nothing without a lease.
+ */
+export async function openCommandPool(settings: Settings, reporter: Reporter, failFast = settings.command !== 'watch'): Promise<Pool> {
+  const target = settings.redis;
+  if (!target) return openSettingsPool(settings);
+  prepareStateDir(settings.stateDir);
+  const { openRedisPool } = await import('../pool/redis/redis-pool.js');
+  const { UnreachableError } = await import('../pool/redis/client.js');
+  try {
+    return await openRedisPool({
+      name: settings.pool,
+      maxLive: settings.maxLive,
+      stateDir: settings.stateDir,
+      target,
+      leaseMs: settings.leaseMs,
+      onLeaseLost: settings.onLeaseLost,
+      killAfterMs: settings.killAfterMs,
+      logFile: settings.logFile,
+      failFast,
+      emit: (e) => reporter.emit(e),
+    });
+  } catch (err) {
+    if (err instanceof UnreachableError) throw new UnavailableError(msg.redisUnavailable(target.shown, err.message));
+    throw err;
   }
 }
 

@@ -19,7 +19,7 @@ import type { JobRequest } from '../supervisor.js';
 import { RUNNER_COMMAND } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
 import { handleSignals } from '../shutdown.js';
-import { startEvent, openReporter, openSettingsPool } from './common.js';
+import { startEvent, openReporter, openCommandPool } from './common.js';
 import { inheritedLock } from '../locks/key-lock.js';
 import type { Holds } from '../spool/delayed.js';
 
@@ -84,6 +84,7 @@ export class Detacher {
       request: b.request,
       slot: b.slot.index,
       fd: at(b.slot.fd),
+      ...(b.slot.handle !== undefined ? { handle: b.slot.handle } : {}),
       ...(b.holds.claim ? { claimFd: at(b.holds.claim.fd) } : {}),
       ...(b.holds.unique ? { uniqueFd: at(b.holds.unique.fd) } : {}),
     }));
@@ -152,7 +153,7 @@ export async function runnerCommand(file: string): Promise<number> {
   fs.rmSync(file, { force: true });
   const settings: Settings = { ...ticket.settings, detach: false };
   const reporter = await openReporter(settings, 'none', 2);
-  const pool = openSettingsPool(settings);
+  const pool = await openCommandPool(settings, reporter, false);
   const supervisor = new Supervisor(settings, pool, reporter);
   reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
@@ -162,7 +163,9 @@ export async function runnerCommand(file: string): Promise<number> {
       ...(job.claimFd !== undefined ? { claim: inheritedLock(job.claimFd) } : {}),
       ...(job.uniqueFd !== undefined ? { unique: inheritedLock(job.uniqueFd) } : {}),
     };
-    supervisor.admit(job.request, inheritedSlot(pool.name, job.slot, job.fd, settings.stateDir, settings.maxLive), holds);
+    // A fleet lease is taken over by its handle; a local slot is known by its descriptor.
+    const slot = job.handle && pool.adopt ? pool.adopt(job.fd, job.handle) : inheritedSlot(pool.name, job.slot, job.fd, settings.stateDir, settings.maxLive);
+    supervisor.admit(job.request, slot, holds);
   }
   if (ticket.resume) await supervisor.resumeSpooled();
   supervisor.endScheduling();

@@ -2,16 +2,17 @@
 // them, and exit with a code a crontab can act on.
 import { EXIT } from '../exit.js';
 import { reportFailure } from '../report/failure.js';
+import type { Pool } from '../pool/pool.js';
 import type { Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import { onceExitCode } from '../exit-status.js';
 import { handleSignals } from '../shutdown.js';
-import { startEvent, openReporter, openSettingsPool } from './common.js';
+import { startEvent, openReporter, openCommandPool } from './common.js';
 import { Detacher } from './detach.js';
 
 export async function onceCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
-  const pool = openSettingsPool(settings);
+  const pool = await openCommandPool(settings, reporter);
   const detacher = settings.detach ? new Detacher(settings, (message) => reportFailure(reporter, message)) : undefined;
   const supervisor = new Supervisor(settings, pool, reporter, detacher && ((request, slot, holds) => detacher.add(request, slot, holds)));
   if (detacher) supervisor.resumeElsewhere = () => detacher.resumeSpooled();
@@ -20,7 +21,7 @@ export async function onceCommand(settings: Settings): Promise<number> {
   reporter.emit(startEvent('once', pool, settings));
   let tookOver = true;
   try {
-    await supervisor.tick(1, false);
+    await supervisor.tick(1, false, await electTick(settings, pool, supervisor));
     tookOver = (await detacher?.settled()) ?? true;
     supervisor.endScheduling();
     await supervisor.done();
@@ -31,4 +32,13 @@ export async function onceCommand(settings: Settings): Promise<number> {
   if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'done', liveJobs: 0 });
   reporter.close();
   return tookOver ? onceExitCode(supervisor.tally, settings.jobs.length, supervisor.signalExit) : (supervisor.signalExit ?? EXIT.software);
+}
+
+/** With --redis and a schedule, the fleet runs one check per scheduled time: the one under way. */
+async function electTick(settings: Settings, pool: Pool, supervisor: Supervisor): Promise<number | undefined> {
+  if (!settings.redis || !settings.schedule) return undefined;
+  const election = (await import('../pool/redis/election.js')).settingsElection(settings, pool);
+  if (!election) return undefined;
+  supervisor.election = election;
+  return (await import('../schedule.js')).currentTickAt(settings.schedule);
 }

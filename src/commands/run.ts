@@ -8,18 +8,18 @@ import { launch } from '../launcher.js';
 import { msg } from '../messages.js';
 import { liveSlots } from '../pool/live-slots.js';
 import { reportFailure } from '../report/failure.js';
-import { PoolTimeoutError, finite } from '../pool/pool.js';
+import { PoolTimeoutError, finite, withLeaseToken } from '../pool/pool.js';
 import type { Slot } from '../pool/pool.js';
 import type { RunningJob } from '../running-job.js';
 import type { Settings } from '../settings.js';
 import { PLAIN_WORD, shellLine } from '../shell-quote.js';
 import { Shutdown, handleSignals } from '../shutdown.js';
 import { endGroups } from '../terminate.js';
-import { startEvent, openReporter, openSettingsPool } from './common.js';
+import { startEvent, openReporter, openCommandPool } from './common.js';
 
 export async function runCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log === 'json' ? 'json' : 'none', 2);
-  const pool = openSettingsPool(settings);
+  const pool = await openCommandPool(settings, reporter);
   const command = settings.argv.length === 1 ? settings.argv[0] : shellLine(settings.argv);
   const jobId = `run-${process.pid}`;
   reporter.emit(startEvent('run', pool, settings));
@@ -81,7 +81,7 @@ export async function runCommand(settings: Settings): Promise<number> {
       command,
       // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
       ...(settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? { shell: settings.argv[0] } : { argv: settings.argv }),
-      env: jobEnv(process.env, { jobId, pool: pool.name, slot: slot.index, trigger, attempt: 1 }),
+      env: withLeaseToken(jobEnv(process.env, { jobId, pool: pool.name, slot: slot.index, trigger, attempt: 1 }), slot),
       slot,
       tick: 1,
       attempt: 1,
@@ -92,7 +92,7 @@ export async function runCommand(settings: Settings): Promise<number> {
     });
     if (job.pid !== null) {
       slot.describe({ pid: job.pid, owner: process.pid, command, jobId, startedAt: new Date().toISOString() });
-      reporter.emit({ event: 'spawn', jobId, jobPid: job.pid, command, slot: slot.index, tick: 1, attempt: 1, delayMs: 0 });
+      reporter.emit({ event: 'spawn', jobId, jobPid: job.pid, command, slot: slot.index, tick: 1, attempt: 1, delayMs: 0, ...(slot.token !== undefined ? { token: slot.token } : {}) });
     }
     const record = await job.exited;
     reporter.emit({ event: 'exit', ...record });

@@ -120,6 +120,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
 
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
 export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
+  if (settings.redis) return (await import('./status-fleet.js')).fleetStatus(settings);
   const out = new Sink(1, 'stdout', () => undefined);
   if (settings.drop !== undefined) {
     const dropped = dropSpooled(settings.stateDir, settings.drop, only);

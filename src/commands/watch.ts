@@ -8,7 +8,7 @@ import { Supervisor } from '../supervisor.js';
 import { EXIT, UsageError } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
 import { handleSignals } from '../shutdown.js';
-import { startEvent, openReporter, openSettingsPool } from './common.js';
+import { startEvent, openReporter, openCommandPool } from './common.js';
 
 export async function watchCommand(settings: Settings): Promise<number> {
   const schedule = settings.schedule;
@@ -19,16 +19,25 @@ export async function watchCommand(settings: Settings): Promise<number> {
   }
   const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr, schedule.tz));
   const reporter = await openReporter(settings, settings.log, 1);
-  const pool = openSettingsPool(settings);
+  const pool = await openCommandPool(settings, reporter);
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
   reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
 
+  const election = settings.redis ? (await import('../pool/redis/election.js')).settingsElection(settings, pool) : undefined;
+  if (election) supervisor.election = election;
+
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
-  const ticker = startTicker(schedule, (tick, late) => {
-    const last = settings.maxRuns !== undefined && tick >= settings.maxRuns;
-    if (last) ticker.stop();
-    void supervisor.tick(tick, late).finally(() => last && supervisor.endScheduling());
-  });
+  const ticker = startTicker(
+    schedule,
+    (tick, late, at) => {
+      const last = settings.maxRuns !== undefined && tick >= settings.maxRuns;
+      if (last) ticker.stop();
+      void supervisor.tick(tick, late, at).finally(() => last && supervisor.endScheduling());
+    },
+    undefined,
+    // Elected ticks need the same instants on every host.
+    { alignToEpoch: election !== undefined },
+  );
   supervisor.stopTicks = () => ticker.stop();
   const status = setInterval(() => reporter.status(`next check in ${formatDuration(ticker.nextInMs())} · ${supervisor.describe()}`), 1000);
   status.unref();

@@ -18,6 +18,10 @@ export interface HolderInfo {
 export interface Slot {
   readonly pool: string;
   readonly index: number;
+  /** With --redis: the fencing token of this grant (grows with every grant of the pool). */
+  readonly token?: number;
+  /** What another process needs to take this slot over with its descriptor (a fleet lease). */
+  readonly handle?: string;
   /** Descriptor to pass to a child process; the child then holds the slot. */
   readonly fd: number;
   /** Record who holds the slot, for `status`. */
@@ -55,7 +59,7 @@ export interface SlotState {
 export interface Pool {
   readonly name: string;
   readonly maxLive: number;
-  readonly backend: PoolBackend;
+  readonly backend: PoolBackend | 'redis';
   /** A free slot now, or undefined when the pool is full. */
   tryAcquire(): Promise<Slot | undefined>;
   /** Wait for a slot; rejects with PoolTimeoutError or the signal's reason. */
@@ -64,6 +68,8 @@ export interface Pool {
   inspect(upTo: number): Promise<SlotState[]>;
   /** Stop any waiting and free nothing else. */
   close(): void;
+  /** Take over a slot handed to this process as descriptor `fd` (see Slot.handle). */
+  adopt?(fd: number, handle: string): Slot;
 }
 
 export class PoolTimeoutError extends Error {
@@ -86,3 +92,15 @@ export const defaultBackend = (): PoolBackend => (process.platform === 'linux' ?
 
 /** A cap as JSON and events show it: unlimited (Infinity, which JSON has not) is null. */
 export const finite = (n: number): number | null => (Number.isFinite(n) ? n : null);
+
+/**
+ * A fleet slot's fencing token goes to the job as WARDEN_LEASE_TOKEN; the Redis password that
+ * warden read from the environment does not go on to the job.
+ */
+export function withLeaseToken(env: NodeJS.ProcessEnv, slot: Slot): NodeJS.ProcessEnv {
+  delete env.WARDEN_LEASE_TOKEN;
+  if (slot.token === undefined) return env;
+  delete env.WARDEN_REDIS_PASSWORD;
+  env.WARDEN_LEASE_TOKEN = String(slot.token);
+  return env;
+}

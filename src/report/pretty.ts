@@ -19,7 +19,7 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
       return `${head('check', paint)} #${e.tick} ${paint(e.outcome)} (${[how, formatDuration(e.durationMs)].filter(Boolean).join(', ')}${count}${change})${lines}`;
     }
     case 'spawn':
-      return `${head('spawn', c.blue)} ${c.bold(e.jobId)} pid ${e.jobPid ?? '-'} slot ${e.slot}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}: ${e.command}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
+      return `${head('spawn', c.blue)} ${c.bold(e.jobId)} pid ${e.jobPid ?? '-'} slot ${e.slot}${e.token !== undefined ? ` token ${e.token}` : ''}${e.attempt > 1 ? ` attempt ${e.attempt}` : ''}: ${e.command}${e.item !== undefined ? c.dim(` [${e.item}]`) : ''}`;
     case 'exit': {
       const paint = e.outcome === 'ok' ? c.green : c.red;
       const how = e.error ?? (e.signal ? `signal ${e.signal}` : `exit ${e.exitCode}`);
@@ -43,6 +43,8 @@ export function formatPretty(e: Stamped, c: ChalkInstance): string {
       const running = (e.running ?? []).map((r) => `\n    ${r.jobId} pid ${r.jobPid ?? '-'} running ${formatDuration(r.runningMs)}: ${r.command}`).join('');
       return `${head('stop', c.cyan)} ${e.reason}${e.liveJobs ? `; ${e.liveJobs} job${e.liveJobs === 1 ? '' : 's'} still running` : ''}${running}`;
     }
+    case 'lease-lost':
+      return `${head('lease', c.red)} ${e.jobId ? c.bold(e.jobId) : 'a job'}${e.jobPid ? ` pid ${e.jobPid}` : ''} lost its lease in pool ${e.pool} (${e.cause}, token ${e.token}, held ${formatDuration(e.heldMs)})`;
     case 'error':
       return `${head('error', c.red)} ${e.message}`;
   }

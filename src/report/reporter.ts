@@ -46,9 +46,10 @@ export function isWrong(e: Event): boolean {
     case 'exit':
       return e.outcome !== 'ok';
     case 'skip':
-      // Held back on purpose (--on-change, --unique): nothing is wrong.
-      return e.reason !== 'unchanged' && e.reason !== 'duplicate';
+      // Held back on purpose (--on-change, --unique), or another host ran this tick's check: nothing is wrong.
+      return e.reason !== 'unchanged' && e.reason !== 'duplicate' && e.reason !== 'other-host';
     case 'error':
+    case 'lease-lost':
       return true;
     default:
       return false;

@@ -151,10 +151,10 @@ describe('parseText: text', () => {
 });
 
 describe('the option table', () => {
-  it('names every environment variable WARDEN_<SNAKE_CASE> after its flag', () => {
+  it('names every environment variable WARDEN_<SNAKE_CASE> after its flag (--redis: WARDEN_REDIS_URL, as SPEC names it)', () => {
     for (const o of OPTIONS) {
       expect(envName(o)).toMatch(/^WARDEN_[A-Z]+(_[A-Z]+)*$/);
-      expect(envName(o)).toBe(`WARDEN_${o.flag.slice(2).replaceAll('-', '_').toUpperCase()}`);
+      expect(envName(o)).toBe(o.flag === '--redis' ? 'WARDEN_REDIS_URL' : `WARDEN_${o.flag.slice(2).replaceAll('-', '_').toUpperCase()}`);
     }
   });
 

@@ -1,0 +1,96 @@
+// A real redis-server for one test file: on a unix socket in its own temp dir (so that "hosts"
+// in network namespaces of their own reach it too), no persistence, stopped after the file.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { connect } from '../../src/pool/redis/client.js';
+import type { Connection } from '../../src/pool/redis/client.js';
+import { parseRedisUrl } from '../../src/pool/redis/target.js';
+import type { RedisTarget } from '../../src/pool/redis/target.js';
+import { tempDir } from './warden.js';
+
+export interface RedisServer {
+  dir: string;
+  socket: string;
+  url: string;
+  /** SIGKILL the server (its data is gone: nothing is saved). */
+  kill(): Promise<void>;
+  /** Start it again on the same socket, empty. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** `port`: also listen on 127.0.0.1:port (for redis:// URLs); else the unix socket only. */
+export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RedisServer> {
+  const dir = tempDir('warden-redis');
+  const socket = path.join(dir, 'redis.sock');
+  let child: ChildProcess | undefined;
+  const launch = async (): Promise<void> => {
+    const args = ['--port', String(options.port ?? 0), '--bind', '127.0.0.1', '--unixsocket', socket, '--unixsocketperm', '777', '--save', '', '--appendonly', 'no', '--dir', dir];
+    if (options.password) args.push('--requirepass', options.password);
+    const c = spawn('redis-server', args, { stdio: 'ignore' });
+    child = c;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}`);
+      if (await answers(socket)) return;
+      if (Date.now() > deadline) throw new Error('redis-server did not start');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const exited = async (sig: NodeJS.Signals): Promise<void> => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const gone = new Promise((r) => c.once('exit', r));
+    c.kill(sig);
+    await gone;
+  };
+  await launch();
+  const server: RedisServer = {
+    dir,
+    socket,
+    url: `unix://${socket}`,
+    kill: () => exited('SIGKILL'),
+    restart: async () => {
+      await exited('SIGKILL');
+      fs.rmSync(socket, { force: true });
+      await launch();
+    },
+    stop: async () => {
+      await exited('SIGKILL');
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return server;
+}
+
+function answers(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socket);
+    s.once('connect', () => {
+      s.end();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A connection from the test side, to look at what the pool keeps. */
+export async function redisClient(url: string, password?: string): Promise<Connection> {
+  return connect(parseRedisUrl(url, password) as RedisTarget, { failFast: true });
+}

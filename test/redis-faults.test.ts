@@ -1,0 +1,169 @@
+// Faults of a fleet pool against a real redis-server: a host paused past its lease (lease-lost
+// on resume; `--on-lease-lost kill` ends the job), a server SIGKILLed and restarted empty (the
+// holders put their leases back; one error logged), a server that is away (watch waits and
+// starts nothing without a lease, one error per outage).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { redisClient, startRedis } from './helpers/redis.js';
+import type { RedisServer } from './helpers/redis.js';
+import type { Connection } from '../src/pool/redis/client.js';
+import { eventsNamed, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+
+let redis: RedisServer;
+let dir: string;
+const tag = `redis-faults-${process.pid}`;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  dir = tempDir('warden-redis-faults');
+});
+afterEach(() => killTagged('WARDEN_TEST_TAG', tag));
+afterAll(async () => {
+  killTagged('WARDEN_TEST_TAG', tag);
+  await redis?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const host = (name: string, hostTag = tag): NodeJS.ProcessEnv => ({ WARDEN_STATE_DIR: path.join(dir, name), WARDEN_TEST_TAG: hostTag });
+
+async function serverMs(c: Connection): Promise<number> {
+  const [s, us] = (await c.command(['TIME'])) as string[];
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** Wait until the server's clock has passed every expiry of the pool's leases. */
+async function leasesLapsed(c: Connection, pool: string): Promise<void> {
+  const scores = (await c.command(['ZRANGE', `warden:{${pool}}:expiry`, '0', '-1', 'WITHSCORES'])) as string[];
+  const last = Math.max(0, ...scores.filter((_, i) => i % 2 === 1).map(Number));
+  await waitFor('the server clock to pass the lease', async () => (await serverMs(c)) > last, 30_000);
+}
+
+describe('a host paused past its lease', () => {
+  for (const policy of ['warn', 'kill'] as const) {
+    it(`logs lease-lost (expired) when it resumes; --on-lease-lost ${policy} ${policy === 'kill' ? 'ends' : 'leaves'} the job`, async () => {
+      const hostTag = `${tag}-stop-${policy}`;
+      const pool = `paused-${policy}`;
+      const started = path.join(dir, `${pool}-started`);
+      const holder = startWarden(['run', '--redis', redis.url, '--pool', pool, '--max-live', '1', '--lease', '2s', '--on-lease-lost', policy, '--log', 'json', '--', 'sh', '-c', `touch ${started}; sleep 20`], { env: host(`${pool}-a`, hostTag) });
+      const spawn = await waitFor('the job to start', () => fs.existsSync(started) && eventsNamed(parseEvents(holder.stderr()), 'spawn')[0]);
+      const token = spawn.token;
+      const client = await redisClient(redis.url);
+      const expiry = async (): Promise<number> => Number(((await client.command(['ZRANGE', `warden:{${pool}}:expiry`, '0', '-1', 'WITHSCORES'])) as string[])[1]);
+      const granted = await expiry();
+      await waitFor("the host's keeper to renew the lease", async () => (await expiry()) > granted);
+      // The whole host stops: warden, keeper and job.
+      const pids = taggedPids('WARDEN_TEST_TAG', hostTag);
+      expect(pids.length).toBeGreaterThanOrEqual(4);
+      for (const pid of pids) process.kill(pid, 'SIGSTOP');
+      try {
+        await leasesLapsed(client, pool);
+        // Another host takes the slot meanwhile.
+        const other = await runWarden(['run', '--redis', redis.url, '--pool', pool, '--max-live', '1', '--', 'true'], { env: host(`${pool}-b`) });
+        expect(other.code).toBe(0);
+      } finally {
+        await client.close();
+        for (const pid of pids) process.kill(pid, 'SIGCONT');
+      }
+      await waitFor('lease-lost', () => eventsNamed(parseEvents(holder.stderr()), 'lease-lost').length > 0);
+      const lost = eventsNamed(parseEvents(holder.stderr()), 'lease-lost')[0];
+      expect(lost).toMatchObject({ cause: 'expired', token, jobId: `run-${holder.pid}`, pool });
+      expect(lost.heldMs).toBeGreaterThanOrEqual(2000);
+      if (policy === 'kill') {
+        const r = await holder.done;
+        const exit = eventsNamed(parseEvents(r.stderr), 'exit')[0];
+        expect(exit.signal).toBe('SIGTERM');
+        expect(r.code).toBe(143);
+      } else {
+        expect(holder.child.exitCode).toBe(null);
+        expect(eventsNamed(parseEvents(holder.stderr()), 'exit')).toHaveLength(0);
+        killTagged('WARDEN_TEST_TAG', hostTag);
+      }
+    }, 60_000);
+  }
+});
+
+describe('the keeper killed', () => {
+  it("a running warden starts a new keeper and hands it its job's lease, which never lapses", async () => {
+    const hostTag = `${tag}-keeper`;
+    const ready = path.join(dir, 'keeper-ready');
+    const watch = startWarden(['watch', '--redis', redis.url, '--pool', 'keeper', '--max-live', '1', '--lease', '2s', '--every', '1h', '--job', `touch ${ready}; sleep 30`, '--log', 'json'], { env: host('keeper', hostTag) });
+    await waitFor('the job to start', () => fs.existsSync(ready));
+    const client = await redisClient(redis.url);
+    try {
+      const expiry = async (): Promise<number> => Number(((await client.command(['ZRANGE', 'warden:{keeper}:expiry', '0', '-1', 'WITHSCORES'])) as string[])[1]);
+      const first = await expiry();
+      await waitFor('a renewal', async () => (await expiry()) > first);
+      const keepers = (): number[] => taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+      const [old] = keepers();
+      process.kill(old, 'SIGKILL');
+      await waitFor('a new keeper', () => keepers().some((pid) => pid !== old));
+      // Past two lease lengths by the server's clock, the lease is still held and renewed.
+      const until = (await serverMs(client)) + 4000;
+      await waitFor('two lease lengths to pass', async () => (await serverMs(client)) > until, 20_000);
+      expect(await client.command(['HLEN', 'warden:{keeper}:leases'])).toBe(1);
+      expect(await expiry()).toBeGreaterThan(until - 2000);
+      expect(eventsNamed(watch.events(), 'lease-lost')).toHaveLength(0);
+    } finally {
+      await client.close();
+      killTagged('WARDEN_TEST_TAG', hostTag);
+    }
+  }, 60_000);
+});
+
+describe('the server restarted empty', () => {
+  it('holders put their leases back within one renewal interval: the cap holds again; the outage is logged once', async () => {
+    const ledger = path.join(dir, 'restart-ledger');
+    const log = path.join(dir, 'restart.jsonl');
+    // Two long jobs hold the pool (cap 2); lease 3 s: renewal every second.
+    const watch = startWarden(['watch', '--redis', redis.url, '--pool', 'restart', '--max-live', '2', '--lease', '3s', '--every', '200ms', '--every-host', '--max-runs', '2', '--job', `echo start >> ${ledger}; sleep 30`, '--log', 'json', '--log-file', log], { env: host('restart-a') });
+    await waitFor('two jobs to hold the pool', () => readText(ledger).split('\n').filter(Boolean).length === 2 && eventsNamed(parseEvents(watch.stdout()), 'spawn').length === 2);
+    const tokens = eventsNamed(parseEvents(watch.stdout()), 'spawn').map((e) => e.token);
+    await redis.restart();
+    const client = await redisClient(redis.url);
+    try {
+      const back = Date.now();
+      await waitFor('the leases to be put back', async () => (await client.command(['HLEN', 'warden:{restart}:leases'])) === 2, 10_000);
+      const reassertedMs = Date.now() - back;
+      const leases = (await client.command(['HGETALL', 'warden:{restart}:leases'])) as string[];
+      const restored = leases.filter((_, i) => i % 2 === 1).map((v) => Number(v.split(':')[1]));
+      expect(restored.sort()).toEqual([...tokens].sort());
+      // One renewal interval (1 s) plus the client's reconnect backoff, with room for a loaded machine.
+      expect(reassertedMs).toBeLessThan(6000);
+      const full = await runWarden(['run', '--redis', redis.url, '--pool', 'restart', '--max-live', '2', '--overflow', 'skip', '--', 'true'], { env: host('restart-b') });
+      expect(full.code).toBe(75);
+      // A new grant's token is above every token put back.
+      const next = await runWarden(['run', '--redis', redis.url, '--pool', 'restart', '--max-live', '3', '--log', 'json', '--', 'true'], { env: host('restart-b') });
+      expect(eventsNamed(parseEvents(next.stderr), 'spawn')[0].token).toBeGreaterThan(Math.max(...(tokens as number[])));
+    } finally {
+      await client.close();
+    }
+    const errors = eventsNamed(parseEvents(readText(log)), 'error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].message).toContain(redis.socket);
+    expect(eventsNamed(parseEvents(readText(log)), 'lease-lost')).toHaveLength(0);
+    watch.child.kill('SIGTERM');
+    await watch.done;
+  }, 60_000);
+});
+
+describe('the server away', () => {
+  it('watch logs one error per outage, starts no job without a lease, and goes on once the server is back', async () => {
+    const marker = path.join(dir, 'away-ran');
+    await redis.kill();
+    const watch = startWarden(['watch', '--redis', redis.url, '--pool', 'away', '--max-live', '1', '--every', '200ms', '--max-runs', '40', '--job', `echo ran >> ${marker}`, '--log', 'json'], { env: host('away') });
+    const errors = (): Record<string, unknown>[] => eventsNamed(watch.events(), 'error');
+    await waitFor('ticks while the server is away', () => watch.events().filter((e) => e.event === 'skip' || e.event === 'wait').length >= 5, 15_000);
+    expect(errors()).toHaveLength(1);
+    expect(String(errors()[0].message)).toContain(redis.socket);
+    expect(fs.existsSync(marker)).toBe(false);
+    await redis.restart();
+    await waitFor('a job once the server is back', () => fs.existsSync(marker), 15_000);
+    expect(errors()).toHaveLength(1);
+    await redis.kill();
+    await waitFor('the second outage', () => errors().length === 2, 15_000);
+    await redis.restart();
+    watch.child.kill('SIGTERM');
+    await watch.done;
+  }, 60_000);
+});
