@@ -34,6 +34,8 @@ export class Summariser {
   private readonly jobs = new Map<string, JobAcc>();
   private readonly checks = new Map<string, CheckAcc>();
   private readonly open = new Map<string, Open>();
+  /** The open job in each pool's slot: a new job in that slot proves the old one ended. */
+  private readonly occupant = new Map<PoolTracker, Map<number, string>>();
   /** Slots held through a --delay, where `delay` events show them. */
   private readonly holding = new DelayHolds();
   private readonly byEvent = new Map<string, number>();
@@ -90,6 +92,7 @@ export class Summariser {
       if (this.open.has(key)) return;
       const held = e.attempt === 1 ? this.release(procKey, e, pool) : null;
       this.open.set(key, { pool, held, start: e.ts, slot: e.slot, command: e.command, jobId: e.jobId, attempt: e.attempt, pid: e.pid, host: e.host });
+      this.occupy(pool, e.slot, key, held ?? e.ts);
       pool.run(1, e.ts);
       if (inside) pool.jobs++;
     } else if (e.event === 'exit') {
@@ -124,6 +127,20 @@ export class Summariser {
     } else if (e.event === 'skip' && e.jobId !== '') this.holding.end(procKey, e.jobId, e.ts);
     else if (e.event === 'stop') this.holding.endProcess(procKey, e.ts);
     pool.advance(e.ts);
+  }
+
+  /** A job whose warden died before logging its exit ended by the time its slot was taken again. */
+  private occupy(pool: PoolTracker, slot: number, key: string, t: number): void {
+    let slots = this.occupant.get(pool);
+    if (!slots) this.occupant.set(pool, (slots = new Map()));
+    const before = slots.get(slot);
+    slots.set(slot, key);
+    const gone = before === undefined ? undefined : this.open.get(before);
+    if (!gone || before === key || pool.backend === 'redis') return;
+    this.open.delete(before as string);
+    gone.pool.run(-1, t);
+    this.job(gone.command).unfinished++;
+    this.listener?.job({ ...gone, end: Math.max(gone.start, t), outcome: 'unknown', exitCode: null, signal: null, tail: '' });
   }
 
   /** The slot a first attempt held through its delay: from its `delay` event, else dated back by its delayMs. */

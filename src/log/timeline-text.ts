@@ -23,7 +23,8 @@ const STYLES: Record<string, Style> = {
   killed: { glyph: '░', kind: 3, weight: 4, paint: (c, s) => c.magenta(s) },
   running: { glyph: '┅', kind: 4, weight: 1, paint: (c, s) => c.cyan(s) },
 };
-const OTHER: Style = { glyph: '█', kind: 5, weight: 1, paint: (c, s) => c.white(s) };
+/** Any other outcome, such as `unknown`: a job whose warden died before logging its exit. */
+const OTHER: Style = { glyph: '?', kind: 5, weight: 1, paint: (c, s) => c.dim(s) };
 /** A slot held through a --delay, before its job started: drawn only where no job is. */
 const HELD: Style = { glyph: '╌', kind: 6, weight: 0.25, paint: (c, s) => c.dim(s) };
 const BY_KIND = [...Object.values(STYLES), OTHER, HELD];
@@ -80,6 +81,7 @@ export function timelineText(t: Timeline, width: number, c: ChalkInstance): stri
   out.push(...axis(t.from, span, plot, labelWidth));
   // [what it shows, its visible width]: the legend wraps to the width like the rest.
   const legend: [string, number][] = ['ok', 'failed', 'timeout', 'killed', 'running'].map((o) => [`${STYLES[o].paint(c, STYLES[o].glyph)} ${o}`, o.length + 2]);
+  if (t.bars.some((b) => !STYLES[b.outcome])) legend.push([`${OTHER.paint(c, OTHER.glyph)} exit not logged`, 17]);
   if (t.bars.some((b) => b.held !== null)) legend.push([`${HELD.paint(c, HELD.glyph)} held for --delay`, 17]);
   legend.push([`${c.blue('w')} wait`, 6], [`${c.red('x')} skip`, 6]);
   const scale = `column ${formatDuration(span / plot)}`;

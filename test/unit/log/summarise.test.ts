@@ -130,6 +130,19 @@ describe('Summariser', () => {
   });
 });
 
+describe('a job whose warden died before logging its exit', () => {
+  it('ended by the time another job took its slot: unfinished, and no longer live', () => {
+    const collector = new TimelineCollector(false);
+    const s = summarise([start(0, 1, 'p', 1), spawn(1, 1, '1.1', 'lost', 0), start(5, 2, 'p', 1), spawn(6, 2, '1.1', 'next', 0), exit(7, 2, '1.1', 'next', 0, 1)], -Infinity, Infinity, collector);
+    expect(s.jobs.find((j) => j.command === 'lost')).toMatchObject({ runs: 0, unfinished: 1 });
+    expect(s.pools[0]).toMatchObject({ peakLive: 1, fullMs: 6000 });
+    expect(collector.build(T0, T0 + 7000).bars.map((b) => [b.command, b.outcome, b.end - T0])).toEqual([
+      ['lost', 'unknown', 6000],
+      ['next', 'ok', 7000],
+    ]);
+  });
+});
+
 describe('the timeline of a pool without a cap', () => {
   it('draws the first 64 slots and counts the rest', () => {
     const collector = new TimelineCollector(false);
