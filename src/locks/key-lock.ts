@@ -6,7 +6,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
-import { fnv64 } from '../hash.js';
+import { poolIdentity } from '../pool/identity.js';
+import { keyedHash } from '../pool/names.js';
 
 // sizeof(sun_path): every name is padded to it, so Node 20 and 22 bind the same address.
 const SUN_PATH = 108;
@@ -34,16 +35,33 @@ export interface KeyLocks {
   heldAmong(keys: string[]): Set<string>;
 }
 
-/** Locks named after the user, the state dir, a scope (pool and purpose) and the key. */
+/**
+ * Locks named after the user, and keyed hashes of the state dir, a scope (pool and purpose) and
+ * the key under the state dir's identity: abstract names are public, and a name another user
+ * could compute could be bound by them first (a --unique key or a spooled job blocked).
+ */
 export function socketKeyLocks(stateDir: string, scope: string): KeyLocks {
   const uid = typeof process.getuid === 'function' ? process.getuid() : os.userInfo().uid;
-  // Fixed length, ending in ';': a name is never a prefix of another in /proc/net/unix.
-  const prefix = `warden:${uid}:${fnv64(stateDir)}:k:${fnv64(scope)}${fnv64(scope, 1)}:`;
-  const name = (key: string): string => `${prefix}${fnv64(key)}${fnv64(key, 1)};`;
+  let namer: ((key: string) => string) | undefined;
+  // Only looking makes no identity: without one, nothing of this state dir can be held.
+  const names = (create: boolean): ((key: string) => string) | undefined => {
+    if (namer) return namer;
+    const secret = poolIdentity(stateDir, create);
+    if (secret === undefined) return undefined;
+    // Fixed length, ending in ';': a name is never a prefix of another in /proc/net/unix.
+    const prefix = `warden:${uid}:${keyedHash(secret, `${stateDir}\0${scope}`)}:k:`;
+    namer = (key) => `${prefix}${keyedHash(secret, `${stateDir}\0${scope}\0${key}`)};`;
+    return namer;
+  };
   return {
-    tryLock: (key) => bindLock(name(key)),
-    isLocked: (key) => boundNames().has(name(key)),
+    tryLock: async (key) => bindLock((names(true) as (key: string) => string)(key)),
+    isLocked: (key) => {
+      const name = names(false);
+      return name !== undefined && boundNames().has(name(key));
+    },
     heldAmong: (keys) => {
+      const name = names(false);
+      if (!name) return new Set();
       const bound = boundNames();
       return new Set(keys.filter((k) => bound.has(name(k))));
     },

@@ -41,8 +41,13 @@ export class PoolNames {
   }
 
   private hash(what: string): string {
-    return createHmac('sha256', this.secret).update(`${this.stateDir}\0${this.pool}\0${what}`).digest('hex').slice(0, 32);
+    return keyedHash(this.secret, `${this.stateDir}\0${this.pool}\0${what}`);
   }
+}
+
+/** 32 hex digits of HMAC-SHA256 under the state dir's identity: a name no other user can compute. */
+export function keyedHash(secret: string, text: string): string {
+  return createHmac('sha256', secret).update(text).digest('hex').slice(0, 32);
 }
 
 /**
