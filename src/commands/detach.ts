@@ -155,9 +155,9 @@ export async function runnerCommand(file: string): Promise<number> {
   const reporter = await openReporter(settings, 'none', 2);
   const pool = await openCommandPool(settings, reporter, false);
   const supervisor = new Supervisor(settings, pool, reporter);
-  reporter.emit(startEvent('runner', pool, settings));
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
   const undo = handleSignals((sig) => supervisor.onSignal(sig), false);
+  reporter.emit(startEvent('runner', pool, settings));
   for (const job of ticket.jobs) {
     const holds: Holds = {
       ...(job.claimFd !== undefined ? { claim: inheritedLock(job.claimFd) } : {}),

@@ -22,7 +22,6 @@ export async function runCommand(settings: Settings): Promise<number> {
   const pool = await openCommandPool(settings, reporter);
   const command = settings.argv.length === 1 ? settings.argv[0] : shellLine(settings.argv);
   const jobId = `run-${process.pid}`;
-  reporter.emit(startEvent('run', pool, settings));
 
   // Waiting for a slot, any signal ends the wait and warden exits as signalled, having run
   // nothing. Once the job runs, the terminal's Ctrl-C reaches only warden (the job leads its
@@ -39,6 +38,7 @@ export async function runCommand(settings: Settings): Promise<number> {
     },
   });
   const undoSignals = handleSignals((sig) => shutdown.onSignal(sig));
+  reporter.emit(startEvent('run', pool, settings));
   try {
     let slot: Slot | undefined = await pool.tryAcquire();
     if (!slot && settings.overflow === 'skip') {

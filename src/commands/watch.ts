@@ -21,12 +21,12 @@ export async function watchCommand(settings: Settings): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = await openCommandPool(settings, reporter);
   const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
-  reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
 
   const election = settings.redis ? (await import('../pool/redis/election.js')).settingsElection(settings, pool) : undefined;
   if (election) supervisor.election = election;
 
   const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
+  reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
   const ticker = startTicker(
     schedule,
     (tick, late, at) => {
@@ -39,6 +39,8 @@ export async function watchCommand(settings: Settings): Promise<number> {
     { alignToEpoch: election !== undefined },
   );
   supervisor.stopTicks = () => ticker.stop();
+  // A signal that came before the ticker existed has stopped scheduling already.
+  if (supervisor.signalExit !== undefined) ticker.stop();
   const status = setInterval(() => reporter.status(`next check in ${formatDuration(ticker.nextInMs())} · ${supervisor.describe()}`), 1000);
   status.unref();
   try {

@@ -1,10 +1,10 @@
 // SPEC "The cap holds everywhere ... also after any of them is killed with SIGKILL": SIGKILL storms at one-shots.
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { BACKENDS, probePool } from './harness/pool-probe.js';
-import { statusLive } from './harness/status.js';
-import { monotonicMs, pause, random, waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { BACKENDS, probePool } from '../helpers/pool-probe.js';
+import { statusLive } from '../helpers/status.js';
+import { monotonicMs, pause, random, waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 

@@ -1,11 +1,11 @@
 // SPEC "The cap holds everywhere": watch, run and once processes racing for one pool while SIGKILLs fly.
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { BACKENDS, probePool } from './harness/pool-probe.js';
-import { type Warden } from './harness/run-warden.js';
-import { statusLive } from './harness/status.js';
-import { monotonicMs, pause, random, waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { BACKENDS, probePool } from '../helpers/pool-probe.js';
+import { type Supervised } from '../helpers/supervised.js';
+import { statusLive } from '../helpers/status.js';
+import { monotonicMs, pause, random, waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 
@@ -16,8 +16,8 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
       const common = ['--pool', pool, '--pool-backend', backend, '--max-live', '3', '--state-dir', f.stateDir, '--kill-after', '1s', '--log', 'json'];
       const jobBody = (): string => `sleep 0.${1 + random(3)}`;
       const sampler = f.sampler(3).start();
-      const wardens = new Set<Warden>();
-      const track = (w: Warden): Warden => {
+      const wardens = new Set<Supervised>();
+      const track = (w: Supervised): Supervised => {
         wardens.add(w);
         void w.done.then(() => wardens.delete(w));
         return w;
@@ -26,7 +26,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
         'watch', '--every', '100ms', ...common, '--overflow', overflow, '--max-queue', '1',
         '--job', f.job(jobBody()), '--job', f.job(jobBody()),
       ];
-      const startWatch = (overflow: string): Warden => track(f.start(watchArgs(overflow), { settleMs: 5000 }));
+      const startWatch = (overflow: string): Supervised => track(f.start(watchArgs(overflow), { settleMs: 5000 }));
       const watches = [startWatch('wait'), startWatch('skip')];
       let kills = 0;
       // Race until enough happened, not for a fixed time: a loaded machine starts fewer processes

@@ -3,13 +3,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { BACKENDS } from './harness/pool-probe.js';
-import { isAlive } from './harness/procfs.js';
-import { readLogFile, runWarden, WARDEN_BIN, wardenEnv, type Warden } from './harness/run-warden.js';
-import type { LogEvent } from './harness/run-warden.js';
-import { waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { BACKENDS } from '../helpers/pool-probe.js';
+import { isAlive } from '../helpers/procfs.js';
+import { readLogFile, runSupervised, wardenEnv, type Supervised } from '../helpers/supervised.js';
+import { BIN } from '../helpers/paths.js';
+import type { LogEvent } from '../helpers/supervised.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 
@@ -40,7 +41,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
       const watch = f.start(['watch', '--every', '100ms', '--pool', 'rp', '--pool-backend', backend, '--max-live', '1',
         '--overflow', 'replace', '--kill-after', '200ms', '--log-file', f.logFile, '--check', check, '--job', job], { settleMs: 0 });
       const exits = (): LogEvent[] => readLogFile(f.logFile).events.filter((e) => e.event === 'exit');
-      await waitFor(() => exits().length >= 2, 20_000, 'the replaced job and its replacement to exit');
+      await waitFor(() => exits().length >= 2, 60_000, 'the replaced job and its replacement to exit');
       await watch.signal('SIGTERM');
       const r = await watch.done;
       const report = sampler.stop();
@@ -49,7 +50,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
       expect(exits().map((e) => [e.jobId, e.outcome]), 'the first job was replaced').toEqual([['1.1', 'killed'], [expect.any(String), 'ok']]);
       expect(exits()[0]?.forced, 'its TERM-ignoring tree needed the KILL').toBe(true);
       expect(r.report.escaped).toEqual([]);
-    }, 30_000);
+    }, 90_000);
 
     it('keeps the cap while --job-timeout kills job trees that ignore SIGTERM', async () => {
       const f = fixture('jobtimeout');
@@ -144,7 +145,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
       }
       const script = path.join(f.work, 'reuse.py');
       fs.writeFileSync(script, REUSE_PY);
-      const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, WARDEN_BIN, f.stateDir, f.work, f.tag, backend], {
+      const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, BIN, f.stateDir, f.work, f.tag, backend], {
         env: wardenEnv(f.stateDir),
         encoding: 'utf8',
         timeout: 45_000,
@@ -182,7 +183,7 @@ describe('the cap is reported honestly', () => {
   it('caps a pool at the largest --max-live when processes disagree, and the smaller one keeps to its first slots', async () => {
     const f = fixture('mismatch');
     const sampler = f.sampler(3).start();
-    const watch = (n: string): Warden => f.start(['watch', '--every', '50ms', '--max-runs', '12', '--pool', 'mm', '--max-live', n,
+    const watch = (n: string): Supervised => f.start(['watch', '--every', '50ms', '--max-runs', '12', '--pool', 'mm', '--max-live', n,
       '--overflow', 'skip', '--log-file', f.logFile, '--job', f.job('sleep 0.2'), '--job', f.job('sleep 0.2')]);
     const small = watch('2');
     // The larger process may starve the smaller one later on; let the smaller one start a job first.
@@ -206,7 +207,7 @@ describe('the cap is reported honestly', () => {
     const small = f.start(['watch', '--every', '1h', '--max-runs', '1', '--pool', 'mm', '--max-live', '2', '--job', hold]);
     const large = f.start(['watch', '--every', '1h', '--max-runs', '1', '--pool', 'mm', '--max-live', '3', '--job', hold]);
     await waitFor(() => readLedger(f.ledger).filter((e) => e.kind === 'start').length === 2, 10_000, 'a job from each process');
-    const status = await runWarden(['status', '--json', '--pool', 'mm', '--state-dir', f.stateDir], { stateDir: f.stateDir });
+    const status = await runSupervised(['status', '--json', '--pool', 'mm', '--state-dir', f.stateDir], { stateDir: f.stateDir });
     fs.writeFileSync(release, '');
     expect([(await small.done).code, (await large.done).code]).toEqual([0, 0]);
     const pool = (JSON.parse(status.stdout) as { pools: { name: string; live: number; mismatch: boolean }[] }).pools.find((p) => p.name === 'mm');

@@ -1,10 +1,10 @@
 // SPEC 1 "Never blocks the schedule": hanging checks and always-firing checks with failing jobs stay on schedule.
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { readLedger } from './harness/ledger.js';
-import { readLogFile } from './harness/run-warden.js';
-import { Sampler } from './harness/sampler.js';
-import { newTag, sq, TAG_VAR } from './harness/shell.js';
+import { useFixture } from '../helpers/fixture.js';
+import { readLedger } from '../helpers/ledger.js';
+import { readLogFile } from '../helpers/supervised.js';
+import { Sampler } from '../helpers/sampler.js';
+import { newTag, sq, TAG_VAR } from '../helpers/shell.js';
 
 const fixture = useFixture();
 

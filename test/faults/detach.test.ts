@@ -2,12 +2,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { probePool } from './harness/pool-probe.js';
-import { isAlive } from './harness/procfs.js';
-import { readLogFile } from './harness/run-warden.js';
-import { waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { probePool } from '../helpers/pool-probe.js';
+import { isAlive } from '../helpers/procfs.js';
+import { readLogFile } from '../helpers/supervised.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 

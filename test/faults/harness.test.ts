@@ -4,12 +4,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { killTagged } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { Sampler } from './harness/sampler.js';
-import { newTag, taggedArgv } from './harness/shell.js';
-import { readReport, underSubreaper } from './harness/subreaper.js';
-import { waitFor } from './harness/wait.js';
+import { killTagged } from '../helpers/warden.js';
+import { TAG_VAR } from '../helpers/shell.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { Sampler } from '../helpers/sampler.js';
+import { newTag, taggedArgv } from '../helpers/shell.js';
+import { readReport, underSubreaper } from '../helpers/subreaper.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('the harness sees the faults it looks for', () => {
   it('counts 4 live tagged process groups and a 4-deep overlap in the ledger when 4 jobs run at once', async () => {
@@ -35,7 +36,7 @@ describe('the harness sees the faults it looks for', () => {
     const report = sampler.stop();
     expect(report.zombies.filter((z) => !z.reaped && z.ppid === parent.pid)).toHaveLength(1);
     parent.kill('SIGKILL');
-    killTagged(tag);
+    killTagged(TAG_VAR, tag);
   }, 20_000);
 
   it('reports a descendant that outlives the command as escaped, and kills it', async () => {

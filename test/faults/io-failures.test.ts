@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { maxConcurrent, readLedger } from './harness/ledger.js';
-import { readLogFile } from './harness/run-warden.js';
-import { statusLive } from './harness/status.js';
-import { waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { maxConcurrent, readLedger } from '../helpers/ledger.js';
+import { readLogFile } from '../helpers/supervised.js';
+import { statusLive } from '../helpers/status.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 

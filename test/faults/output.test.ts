@@ -2,11 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { samplePeakRss } from './harness/procfs.js';
-import { readLogFile } from './harness/run-warden.js';
-import { readLedger } from './harness/ledger.js';
-import { allExitRecordProblems } from './harness/records.js';
+import { useFixture } from '../helpers/fixture.js';
+import { samplePeakRss } from '../helpers/procfs.js';
+import { readLogFile } from '../helpers/supervised.js';
+import { readLedger } from '../helpers/ledger.js';
+import { allExitRecordProblems } from '../helpers/records.js';
 
 const fixture = useFixture();
 

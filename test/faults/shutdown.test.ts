@@ -3,13 +3,14 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { readLedger } from './harness/ledger.js';
-import { readStat } from './harness/procfs.js';
-import { allExitRecordProblems } from './harness/records.js';
-import { WARDEN_BIN, readLogFile, wardenEnv, type LogEvent } from './harness/run-warden.js';
-import { statusLive } from './harness/status.js';
-import { monotonicMs, waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { readLedger } from '../helpers/ledger.js';
+import { readStat } from '../helpers/procfs.js';
+import { allExitRecordProblems } from '../helpers/records.js';
+import { readLogFile, wardenEnv, type LogEvent } from '../helpers/supervised.js';
+import { BIN } from '../helpers/paths.js';
+import { statusLive } from '../helpers/status.js';
+import { monotonicMs, waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 
@@ -130,7 +131,7 @@ describe('strays are signalled only while they are warden\'s', () => {
     }
     const script = path.join(f.work, 'stray-reuse.py');
     fs.writeFileSync(script, STRAY_REUSE_PY);
-    const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, WARDEN_BIN, f.stateDir, f.work], {
+    const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, BIN, f.stateDir, f.work], {
       env: wardenEnv(f.stateDir),
       encoding: 'utf8',
       timeout: 45_000,

@@ -3,16 +3,17 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { countByPid, readLedger } from './harness/ledger.js';
-import { openTerminal } from './harness/pty.js';
-import { allExitRecordProblems } from './harness/records.js';
-import { readLogFile, WARDEN_BIN, wardenEnv } from './harness/run-warden.js';
-import { isAlive } from './harness/procfs.js';
-import { statusLive } from './harness/status.js';
-import { commandPid, readReport, underSubreaper } from './harness/subreaper.js';
-import { sq } from './harness/shell.js';
-import { monotonicMs, waitFor } from './harness/wait.js';
+import { useFixture } from '../helpers/fixture.js';
+import { countByPid, readLedger } from '../helpers/ledger.js';
+import { openTerminal } from '../helpers/pty.js';
+import { allExitRecordProblems } from '../helpers/records.js';
+import { readLogFile, wardenEnv } from '../helpers/supervised.js';
+import { BIN } from '../helpers/paths.js';
+import { isAlive } from '../helpers/procfs.js';
+import { statusLive } from '../helpers/status.js';
+import { commandPid, readReport, underSubreaper } from '../helpers/subreaper.js';
+import { sq } from '../helpers/shell.js';
+import { monotonicMs, waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 
@@ -67,7 +68,7 @@ describe('Ctrl-C and hang-up on a real terminal', () => {
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 0, forwardHup: true };
     const args = ['watch', '--every', '1h', '--max-live', '4', '--kill-after', '2s', '--log-file', f.logFile,
       '--job', f.job(intJob), '--job', f.job(intJob), '--job', f.job(intJob)];
-    const term = openTerminal(underSubreaper(['node', WARDEN_BIN, ...args], sub), wardenEnv(f.stateDir));
+    const term = openTerminal(underSubreaper(['node', BIN, ...args], sub), wardenEnv(f.stateDir));
     await waitFor(() => readLedger(f.ledger).filter((e) => e.kind === 'start').length === 3, 10_000, 'three jobs to start');
     term.ctrlC();
     await waitFor(() => countByPid(readLedger(f.ledger), 'int').size === 3, 5000, 'each job to see SIGINT');
@@ -94,7 +95,7 @@ describe('Ctrl-C and hang-up on a real terminal', () => {
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 0, forwardHup: true };
     const args = ['watch', '--every', '1h', '--max-live', '4', '--kill-after', '2s', '--log-file', f.logFile,
       '--job', f.job('sleep 30'), '--job', f.job(intJob)];
-    const term = openTerminal(underSubreaper(['node', WARDEN_BIN, ...args], sub), wardenEnv(f.stateDir));
+    const term = openTerminal(underSubreaper(['node', BIN, ...args], sub), wardenEnv(f.stateDir));
     await waitFor(() => readLedger(f.ledger).filter((e) => e.kind === 'start').length === 2, 10_000, 'two jobs to start');
     term.hangUp();
     await term.exited;
@@ -156,7 +157,7 @@ describe('a parent that dies', () => {
   it('shuts down as on SIGHUP, leaving nothing running, when the shell that started it is SIGKILLed', async () => {
     const f = fixture('orphaned-warden');
     const sub = { report: path.join(f.work, 'sub.json'), settleMs: 8000 };
-    const inner = ['node', WARDEN_BIN, 'watch', '--every', '1h', '--max-live', '4', '--kill-after', '1s', '--log-file', f.logFile,
+    const inner = ['node', BIN, 'watch', '--every', '1h', '--max-live', '4', '--kill-after', '1s', '--log-file', f.logFile,
       '--job', f.job('sleep 30'), '--job', f.job("trap '' HUP INT; sleep 30")];
     // `; echo after` keeps sh from exec'ing warden: sh stays warden's parent, as npm's sh does.
     const argv = underSubreaper(['sh', '-c', `${inner.map(sq).join(' ')}; echo after`], sub);

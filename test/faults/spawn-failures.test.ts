@@ -2,11 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useFixture } from './harness/fixture.js';
-import { probePool } from './harness/pool-probe.js';
-import { allExitRecordProblems } from './harness/records.js';
-import { readLogFile, type LogEvent } from './harness/run-warden.js';
-import { statusLive } from './harness/status.js';
+import { useFixture } from '../helpers/fixture.js';
+import { probePool } from '../helpers/pool-probe.js';
+import { allExitRecordProblems } from '../helpers/records.js';
+import { readLogFile, type LogEvent } from '../helpers/supervised.js';
+import { statusLive } from '../helpers/status.js';
 
 const fixture = useFixture();
 

@@ -1,18 +1,25 @@
-// Runs the real bin/warden.js for tests: each test gets its own state dir and temp folder.
+// The test harness's entry point: runs the real bin/warden.js for tests (each test gets its own
+// state dir and temp folder), and gathers every helper of test/helpers/ in one import: events,
+// waiting, /proc, ledgers, tagged jobs, and the supervised runs of the fault suite.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseEvents } from './events.js';
+import type { LogEvent } from './events.js';
+import { maxConcurrent } from './ledger.js';
+import { isAlive, pidsWithEnv } from './procfs.js';
+import { BIN, tempDir } from './paths.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const BIN = path.join(ROOT, 'bin/warden.js');
-
-/** A fresh folder for one test; its state dir is `<dir>/state`. */
-export function tempDir(label = 'warden-test'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `${label}-`));
-}
+export { BIN, ROOT, tempDir } from './paths.js';
+export { eventsNamed, parseEvents } from './events.js';
+export type { LogEvent } from './events.js';
+export { waitFor, waitForFile, monotonicMs, pause, random } from './wait.js';
+export { isAlive, isAlive as alive, readStat, readEnviron, readCmdline, listPids, samplePeakRss } from './procfs.js';
+export { readLedger, countByPid, maxConcurrent } from './ledger.js';
+export { TAG_VAR, newTag, sq, taggedArgv, taggedJob } from './shell.js';
+export { readLogFile, runSupervised, startSupervised, wardenEnv } from './supervised.js';
+export type { Supervised, SupervisedOptions, SupervisedResult } from './supervised.js';
 
 /** A fresh folder for one test, and the env that points warden's state dir at `<dir>/state`. */
 export function testDir(label?: string): { dir: string; env: NodeJS.ProcessEnv } {
@@ -34,7 +41,7 @@ export interface Started {
   stderr(): string;
   done: Promise<Result>;
   /** JSON objects printed on stdout so far (with --log json). */
-  events(): Record<string, unknown>[];
+  events(): LogEvent[];
 }
 
 export interface StartOptions {
@@ -77,29 +84,6 @@ export function runWarden(args: string[], options: StartOptions = {}): Promise<R
   return startWarden(args, options).done;
 }
 
-export function parseEvents(text: string): Record<string, unknown>[] {
-  return text
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-/** The events of one kind (`spawn`, `exit`, ...), in log order. */
-export function eventsNamed(events: Record<string, unknown>[], name: string): Record<string, unknown>[] {
-  return events.filter((e) => e.event === name);
-}
-
-/** Poll a condition until it holds or the deadline passes (then throw with `what`). */
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, deadlineMs = 15_000): Promise<T> {
-  const end = Date.now() + deadlineMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 15));
-  }
-}
-
 export function readText(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -108,63 +92,36 @@ export function readText(file: string): string {
   }
 }
 
-/** Whether a process (not a zombie) is alive. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
-  }
-}
-
 /** Pids of live processes whose environment carries `KEY=value` (jobs tag themselves this way). */
 export function taggedPids(key: string, value: string): number[] {
-  const needle = Buffer.from(`${key}=${value}\0`);
-  const pids: number[] = [];
-  for (const name of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    const pid = Number(name);
-    try {
-      const env = fs.readFileSync(`/proc/${pid}/environ`);
-      if ((env.indexOf(needle) === 0 || env.includes(Buffer.concat([Buffer.from('\0'), needle]))) && alive(pid)) pids.push(pid);
-    } catch {
-      // Gone, or not ours to read.
-    }
-  }
-  return pids;
+  return pidsWithEnv(`${key}=${value}`).filter(isAlive);
 }
 
 /** Kill whatever is left of a test's processes. */
-export function killTagged(key: string, value: string): void {
+export function killTagged(key: string, value: string): number {
+  let n = 0;
   for (const pid of taggedPids(key, value)) {
     try {
       process.kill(pid, 'SIGKILL');
+      n++;
     } catch {
       // Already gone.
     }
   }
+  return n;
 }
 
 /**
  * The most jobs live at once according to a ledger of "start ID" / "end ID" lines that jobs
- * append while they hold their slot: each interval lies inside the slot's hold.
+ * append while they hold their slot: each interval lies inside the slot's hold. The lines'
+ * order is their time.
  */
 export function maxOverlap(ledger: string): { max: number; starts: number; ends: number } {
-  let live = 0;
-  let max = 0;
-  let starts = 0;
-  let ends = 0;
-  for (const line of ledger.split('\n')) {
-    if (line.startsWith('start ')) {
-      starts++;
-      max = Math.max(max, ++live);
-    } else if (line.startsWith('end ')) {
-      ends++;
-      live--;
-    }
-  }
+  const entries = ledger
+    .split('\n')
+    .map((line, i) => /^(start|end) (\d+)/.exec(line) && { kind: line.split(' ')[0], pid: Number(line.split(' ')[1]), ns: BigInt(i) })
+    .filter((e): e is { kind: string; pid: number; ns: bigint } => Boolean(e));
+  const { max, starts, ends } = maxConcurrent(entries);
   return { max, starts, ends };
 }
 

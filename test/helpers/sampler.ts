@@ -1,5 +1,5 @@
 // A /proc sampler: counts live process groups of a test's tagged jobs every few ms and keeps the maximum.
-import { readEnviron, readStat, readCmdline, taggedPids } from './procfs.js';
+import { pidsWithEnv, readEnviron, readStat, readCmdline } from './procfs.js';
 import { TAG_VAR } from './shell.js';
 
 /** Why: one live process group as a sample saw it, for failure messages. */
@@ -66,7 +66,7 @@ export class Sampler {
   /** Why: one scan, also usable on demand ("is anything of this test still alive?"). */
   sample(): GroupSnapshot[] {
     const now = Date.now();
-    const seen = taggedPids(this.needle);
+    const seen = pidsWithEnv(this.needle);
     const needle = Buffer.from(this.needle);
     const live: { pid: number; pgid: number }[] = [];
     for (const pid of seen) {

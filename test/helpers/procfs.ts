@@ -83,7 +83,7 @@ export function samplePeakRss(pid: number, everyMs = 20): () => number {
 }
 
 /** Why: pids whose environment carries `needle` (e.g. FAULT_TAG=...), found by a full /proc scan. */
-export function taggedPids(needle: string): number[] {
+export function pidsWithEnv(needle: string): number[] {
   const buf = Buffer.from(needle + '\0');
   const out: number[] = [];
   for (const pid of listPids()) {

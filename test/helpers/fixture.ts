@@ -2,11 +2,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach } from 'vitest';
-import { makeTempDir, startWarden, type Warden, type WardenOptions } from './run-warden.js';
+import { makeTempDir, startSupervised, type Supervised, type SupervisedOptions } from './supervised.js';
 import { newTag, taggedArgv, taggedJob } from './shell.js';
 import { Sampler } from './sampler.js';
-import { listPids, readEnviron } from './procfs.js';
 import { TAG_VAR } from './shell.js';
+import { killTagged } from './warden.js';
 
 /** Why: everything one test needs, in one value, so tests stay short and isolated. */
 export interface Fixture {
@@ -18,7 +18,7 @@ export interface Fixture {
   ledger: string;
   logFile: string;
   /** Start a warden under a subreaper; it is killed at the end of the test if still running. */
-  start: (args: string[], options?: Partial<WardenOptions>) => Warden;
+  start: (args: string[], options?: Partial<SupervisedOptions>) => Supervised;
   /** A `--job` command tagged for this test that writes to the ledger. */
   job: (body: string) => string;
   /** The same as an argv for `warden run --`. */
@@ -35,7 +35,7 @@ export function fixture(label: string): Fixture {
   const tag = newTag(label);
   const ledger = path.join(work, 'ledger');
   const logFile = path.join(work, 'events.jsonl');
-  const started: Warden[] = [];
+  const started: Supervised[] = [];
   const samplers: Sampler[] = [];
   return {
     stateDir,
@@ -44,7 +44,7 @@ export function fixture(label: string): Fixture {
     ledger,
     logFile,
     start: (args, options = {}) => {
-      const w = startWarden(args, { stateDir, ...options });
+      const w = startSupervised(args, { stateDir, ...options });
       started.push(w);
       return w;
     },
@@ -67,7 +67,7 @@ export function fixture(label: string): Fixture {
         }
       }
       await Promise.allSettled(started.map((w) => w.done));
-      killTagged(tag);
+      killTagged(TAG_VAR, tag);
       fs.rmSync(stateDir, { recursive: true, force: true });
       fs.rmSync(work, { recursive: true, force: true });
     },
@@ -90,21 +90,4 @@ export function useFixture(): (label: string) => Fixture {
     live.push(f);
     return f;
   };
-}
-
-/** Why: last-resort cleanup, so a failing test does not leave its jobs running into the next one. */
-export function killTagged(tag: string): number {
-  const needle = Buffer.from(`${TAG_VAR}=${tag}`);
-  let n = 0;
-  for (const pid of listPids()) {
-    if (readEnviron(pid).includes(needle)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-        n++;
-      } catch {
-        /* gone */
-      }
-    }
-  }
-  return n;
 }

@@ -1,17 +1,23 @@
 // Deadline-bound waiting: tests synchronise on observable facts (files, lines, /proc), never on bare sleeps.
 import fs from 'node:fs';
 
-/** Why: every wait in the suite must end, and say what it was waiting for when it does not. */
-export async function waitFor<T>(
-  probe: () => T | undefined | false | null | Promise<T | undefined | false | null>,
-  deadlineMs: number,
-  what: string,
-  everyMs = 5,
-): Promise<T> {
+type Probe<T> = () => T | undefined | false | null | Promise<T | undefined | false | null>;
+
+/**
+ * Why: every wait in the suite must end, and say what it was waiting for when it does not.
+ * Two argument orders, one wait: `waitFor(what, probe, deadlineMs = 15 s)` and
+ * `waitFor(probe, deadlineMs, what, everyMs)`.
+ */
+export function waitFor<T>(what: string, probe: Probe<T>, deadlineMs?: number): Promise<T>;
+export function waitFor<T>(probe: Probe<T>, deadlineMs: number, what: string, everyMs?: number): Promise<T>;
+export async function waitFor<T>(a: string | Probe<T>, b: Probe<T> | number | undefined, c?: number | string, d?: number): Promise<T> {
+  const [probe, deadlineMs, what, everyMs] =
+    typeof a === 'string' ? [b as Probe<T>, (c as number | undefined) ?? 15_000, a, 15] : [a, b as number, c as string, d ?? 5];
   const end = Date.now() + deadlineMs;
   for (;;) {
     const value = await probe();
-    if (value !== undefined && value !== false && value !== null) return value;
+    // Truthy is done: an empty string or 0 (a file not written yet, nothing counted) is not.
+    if (value) return value;
     if (Date.now() > end) throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }

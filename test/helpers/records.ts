@@ -1,5 +1,5 @@
 // The shape SPEC.md promises for each exit record, checked field by field.
-import type { LogEvent } from './run-warden.js';
+import type { LogEvent } from './events.js';
 
 const OUTCOMES = new Set(['ok', 'failed', 'timeout', 'killed']);
 

@@ -1,28 +1,21 @@
-// Starting the real bin/warden.js (under a subreaper), collecting its output, log lines and exit.
+// Supervised runs for the fault suite: the real bin/warden.js under a subreaper that reports
+// whatever it left behind, with its output, log lines and exit.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { parseEvents } from './events.js';
+import type { LogEvent } from './events.js';
+
+export type { LogEvent } from './events.js';
+import { BIN, tempDir } from './paths.js';
 import { isAlive, readCmdline } from './procfs.js';
 import { commandPid, readReport, underSubreaper, type SubreaperReport } from './subreaper.js';
 import { waitFor } from './wait.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-
-/** Why: the binary under test, exactly as users start it. */
-export const WARDEN_BIN = path.resolve(HERE, '../../../bin/warden.js');
-
-/** Why: one JSON log event; the suite reads only the fields SPEC.md promises. */
-export interface LogEvent {
-  event: string;
-  ts: string;
-  pid: number;
-  [field: string]: unknown;
-}
 
 /** Why: everything a finished warden left for the test to judge. */
-export interface WardenResult {
+export interface SupervisedResult {
   /** Exit status as a shell would see it (128+n when killed by signal n). */
   code: number;
   stdout: string;
@@ -34,7 +27,7 @@ export interface WardenResult {
 }
 
 /** Why: how to start warden: state dir, environment, subreaper settings, stdio. */
-export interface WardenOptions {
+export interface SupervisedOptions {
   stateDir: string;
   env?: Record<string, string>;
   /** Let descendants this long to end after warden exits before calling them escaped. */
@@ -46,7 +39,7 @@ export interface WardenOptions {
 }
 
 /** Why: a running warden: its pid, its output so far, and its end. */
-export interface Warden {
+export interface Supervised {
   child: ChildProcess;
   /** The warden process's pid (not the subreaper's). */
   pid: () => Promise<number>;
@@ -54,14 +47,14 @@ export interface Warden {
   stderr: () => string;
   /** JSON events printed on stdout or stderr (with `--log json`; `run` keeps stdout for its command). */
   events: () => LogEvent[];
-  done: Promise<WardenResult>;
+  done: Promise<SupervisedResult>;
   /** Send a signal to the warden process itself (never to a process that reused its pid); false if it was gone. */
   signal: (sig: NodeJS.Signals) => Promise<boolean>;
 }
 
 /** Why: each test owns a state dir, so pools, logs and ledgers of parallel tests never meet. */
 export function makeTempDir(label: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `warden-faults-${label}-`));
+  return tempDir(`warden-faults-${label}`);
 }
 
 /** Why: the environment warden sees: the test's own, minus any WARDEN_* that would change its behaviour. */
@@ -69,22 +62,6 @@ export function wardenEnv(stateDir: string, extra: Record<string, string> = {}):
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('WARDEN_') && !k.startsWith('VITEST') && k !== 'FAULT_TAG') env[k] = v;
   return { ...env, NO_COLOR: '1', WARDEN_STATE_DIR: stateDir, ...extra };
-}
-
-/** Why: parses JSON-lines text, skipping lines that are not warden events (job output, notices). */
-export function parseEvents(text: string): LogEvent[] {
-  const out: LogEvent[] = [];
-  for (const line of text.split('\n')) {
-    const t = line.trim();
-    if (!t.startsWith('{')) continue;
-    try {
-      const v = JSON.parse(t) as unknown;
-      if (v && typeof v === 'object' && typeof (v as { event?: unknown }).event === 'string') out.push(v as LogEvent);
-    } catch {
-      /* not an event */
-    }
-  }
-  return out;
 }
 
 /** Why: reads a `--log-file` as events; also returns lines that are not whole JSON objects (torn writes). */
@@ -137,10 +114,10 @@ export class Tail {
 }
 
 /** Why: starts `node bin/warden.js ARGS` under a subreaper and collects everything it says. */
-export function startWarden(args: string[], options: WardenOptions): Warden {
+export function startSupervised(args: string[], options: SupervisedOptions): Supervised {
   const report = path.join(reportDir(), `subreaper-${process.pid}-${++counter}.json`);
   const sub = { report, settleMs: options.settleMs ?? 0, forwardHup: options.forwardHup ?? false };
-  const base = ['node', WARDEN_BIN, ...args];
+  const base = ['node', BIN, ...args];
   const argv = underSubreaper(options.wrap ? options.wrap(base) : base, sub);
   const started = Date.now();
   const child = spawn(argv[0]!, argv.slice(1), {
@@ -175,7 +152,7 @@ export function startWarden(args: string[], options: WardenOptions): Warden {
     signal: async (sig) => {
       const p = await pid();
       // Just started: the subreaper may not have exec'd node yet. Gone or a zombie: nothing to signal.
-      const isWarden = (): boolean => readCmdline(p).includes(WARDEN_BIN);
+      const isWarden = (): boolean => readCmdline(p).includes(BIN);
       await waitFor(() => isWarden() || !isAlive(p), 5000, `pid ${p} to run warden`).catch(() => undefined);
       // Never signal a recycled pid: only a process that still runs warden.js.
       if (!isWarden()) return false;
@@ -190,8 +167,8 @@ export function startWarden(args: string[], options: WardenOptions): Warden {
 }
 
 /** Why: the common case: run warden to completion and get its result. */
-export function runWarden(args: string[], options: WardenOptions): Promise<WardenResult> {
-  return startWarden(args, options).done;
+export function runSupervised(args: string[], options: SupervisedOptions): Promise<SupervisedResult> {
+  return startSupervised(args, options).done;
 }
 
 /** Why: waits until warden has printed (or logged) an event matching `test`. */
@@ -204,5 +181,3 @@ export function waitForLine(source: () => string, test: (line: string) => boolea
   return waitFor(() => source().split('\n').find(test), deadlineMs, what);
 }
 
-/** Why: the waiting helpers, next to the process helpers they are used with. */
-export { waitFor, waitForFile } from './wait.js';

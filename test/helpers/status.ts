@@ -1,5 +1,5 @@
 // Reading `warden status --json` from outside: how many slots of a pool are live.
-import { runWarden } from './run-warden.js';
+import { runSupervised } from './supervised.js';
 
 interface StatusPool {
   name: string;
@@ -8,7 +8,7 @@ interface StatusPool {
 
 /** Why: the second outside view of a leak: status must count 0 live once every job is gone. */
 export async function statusLive(stateDir: string, pool: string): Promise<number | undefined> {
-  const r = await runWarden(['status', '--json', '--pool', pool, '--state-dir', stateDir], { stateDir });
+  const r = await runSupervised(['status', '--json', '--pool', pool, '--state-dir', stateDir], { stateDir });
   let parsed: { pools?: StatusPool[] };
   try {
     parsed = JSON.parse(r.stdout) as { pools?: StatusPool[] };

@@ -1,7 +1,7 @@
 // Probing a pool from outside: are all N slots free? (N runs fit at once, the N+1th is refused with 75.)
 import fs from 'node:fs';
 import path from 'node:path';
-import { startWarden, type WardenResult } from './run-warden.js';
+import { startSupervised, type SupervisedResult } from './supervised.js';
 import { readLedger } from './ledger.js';
 import { taggedArgv, newTag } from './shell.js';
 import { waitFor } from './wait.js';
@@ -29,8 +29,8 @@ export async function probePool(stateDir: string, pool: string, n: number, backe
   const tag = newTag('probe');
   const body = `while [ ! -e ${release} ]; do sleep 0.01; done`;
   const args = ['run', '--pool', pool, '--pool-backend', backend, '--max-live', String(n), '--overflow', 'skip', '--state-dir', stateDir, '--'];
-  const holders = Array.from({ length: n }, () => startWarden([...args, ...taggedArgv(tag, ledger, body)], { stateDir }));
-  let failedEarly: WardenResult | undefined;
+  const holders = Array.from({ length: n }, () => startSupervised([...args, ...taggedArgv(tag, ledger, body)], { stateDir }));
+  let failedEarly: SupervisedResult | undefined;
   for (const h of holders) void h.done.then((r) => { if (!fs.existsSync(release)) failedEarly = r; });
   try {
     await waitFor(
@@ -41,7 +41,7 @@ export async function probePool(stateDir: string, pool: string, n: number, backe
       deadlineMs,
       `${n} probe runs to start in pool ${pool}`,
     );
-    const extra = await startWarden([...args, 'true'], { stateDir }).done;
+    const extra = await startSupervised([...args, 'true'], { stateDir }).done;
     fs.writeFileSync(release, '');
     const results = await Promise.all(holders.map((h) => h.done));
     return { holders: results.map((r) => r.code), extra: extra.code, extraStderr: extra.stderr };
