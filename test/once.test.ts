@@ -41,7 +41,8 @@ describe('warden once, correctness', () => {
 
   it('judges the check when its process exits, not when a background child lets go of its stdout', async () => {
     const bg = path.join(dir, 'bg');
-    const r = await runWarden(['once', '--log', 'json', '--check', `sh -c 'echo $$ > "${bg}"; exec sleep 30' & echo in-stock`, '--job', `kill -0 "$(cat "${bg}")" && touch "${dir}/fired-first"`], { env });
+    // The background child holds the check's stdout for 30 s, then marks that it is done.
+    const r = await runWarden(['once', '--log', 'json', '--check', `sh -c 'echo $$ > "${bg}"; sleep 30; touch "${bg}.done"' & echo in-stock`, '--job', `[ ! -e "${bg}.done" ] && touch "${dir}/fired-first"`], { env });
     expect(r.code).toBe(0);
     expect(eventsNamed(parseEvents(r.stdout), 'check')[0]).toMatchObject({ outcome: 'fired', exitCode: 0 });
     // The job ran while the check's background child still held the check's stdout.
@@ -61,6 +62,12 @@ describe('warden once, correctness', () => {
   it('exits 124 when the only job is ended by its timeout, whatever it exited with', async () => {
     const r = await runWarden(['once', '--job-timeout', '300ms', '--job', 'trap "exit 0" TERM; sleep 5 & wait'], { env });
     expect(r.code).toBe(124);
+  });
+
+  it('--help names the state dir that WARDEN_STATE_DIR gives', async () => {
+    const r = await runWarden(['once', '--help'], { env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`here: ${env.WARDEN_STATE_DIR}`);
   });
 
   describe('a retry goes through admission like any trigger', () => {

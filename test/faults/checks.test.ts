@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { useFixture } from '../helpers/fixture.js';
 import { readLedger } from '../helpers/ledger.js';
+import { waitFor } from '../helpers/wait.js';
 import { readLogFile } from '../helpers/supervised.js';
 import { Sampler } from '../helpers/sampler.js';
 import { newTag, sq, TAG_VAR } from '../helpers/shell.js';
@@ -38,8 +39,13 @@ describe('checks never overlap and never speed up the schedule', () => {
     const f = fixture('firefail');
     // The check writes "check <tick> <ns>": WARDEN_TICK tells which tick of the schedule it is.
     const check = `echo "check $WARDEN_TICK $(date +%s%N)" >> ${f.ledger}`;
-    const r = await f.start(['watch', '--every', '100ms', '--check', check, '--max-runs', '8', '--retries', '2', '--retry-delay', '100ms',
-      '--max-live', '4', '--log-file', f.logFile, '--job', f.job('exit 1')], { settleMs: 0 }).done;
+    // Runs until five checks have run (by the checks' own ledger lines), however many ticks a
+    // loaded machine made late, then is stopped.
+    const w = f.start(['watch', '--every', '100ms', '--check', check, '--retries', '2', '--retry-delay', '100ms',
+      '--max-live', '4', '--log-file', f.logFile, '--job', f.job('exit 1')], { settleMs: 0 });
+    await waitFor(() => readLedger(f.ledger).filter((e) => e.kind === 'check').length >= 5, 30_000, 'five checks');
+    await w.signal('SIGTERM');
+    const r = await w.done;
     const ledger = readLedger(f.ledger);
     const checks = ledger.filter((e) => e.kind === 'check').map((e) => ({ tick: e.pid, ms: Number(e.ns / 1_000_000n) }));
     const events = readLogFile(f.logFile).events;
@@ -47,9 +53,10 @@ describe('checks never overlap and never speed up the schedule', () => {
     const exits = events.filter((e) => e.event === 'exit');
     const overruns = events.filter((e) => e.event === 'skip' && e.reason === 'overrun');
 
-    expect([0, 1], r.stderr.slice(-400)).toContain(r.code);
-    expect(checks.length + overruns.length, 'every tick is a check or a logged overrun').toBe(8);
-    expect(checks.length).toBeGreaterThanOrEqual(4);
+    expect(r.code, r.stderr.slice(-400)).toBe(143);
+    const ticks = [...checks.map((c) => c.tick), ...overruns.map((e) => Number(e.tick))].sort((a, b) => a - b);
+    expect(ticks, 'every tick is a check or a logged overrun, once').toEqual(ticks.map((_, i) => i + 1));
+    expect(checks.length).toBeGreaterThanOrEqual(5);
     expect(new Set(checks.map((c) => c.tick)).size, 'one check per tick').toBe(checks.length);
     // Over the run, tick n's check starts no earlier than (n - first) intervals after the first one
     // (150 ms of slack for a check process that starts late on a loaded machine): the schedule sets the pace.
@@ -57,10 +64,12 @@ describe('checks never overlap and never speed up the schedule', () => {
     const first = checks[1]!;
     const last = checks.at(-1)!;
     expect(last.ms - first.ms, `ms from the check of tick ${first.tick} to that of tick ${last.tick}`).toBeGreaterThanOrEqual((last.tick - first.tick) * 100 - 150);
-    expect(spawns.length, 'the first attempt of every fired tick').toBeGreaterThanOrEqual(checks.length);
-    expect(spawns.length, 'at most 1 + 2 retries per trigger').toBeLessThanOrEqual(8 * 3);
+    // The stop may come between the last check and its job.
+    expect(spawns.length, 'the first attempt of every fired tick').toBeGreaterThanOrEqual(checks.length - 1);
+    expect(spawns.length, 'at most 1 + 2 retries per trigger').toBeLessThanOrEqual(checks.length * 3);
     expect(exits.length, 'every attempt has its exit record').toBe(spawns.length);
-    for (const e of exits) expect(e.outcome).toBe('failed');
+    // A job the stop caught is killed; every other one failed by itself.
+    for (const e of exits) expect(['failed', 'killed']).toContain(e.outcome);
     // Backoff: for each trigger, attempt k+1 starts at least retryDelay * 2^(k-1) after attempt k ended.
     const byTick = new Map<number, { attempt: number; start: number }[]>();
     for (const s of spawns) {

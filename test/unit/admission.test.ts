@@ -4,7 +4,6 @@ import { Admission } from '../../src/admission.js';
 import type { AdmissionOptions, Request } from '../../src/admission.js';
 import type { Event } from '../../src/events.js';
 import type { AcquireOptions, HolderInfo, Pool, Slot, SlotState } from '../../src/pool/pool.js';
-import { PoolTimeoutError } from '../../src/pool/pool.js';
 import { abortable } from '../../src/pool/wait.js';
 
 /** A counting semaphore in memory: waiters are served in order as slots are released. */
@@ -358,9 +357,14 @@ describe('Admission: close', () => {
 });
 
 describe('Admission: a failing pool', () => {
-  it('the fake pool times out like a real one', async () => {
-    const pool = new FakePool(0);
-    await expect(pool.acquire({ timeoutMs: 1 })).rejects.toBeInstanceOf(PoolTimeoutError);
+  it('rejects a submit whose pool fails to even try, admitting and emitting nothing (the supervisor reports it as its own failure)', async () => {
+    const t = setup();
+    vi.spyOn(t.pool, 'tryAcquire').mockRejectedValueOnce(new Error('spawn perl ENOENT'));
+    await expect(t.admission.submit(req('a'))).rejects.toThrow(/perl/);
+    expect(t.names()).toEqual([]);
+    expect(t.events).toEqual([]);
+    // The next request finds the pool working again.
+    expect(await t.admission.submit(req('b'))).toBe('started');
   });
 
   it('reports an error from the pool and keeps waiting for a slot', async () => {
