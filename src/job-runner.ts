@@ -1,7 +1,7 @@
 // Starts admitted jobs and follows them to their end: the spawn event, the exit record, the
 // tally, and a retry of a failed job (back through admission, after its backoff). Processes a
 // finished job left behind go to the strays.
-import type { Decision, Request } from './admission.js';
+import type { Decision } from './admission.js';
 import type { ExitRecord } from './events.js';
 import { isFailure } from './exit-record.js';
 import type { Tally } from './exit-status.js';
@@ -12,26 +12,13 @@ import { withLeaseToken } from './pool/pool.js';
 import type { Slot } from './pool/pool.js';
 import type { Reporter } from './report/reporter.js';
 import type { RunningJob } from './running-job.js';
-import type { JobSpec, Settings } from './settings.js';
+import type { Settings } from './settings.js';
 import { Strays } from './strays.js';
 import type { KeyLock } from './locks/key-lock.js';
-import type { Holds } from './spool/delayed.js';
+import type { Holds, JobRequest } from './job-request.js';
 import type { Spool } from './spool/spool.js';
 
-export interface JobRequest extends Request {
-  jobId: string;
-  spec: JobSpec;
-  /** ISO time of the trigger. */
-  trigger: string;
-  checkOutput: string;
-  attempt: number;
-  /** Its entry in the spool, once it is spooled. */
-  spoolId?: string;
-  /** Where it runs: where it was accepted (for a job resumed by another process). */
-  cwd?: string;
-  /** Its --unique key, once it holds it. */
-  uniqueKey?: string;
-}
+export type { JobRequest } from './job-request.js';
 
 export interface JobRunnerOptions {
   settings: Pick<Settings, 'jobTimeoutMs' | 'killAfterMs' | 'retries' | 'retryDelayMs' | 'output'>;

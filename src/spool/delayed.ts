@@ -6,14 +6,11 @@
 import type { Emit } from '../events.js';
 import type { KeyLock } from '../locks/key-lock.js';
 import type { Slot } from '../pool/pool.js';
-import type { JobRequest } from '../supervisor.js';
+import type { Holds, JobRequest } from '../job-request.js';
 import type { Spool, SpoolEntry } from './spool.js';
 
 /** Locks that go with a job into its process tree. */
-export interface Holds {
-  claim?: KeyLock;
-  unique?: KeyLock;
-}
+export type { Holds } from '../job-request.js';
 
 export interface DelayedOptions {
   spool: Spool;
