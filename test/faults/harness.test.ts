@@ -31,13 +31,14 @@ describe('the harness sees the faults it looks for', () => {
     const tag = newTag('zombie');
     const sampler = new Sampler(tag, 3).start();
     // The parent execs into a sleep that never waits for the tagged child.
-    const parent = spawn('sh', ['-c', `env FAULT_TAG=${tag} sleep 0.2 & exec sleep 1`], { stdio: 'ignore' });
-    await waitFor(() => sampler.zombiesNow().length > 0, 5000, 'a zombie sighting');
+    // The child lives long enough to be seen alive first, however loaded the machine; the parent outlives it.
+    const parent = spawn('sh', ['-c', `env FAULT_TAG=${tag} sleep 1 & exec sleep 60`], { stdio: 'ignore' });
+    await waitFor(() => sampler.zombiesNow().length > 0, 20_000, 'a zombie sighting');
     const report = sampler.stop();
     expect(report.zombies.filter((z) => !z.reaped && z.ppid === parent.pid)).toHaveLength(1);
     parent.kill('SIGKILL');
     killTagged(TAG_VAR, tag);
-  }, 20_000);
+  }, 40_000);
 
   it('reports a descendant that outlives the command as escaped, and kills it', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-faults-self-'));

@@ -7,6 +7,7 @@ import { probePool } from '../helpers/pool-probe.js';
 import { allExitRecordProblems } from '../helpers/records.js';
 import { readLogFile, type LogEvent } from '../helpers/supervised.js';
 import { statusLive } from '../helpers/status.js';
+import { waitFor } from '../helpers/wait.js';
 
 const fixture = useFixture();
 
@@ -79,8 +80,17 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
 
   it('survives descriptor exhaustion (prlimit --nofile): spawns that fail with EMFILE are logged as failed jobs, the rest are reaped, no slot leaks', async () => {
     const f = fixture('emfile');
-    const w = f.start(['watch', '--every', '20ms', '--max-runs', '30', '--pool', 'fd', '--max-live', '30', '--kill-after', '1s', '--log-file', f.logFile,
-      '--job', f.job('sleep 0.5')], { wrap: (argv) => ['prlimit', '--nofile=40', ...argv], settleMs: 0 });
+    // Thirty triggers of one check, each job held until the test releases it: thirty jobs' pipes
+    // at once need far more than 40 descriptors, however slow the machine.
+    const release = path.join(f.work, 'release');
+    const w = f.start(['once', '--check', 'seq 30', '--each-line', '--pool', 'fd', '--max-live', '30', '--kill-after', '1s', '--log-file', f.logFile,
+      '--job', f.job(`while [ ! -e ${release} ]; do sleep 0.02; done`)], { wrap: (argv) => ['prlimit', '--nofile=40', ...argv], settleMs: 0 });
+    const settled = (): boolean => {
+      const ev = readLogFile(f.logFile).events;
+      return ev.filter((e) => e.event === 'spawn').length + ev.filter((e) => e.event === 'exit' && e.jobPid === null).length >= 30;
+    };
+    await waitFor(settled, 60_000, 'thirty jobs started or failed to start');
+    fs.writeFileSync(release, '');
     const r = await w.done;
     const events = readLogFile(f.logFile).events;
     const exits = events.filter((e) => e.event === 'exit');
@@ -94,5 +104,5 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
     expect(allExitRecordProblems(exits), 'exit records of jobs that could not start').toEqual([]);
     expect(r.report.escaped, 'processes alive after warden exited').toEqual([]);
     expect(await statusLive(f.stateDir, 'fd')).toBe(0);
-  }, 30_000);
+  }, 90_000);
 });
