@@ -88,6 +88,10 @@ export const msg = {
   noSpooledJob: (id: string, dir: string): string => `--drop: no spooled job ${quote(id)} in ${dir} (it may have started already; see 'warden status')`,
   droppedSpooled: (id: string, jobId: string, command: string, held: boolean): string =>
     `Dropped spooled job ${id} (${jobId}: ${command})${held ? '; the warden holding it will not start it' : ''}.`,
+  notRegularFile: (): string => 'not a regular file',
+  isSymlink: (): string => 'is a symbolic link (never written through)',
+  logReopenFailed: (file: string, why: string): string =>
+    `${PROGRAM}: --log-file: cannot reopen ${file} after rotation: ${why}; still writing to the file open before`,
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log

@@ -9,6 +9,7 @@ import { UnsafePathError } from '../pool/safe-fs.js';
 import { checkStateDir, ensureStateDir } from '../pool/state-dir.js';
 import { finite } from '../pool/pool.js';
 import type { Pool } from '../pool/pool.js';
+import { describeOpenError, openLogFile } from '../report/log-file.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';
 import type { Settings } from '../settings.js';
@@ -42,9 +43,9 @@ export async function openReporter(settings: Settings, display: Display, display
   let logFd: number | undefined;
   if (settings.logFile) {
     try {
-      logFd = fs.openSync(settings.logFile, 'a', 0o644);
+      logFd = openLogFile(settings.logFile);
     } catch (err) {
-      throw new UsageError(msg.logFileUnusable(settings.logFile, describeFsError(err)));
+      throw new UsageError(msg.logFileUnusable(settings.logFile, describeOpenError(err)));
     }
   }
   if (settings.output) {

@@ -1,6 +1,5 @@
 // Decides where each event and each line of job output goes: the display (pretty or JSON on
 // stdout), the --log-file (always JSON), and stderr for what warden itself must say.
-import fs from 'node:fs';
 import tty from 'node:tty';
 import type { ChalkInstance } from 'chalk';
 import type { Emit, Event, Stamped } from '../events.js';
@@ -8,6 +7,7 @@ import { stamp } from '../events.js';
 import { msg } from '../messages.js';
 import { colourFor } from './colour.js';
 import { formatPretty } from './pretty.js';
+import { LogFile } from './log-file.js';
 import { Sink } from './sink.js';
 
 export type Display = 'pretty' | 'json' | 'none';
@@ -66,7 +66,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   const warn = (what: string, why: string): void => notice(msg.writeFailed(what, why));
 
   const display = new Sink(options.displayFd, options.displayFd === 1 ? 'stdout' : 'stderr', warn);
-  const log = options.logFd === undefined ? undefined : new Sink(options.logFd, options.logPath ?? 'log file', warn);
+  const log = options.logFd === undefined ? undefined : new LogFile(options.logPath ?? 'log file', options.logFd, warn, notice);
   const pretty = options.display === 'pretty';
   // chalk is loaded only for the pretty display: `run` and JSON logs start faster without it.
   const c: ChalkInstance | undefined = pretty ? await colourFor(options.displayFd, options.env) : undefined;
@@ -115,13 +115,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
     close(): void {
       clearStatus();
       statusText = '';
-      if (options.logFd !== undefined) {
-        try {
-          fs.closeSync(options.logFd);
-        } catch {
-          // Closing is best effort.
-        }
-      }
+      log?.close();
     },
   };
 }

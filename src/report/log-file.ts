@@ -1,0 +1,124 @@
+// The --log-file: JSON lines appended to a path that logrotate may rename away (its default) or
+// truncate (copytruncate). Each line is one synchronous write, so swapping the descriptor
+// between two writes can never split a line across the old file and the new one.
+import fs from 'node:fs';
+import { describeFsError, msg } from '../messages.js';
+import { Sink } from './sink.js';
+
+/** How often the path is compared with the open file: a rotation is noticed within this. */
+export const ROTATION_CHECK_MS = 500;
+
+const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+// O_NOFOLLOW: a symlink planted where the rotated file was is never written through.
+// O_NONBLOCK: a FIFO planted there makes the open fail instead of hanging the supervisor.
+const FLAGS = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+
+/** Open the log file for appending; throws a readable reason when it is not a plain file. */
+export function openLogFile(file: string, mode = 0o644): number {
+  const fd = fs.openSync(file, FLAGS, mode);
+  const stat = fs.fstatSync(fd);
+  if (!stat.isFile()) {
+    fs.closeSync(fd);
+    throw new Error(msg.notRegularFile());
+  }
+  return fd;
+}
+
+export class LogFile {
+  private sink: Sink;
+  private fd: number;
+  private ino: number;
+  private dev: number;
+  private size: number;
+  private readonly timer: NodeJS.Timeout;
+  private readonly onSignal = (): void => this.check();
+  private closed = false;
+  /** Why the last reopen failed: reported once, not at every check. */
+  private failing: string | undefined;
+
+  /** `fd` is the descriptor opened (with openLogFile) at start-up, where errors exit 2. */
+  constructor(
+    readonly path: string,
+    fd: number,
+    private readonly onError: (what: string, why: string) => void,
+    /** A line for people on stderr. */
+    private readonly notice: (text: string) => void,
+  ) {
+    this.fd = fd;
+    const stat = fs.fstatSync(fd);
+    this.ino = stat.ino;
+    this.dev = stat.dev;
+    this.size = stat.size;
+    this.sink = new Sink(fd, path, onError);
+    this.timer = setInterval(() => this.check(), ROTATION_CHECK_MS).unref();
+    // nginx's convention: a rotation script sends SIGUSR1 to have the log reopened at once.
+    process.on('SIGUSR1', this.onSignal);
+  }
+
+  write(text: string): void {
+    if (this.closed) return;
+    this.sink.write(text);
+  }
+
+  /** Reopen when the path names another file, no file, or a file shorter than ours was. */
+  check(): void {
+    if (this.closed) return;
+    let renamed: boolean;
+    let truncated = false;
+    try {
+      const now = fs.statSync(this.path);
+      renamed = now.ino !== this.ino || now.dev !== this.dev;
+      truncated = !renamed && now.size < this.size;
+      this.size = now.size;
+    } catch {
+      renamed = true;
+    }
+    if (renamed || truncated) this.reopen();
+  }
+
+  private reopen(): void {
+    let fd: number;
+    try {
+      fd = openLogFile(this.path);
+    } catch (err) {
+      // Keep writing where we were: a line in the rotated file beats a line lost.
+      const why = describeOpenError(err);
+      if (why !== this.failing) this.notice(msg.logReopenFailed(this.path, why));
+      this.failing = why;
+      return;
+    }
+    this.failing = undefined;
+    const stat = fs.fstatSync(fd);
+    const old = this.fd;
+    this.fd = fd;
+    this.ino = stat.ino;
+    this.dev = stat.dev;
+    this.size = stat.size;
+    this.sink = new Sink(fd, this.path, this.onError);
+    closeQuietly(old);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    process.off('SIGUSR1', this.onSignal);
+    closeQuietly(this.fd);
+  }
+}
+
+/** Why the log file could not be opened, in words: a symlink or a FIFO planted at the path. */
+export function describeOpenError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP') return msg.isSymlink();
+  if (code === 'ENXIO') return msg.notRegularFile();
+  return describeFsError(err);
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    fs.closeSync(fd);
+  } catch {
+    // Closing is best effort.
+  }
+}
