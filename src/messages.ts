@@ -25,6 +25,9 @@ export const msg = {
     `${where}: ${quote(value)} is not a cron expression (${why}); use 5 fields, or 6 with seconds first, e.g. '*/5 * * * *'`,
   notTimeZone: (where: string, value: string): string =>
     `${where}: ${quote(value)} is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
+  notUrl: (where: string, value: string): string => `${where}: ${quote(value)} is not an http(s) URL; use e.g. https://hc-ping.com/<uuid>`,
+  notAddress: (where: string, value: string): string =>
+    `${where}: ${quote(value)} is not a listen address; use a port (9464) or HOST:PORT (127.0.0.1:9464, [::1]:9464), port 1-65535`,
   emptyValue: (where: string): string => `${where}: must not be empty`,
   wrongType: (where: string, expected: string): string => `${where}: expected ${expected}`,
   unknownKey: (where: string): string => `${where}: unknown setting`,
@@ -36,6 +39,7 @@ export const msg = {
   needCommand: (): string => "run needs a command after '--', e.g. warden run --pool mail -- ./mail.sh",
   onChangeNeedsCheck: (): string => "--on-change needs --check CMD: it compares the check's results (e.g. --check './in-stock.sh' --on-change)",
   detachNeedsLogFile: (): string => '--detach needs --log-file PATH: the detached jobs report their exits there',
+  detachWithPing: (): string => '--ping cannot be used with --detach: the run ends in the detached runner, after warden has returned',
   socketBackendOffLinux: (): string => "--pool-backend: 'socket' needs Linux abstract sockets; use --pool-backend flock",
   stateDirUnusable: (dir: string, why: string): string => `--state-dir: cannot use ${dir}: ${why}`,
   stateDirRefused: (file: string, problem: string): string => `--state-dir: refusing ${file}: it ${problem}`,
@@ -92,6 +96,23 @@ export const msg = {
   isSymlink: (): string => 'is a symbolic link (never written through)',
   logReopenFailed: (file: string, why: string): string =>
     `${PROGRAM}: --log-file: cannot reopen ${file} after rotation: ${why}; still writing to the file open before`,
+  onFailureFailed: (jobId: string, problem: string): string => `--on-failure for job ${jobId} ${problem}`,
+  onFailureDropped: (jobId: string): string => `--on-failure for job ${jobId} not run: warden is stopping`,
+  hookCannotStart: (why: string): string => `could not start: ${why}`,
+  hookTimedOut: (after: string): string => `timed out after ${after} and was terminated`,
+  hookKilled: (signal: string): string => `was killed by ${signal}`,
+  hookExited: (code: number): string => `exited with ${code}`,
+  pingFailed: (url: string, attempts: number, why: string): string =>
+    `--ping: ${url} failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${why}`,
+  pingStatus: (status: number): string => `the server answered HTTP ${status}`,
+  pingNoAnswer: (ms: number): string => `no answer within ${formatMs(ms)}`,
+  pingAbandoned: (): string => 'abandoned: warden was stopping',
+  pingJobFailed: (jobId: string, command: string, outcome: string, exitCode: number | null, signal: string | null, error?: string): string =>
+    `job ${jobId} ${quote(command)}: ${error ? `could not start (${error})` : outcome === 'timeout' ? 'timed out' : signal ? `killed by ${signal}` : `exited with ${exitCode ?? '?'}`}`,
+  pingCheckFailed: (outcome: string, exitCode: number | null, stderr: string): string =>
+    `check ${outcome === 'timeout' ? 'timed out' : `failed (exit ${exitCode ?? '?'})`}${stderr ? `\n${stderr}` : ''}`,
+  pingSkipped: (reason: string, command: string): string => `job ${quote(command)} skipped: ${reason}`,
+  pingUnfinished: (): string => 'warden stopped before this run finished',
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log
@@ -109,6 +130,8 @@ export const msg = {
     `${count.toLocaleString('en-US')} malformed line${count === 1 ? '' : 's'} skipped (${examples.join('; ')}${count > examples.length ? '; …' : ''})`,
   htmlWritten: (file: string, jobs: number): string => `wrote ${file} (${jobs} job${jobs === 1 ? '' : 's'} on the timeline)`,
 };
+
+const formatMs = (ms: number): string => (ms % 1000 ? `${ms}ms` : `${ms / 1000}s`);
 
 export const formatCap = (n: number): string => (Number.isFinite(n) ? String(n) : 'unlimited');
 

@@ -22,7 +22,9 @@ export type Kind =
   | 'cron'
   | 'zone'
   | 'optional-choice'
-  | 'redis-url';
+  | 'redis-url'
+  | 'url'
+  | 'address';
 
 export interface OptionDef {
   /** camelCase: the config key and the Settings field. */
@@ -82,6 +84,11 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'unique', flag: '--unique', kind: 'boolean', commands: SCHEDULED, help: 'at most one live or delayed job per key (the job command, and its item with --each-line) across the pool; a trigger whose key is live is skipped (duplicate)' },
   { key: 'maxLate', flag: '--max-late', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'drop a spooled delayed job that is resumed more than DUR after its due time (default: always run it)' },
   { key: 'drop', flag: '--drop', value: 'ID', kind: 'text', commands: ['status'], help: 'remove the spooled delayed job with this ID (as status lists it): it will not run', cliOnly: true },
+  { key: 'onFailure', flag: '--on-failure', value: 'CMD', kind: 'text', commands: POOLED, help: 'run CMD after a job fails, times out or is killed (once per job, after its last retry), with WARDEN_OUTCOME, WARDEN_EXIT_CODE, WARDEN_SIGNAL, WARDEN_TAIL, WARDEN_JOB_ID, WARDEN_COMMAND' },
+  { key: 'onFailureTimeout', flag: '--on-failure-timeout', value: 'DUR', kind: 'positive-duration', commands: POOLED, help: 'terminate an --on-failure command that runs longer (default 30s)' },
+  { key: 'ping', flag: '--ping', value: 'URL', kind: 'url', commands: POOLED, help: 'healthchecks-style pings: URL/start when a run starts, URL on success, URL/fail or URL/<exit code> on failure' },
+  { key: 'pingTimeout', flag: '--ping-timeout', value: 'DUR', kind: 'positive-duration', commands: POOLED, help: 'give up on one ping attempt after DUR; a ping is tried 3 times (default 5s)' },
+  { key: 'metrics', flag: '--metrics', value: 'ADDR', kind: 'address', commands: ['watch'], help: 'serve Prometheus metrics at http://ADDR/metrics (ADDR: 9464, 127.0.0.1:9464, [::1]:9464)' },
   { key: 'json', flag: '--json', kind: 'boolean', commands: ['status', 'log'], help: 'print JSON instead of a table' },
   { key: 'since', flag: '--since', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened from TIME on: an ISO time (2026-12-02T03:00, local unless a zone is given) or a duration ago (2h)' },
   { key: 'until', flag: '--until', value: 'TIME', kind: 'text', commands: ['log'], help: 'only what happened up to TIME (same forms as --since)' },
@@ -147,11 +154,39 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
       const target = parseRedisUrl(raw);
       return typeof target === 'string' ? { error: msg.notRedisUrl(where, target) } : { value: raw.trim() };
     }
+    case 'url':
+      return httpUrl(raw) ? { value: raw.trim() } : { error: msg.notUrl(where, raw) };
+    case 'address':
+      return parseAddress(raw) ? { value: raw.trim() } : { error: msg.notAddress(where, raw) };
     case 'texts':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };
     case 'text':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: raw };
   }
+}
+
+function httpUrl(raw: string): URL | undefined {
+  try {
+    const url = new URL(raw.trim());
+    return url.protocol === 'http:' || url.protocol === 'https:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface Address {
+  /** undefined: every interface. */
+  host: string | undefined;
+  port: number;
+}
+
+/** `9464`, `:9464`, `127.0.0.1:9464`, `localhost:9464` or `[::1]:9464`. */
+export function parseAddress(raw: string): Address | undefined {
+  const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)?:)?(\d{1,5})$/.exec(raw.trim());
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  return { host: m[1]?.replace(/^\[|\]$/g, ''), port };
 }
 
 // The shape only (croner, which knows every rule, is loaded with the schedule: it is not needed

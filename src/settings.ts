@@ -5,8 +5,8 @@ import path from 'node:path';
 import { loadConfig } from './config-file.js';
 import type { JobSpec, Values } from './config-file.js';
 import { msg } from './messages.js';
-import { envName, optionsFor, parseText } from './options.js';
-import type { CommandName, OptionDef, Parsed, Value } from './options.js';
+import { envName, optionsFor, parseAddress, parseText } from './options.js';
+import type { Address, CommandName, OptionDef, Parsed, Value } from './options.js';
 import { defaultBackend } from './pool/pool.js';
 import { defaultStateDir } from './pool/state-dir.js';
 import { isTimeZone } from './zone.js';
@@ -48,6 +48,11 @@ export interface Settings {
   poolBackend: PoolBackend;
   detach: boolean;
   json: boolean;
+  onFailure?: string;
+  onFailureTimeoutMs: number;
+  ping?: string;
+  pingTimeoutMs: number;
+  metrics?: Address;
   /** `log`: the window (as given; read against the clock by the command) and the outputs. */
   since?: string;
   until?: string;
@@ -157,6 +162,8 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
   const detach = bool('detach');
   const logFile = str('logFile');
   if (detach && !logFile) return { error: msg.detachNeedsLogFile() };
+  const metrics = str('metrics');
+  if (detach && str('ping') !== undefined) return { error: msg.detachWithPing() };
 
   const redisUrl = str('redis');
   const redis = redisUrl === undefined ? undefined : parseRedisUrl(redisUrl, env.WARDEN_REDIS_PASSWORD);
@@ -192,6 +199,11 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     poolBackend,
     detach,
     json: bool('json'),
+    onFailure: str('onFailure'),
+    onFailureTimeoutMs: num('onFailureTimeout') ?? 30_000,
+    ping: str('ping'),
+    pingTimeoutMs: num('pingTimeout') ?? 5_000,
+    metrics: metrics === undefined ? undefined : parseAddress(metrics),
     since: str('since'),
     until: str('until'),
     timeline: bool('timeline'),

@@ -18,6 +18,7 @@ import { Supervisor } from '../supervisor.js';
 import type { JobRequest } from '../supervisor.js';
 import { RUNNER_COMMAND } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
+import { attachNotifiers } from '../notify/notifiers.js';
 import { handleSignals } from '../shutdown.js';
 import { startEvent, openReporter, openCommandPool } from './common.js';
 import { inheritedLock } from '../locks/key-lock.js';
@@ -155,8 +156,12 @@ export async function runnerCommand(file: string): Promise<number> {
   const reporter = await openReporter(settings, 'none', 2);
   const pool = await openCommandPool(settings, reporter, false);
   const supervisor = new Supervisor(settings, pool, reporter);
+  const notifiers = await attachNotifiers(settings, reporter, 'runner');
   // Our parent, the one-shot, exits at once by design: its death is no reason to stop.
-  const undo = handleSignals((sig) => supervisor.onSignal(sig), false);
+  const undo = handleSignals((sig) => {
+    supervisor.onSignal(sig);
+    notifiers.onSignal(sig);
+  }, false);
   reporter.emit(startEvent('runner', pool, settings));
   for (const job of ticket.jobs) {
     const holds: Holds = {
@@ -172,6 +177,7 @@ export async function runnerCommand(file: string): Promise<number> {
   tellReady();
   try {
     await supervisor.done();
+    await notifiers.finish(watchExitCode(supervisor.tally, supervisor.signalExit));
   } finally {
     undo();
     pool.close();

@@ -13,6 +13,7 @@ import type { Slot } from '../pool/pool.js';
 import type { RunningJob } from '../running-job.js';
 import type { Settings } from '../settings.js';
 import { PLAIN_WORD, shellLine } from '../shell-quote.js';
+import { attachNotifiers } from '../notify/notifiers.js';
 import { Shutdown, handleSignals } from '../shutdown.js';
 import { endGroups } from '../terminate.js';
 import { startEvent, openReporter, openCommandPool } from './common.js';
@@ -22,6 +23,7 @@ export async function runCommand(settings: Settings): Promise<number> {
   const pool = await openCommandPool(settings, reporter);
   const command = settings.argv.length === 1 ? settings.argv[0] : shellLine(settings.argv);
   const jobId = `run-${process.pid}`;
+  const notifiers = await attachNotifiers(settings, reporter, 'run');
 
   // Waiting for a slot, any signal ends the wait and warden exits as signalled, having run
   // nothing. Once the job runs, the terminal's Ctrl-C reaches only warden (the job leads its
@@ -37,9 +39,12 @@ export async function runCommand(settings: Settings): Promise<number> {
       job?.stop('terminated');
     },
   });
-  const undoSignals = handleSignals((sig) => shutdown.onSignal(sig));
+  const undoSignals = handleSignals((sig) => {
+    shutdown.onSignal(sig);
+    notifiers.onSignal(sig);
+  });
   reporter.emit(startEvent('run', pool, settings));
-  try {
+  const admitAndRun = async (): Promise<number> => {
     let slot: Slot | undefined = await pool.tryAcquire();
     if (!slot && settings.overflow === 'skip') {
       reporter.emit({ event: 'skip', reason: 'pool-full', tick: 1, pool: pool.name, command });
@@ -99,6 +104,11 @@ export async function runCommand(settings: Settings): Promise<number> {
     if (record.error) reporter.notice(msg.cannotStart(command, record.error));
     if (job.group) await endGroups([job.group], settings.killAfterMs);
     return runExitCode(record, shutdown.exitCode);
+  };
+  try {
+    const code = await admitAndRun();
+    await notifiers.finish(code);
+    return code;
   } finally {
     undoSignals();
     pool.close();

@@ -3,10 +3,11 @@
 import { formatDuration } from '../duration.js';
 import { msg } from '../messages.js';
 import { cronIntervalMs, cronProblem, describeSchedule, startTicker } from '../schedule.js';
-import type { Settings } from '../settings.js';
+import type { Schedule, Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import { EXIT, UsageError } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
+import { attachNotifiers } from '../notify/notifiers.js';
 import { handleSignals } from '../shutdown.js';
 import { startEvent, openReporter, openCommandPool } from './common.js';
 
@@ -18,14 +19,22 @@ export async function watchCommand(settings: Settings): Promise<number> {
     if (problem !== undefined) throw new UsageError(msg.notCron('--cron', schedule.expr, problem));
   }
   const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr, schedule.tz));
+  return supervise({ ...settings, checkTimeoutMs }, schedule);
+}
+
+async function supervise(settings: Settings, schedule: Schedule): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = await openCommandPool(settings, reporter);
-  const supervisor = new Supervisor({ ...settings, checkTimeoutMs }, pool, reporter);
+  const supervisor = new Supervisor(settings, pool, reporter);
 
   const election = settings.redis ? (await import('../pool/redis/election.js')).settingsElection(settings, pool) : undefined;
   if (election) supervisor.election = election;
 
-  const undoSignals = handleSignals((sig) => supervisor.onSignal(sig));
+  const notifiers = await attachNotifiers(settings, reporter, 'watch');
+  const undoSignals = handleSignals((sig) => {
+    supervisor.onSignal(sig);
+    notifiers.onSignal(sig);
+  });
   reporter.emit(startEvent('watch', pool, settings, describeSchedule(schedule)));
   const ticker = startTicker(
     schedule,
@@ -43,14 +52,16 @@ export async function watchCommand(settings: Settings): Promise<number> {
   if (supervisor.signalExit !== undefined) ticker.stop();
   const status = setInterval(() => reporter.status(`next check in ${formatDuration(ticker.nextInMs())} · ${supervisor.describe()}`), 1000);
   status.unref();
+  let code: number;
   try {
     await supervisor.done();
+    code = watchExitCode(supervisor.tally, supervisor.signalExit);
+    await notifiers.finish(code);
   } finally {
     clearInterval(status);
     undoSignals();
     pool.close();
   }
-  const code = watchExitCode(supervisor.tally, supervisor.signalExit);
   if (supervisor.signalExit === undefined) reporter.emit({ event: 'stop', reason: 'max-runs', liveJobs: 0 });
   reporter.close();
   return code;

@@ -23,8 +23,13 @@ export interface ReporterOptions {
   env: NodeJS.ProcessEnv;
 }
 
+/** Something that acts on events as they happen (notifications, metrics); it never throws. */
+export type Listener = (event: Stamped) => void;
+
 export interface Reporter {
   emit: Emit;
+  /** Hear every event after it has been written; listeners emit only asynchronously. */
+  listen(listener: Listener): void;
   /** Whether job output is shown at all (not with --quiet, nor for `run`'s own display). */
   readonly showsOutput: boolean;
   /** What goes in front of each line of a job's output. */
@@ -74,6 +79,7 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
   const outputFd = options.display === 'json' ? 2 : options.displayFd;
   const output = outputFd === options.displayFd ? display : stderr;
   let statusText = '';
+  const listeners: Listener[] = [];
 
   function clearStatus(): void {
     if (onTerminal && statusText) display.write('\r\x1b[2K');
@@ -87,13 +93,18 @@ export async function createReporter(options: ReporterOptions): Promise<Reporter
       const e: Stamped = stamp(event);
       const json = JSON.stringify(e) + '\n';
       log?.write(json);
-      if (options.quiet && !isWrong(e)) return;
-      if (options.display === 'json') display.write(json);
-      else if (c) {
-        clearStatus();
-        display.write(formatPretty(e, c) + '\n');
-        drawStatus();
+      if (!options.quiet || isWrong(e)) {
+        if (options.display === 'json') display.write(json);
+        else if (c) {
+          clearStatus();
+          display.write(formatPretty(e, c) + '\n');
+          drawStatus();
+        }
       }
+      for (const listener of listeners) listener(e);
+    },
+    listen(listener: Listener): void {
+      listeners.push(listener);
     },
     showsOutput: !options.quiet && options.display !== 'none',
     outputPrefix(jobId: string): Buffer {

@@ -1,0 +1,205 @@
+// --ping URL: healthchecks-style pings over Node's own fetch. A run (a `once` or `run`
+// invocation, a fired tick under `watch`) sends URL/start when it starts, then URL on success
+// or URL/<exit code> (URL/fail where no one code says it) with the failures' output tails as
+// the body. Each ping is bounded by a timeout and retried; a failed ping is an `error` event.
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExitRecord, Mode, Stamped } from '../events.js';
+import type { Signal } from '../exit.js';
+import { VERSION } from '../exit.js';
+import { msg } from '../messages.js';
+import type { Reporter } from '../report/reporter.js';
+import { FinalExits } from './final-exits.js';
+import type { FinalExit } from './final-exits.js';
+
+export const PING_ATTEMPTS = 3;
+const RETRY_BASE_MS = 500;
+/** Healthchecks keeps 100 KB of a body; the tails of a few jobs fit well under this. */
+const MAX_BODY_BYTES = 16 * 1024;
+
+export interface PingOptions {
+  url: string;
+  timeoutMs: number;
+  mode: Mode;
+  jobsPerTrigger: number;
+}
+
+interface Run {
+  /** Healthchecks pairs a start with its end by this id, so overlapping runs stay apart. */
+  rid: string;
+  expected: number;
+  settled: number;
+  failures: string[];
+  codes: (number | null)[];
+  /** Pings of one run go out in order: its end never overtakes its start. */
+  chain: Promise<void>;
+}
+
+export class Pinger {
+  private readonly exits = new FinalExits((exit) => this.final(exit));
+  private readonly abort = new AbortController();
+  private readonly inflight = new Set<Promise<void>>();
+  /** watch: the open runs by tick; once and run: the one run, under tick 0. */
+  private readonly runs = new Map<number, Run>();
+  private finishing = false;
+
+  constructor(
+    private readonly options: PingOptions,
+    private readonly reporter: Reporter,
+  ) {}
+
+  private get watching(): boolean {
+    return this.options.mode === 'watch';
+  }
+
+  readonly hear = (e: Stamped): void => {
+    this.exits.hear(e);
+    switch (e.event) {
+      case 'start':
+        if (!this.watching) this.open(0, Infinity);
+        break;
+      case 'check':
+        if (e.outcome === 'error' || e.outcome === 'timeout') {
+          const text = msg.pingCheckFailed(e.outcome, e.exitCode, e.stderr ?? '');
+          if (this.watching) this.send(undefined, 'fail', text);
+          else this.runs.get(0)?.failures.push(text);
+        } else if (this.watching && e.outcome === 'fired' && e.triggers > 0) this.open(e.tick, e.triggers * this.options.jobsPerTrigger);
+        break;
+      case 'skip':
+        if (e.command !== undefined) this.settle(e.tick, msg.pingSkipped(e.reason, e.command), null);
+        break;
+      case 'wait':
+      case 'spawn':
+        // Without --check no event marks the tick firing: its first job does.
+        if (this.watching && !this.runs.has(e.tick)) this.open(e.tick, this.options.jobsPerTrigger);
+        break;
+      default:
+        break;
+    }
+  };
+
+  onSignal(_signal: Signal): void {
+    this.exits.onSignal(_signal);
+    // A signal while the last pings go out: stop waiting for them.
+    if (this.finishing) this.abort.abort();
+  }
+
+  /** End what is open (once/run: with warden's exit code), then wait for the pings, bounded. */
+  async finish(exitCode: number): Promise<void> {
+    this.finishing = true;
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const [tick, run] of this.runs) {
+      this.runs.delete(tick);
+      if (this.watching) {
+        run.failures.push(msg.pingUnfinished());
+        this.end(run, null);
+      } else this.end(run, exitCode);
+    }
+    const all = Promise.allSettled([...this.inflight]);
+    // A run's end waits for its start: two pings, each with all its attempts and pauses.
+    const bound = 2 * (PING_ATTEMPTS * this.options.timeoutMs + RETRY_BASE_MS * (2 ** (PING_ATTEMPTS - 1) - 1));
+    await Promise.race([all, sleep(bound, undefined, { ref: false })]);
+    this.abort.abort();
+    await all;
+  }
+
+  private open(tick: number, expected: number): void {
+    const run: Run = { rid: randomUUID(), expected, settled: 0, failures: [], codes: [], chain: Promise.resolve() };
+    this.runs.set(tick, run);
+    this.send(run, 'start');
+  }
+
+  private final({ record }: FinalExit): void {
+    this.settle(this.watching ? record.tick : 0, record.outcome === 'ok' ? undefined : describeFailure(record), record.exitCode);
+  }
+
+  private settle(tick: number, failure: string | undefined, code: number | null): void {
+    const key = this.watching ? tick : 0;
+    if (this.watching && !this.runs.has(key)) this.open(key, this.options.jobsPerTrigger);
+    const run = this.runs.get(key);
+    if (!run) return;
+    run.settled++;
+    if (failure !== undefined) {
+      run.failures.push(failure);
+      run.codes.push(code);
+    }
+    if (this.watching && run.settled >= run.expected) {
+      this.runs.delete(key);
+      this.end(run, null);
+    }
+  }
+
+  /** once/run: warden's exit code says it all; watch: a single failed job's own code, else fail. */
+  private end(run: Run, exitCode: number | null): void {
+    const body = run.failures.length ? lastBytes(run.failures.join('\n'), MAX_BODY_BYTES) : undefined;
+    if (exitCode !== null) return this.send(run, exitCode === 0 ? '' : String(exitCode & 255), body);
+    if (!run.failures.length) return this.send(run, '');
+    const only = run.expected === 1 && run.codes.length === 1 ? run.codes[0] : null;
+    this.send(run, only !== null && only > 0 && only < 256 ? String(only) : 'fail', body);
+  }
+
+  private send(run: Run | undefined, suffix: string, body?: string): void {
+    const url = new URL(this.options.url);
+    if (suffix) url.pathname = `${url.pathname.replace(/\/$/, '')}/${suffix}`;
+    if (run) url.searchParams.set('rid', run.rid);
+    const task = (run?.chain ?? Promise.resolve()).then(() => this.deliver(url, body));
+    if (run) run.chain = task;
+    this.inflight.add(task);
+    void task.finally(() => this.inflight.delete(task));
+  }
+
+  private async deliver(url: URL, body: string | undefined): Promise<void> {
+    // fetch refuses a URL with credentials: they travel as a Basic authorization instead.
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'user-agent': `warden/${VERSION}` };
+    const target = new URL(url);
+    if (target.username || target.password) {
+      headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
+    let why = '';
+    let attempt = 0;
+    while (attempt++ < PING_ATTEMPTS && !this.abort.signal.aborted) {
+      try {
+        const res = await fetch(target, {
+          method: 'POST',
+          body: body ?? '',
+          headers,
+          signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
+        });
+        await res.body?.cancel();
+        if (res.ok) return;
+        why = msg.pingStatus(res.status);
+        // A refusal that a retry cannot change (a wrong URL, a bad check id): say so at once.
+        if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
+      } catch (err) {
+        why = this.abort.signal.aborted ? msg.pingAbandoned() : describeFetchError(err, this.options.timeoutMs);
+      }
+      if (attempt < PING_ATTEMPTS) await sleep(RETRY_BASE_MS * 2 ** (attempt - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
+    }
+    if (this.abort.signal.aborted) why = msg.pingAbandoned();
+    this.reporter.emit({ event: 'error', message: msg.pingFailed(redact(url), Math.min(attempt, PING_ATTEMPTS), why) });
+  }
+}
+
+function describeFailure(r: ExitRecord): string {
+  return `${msg.pingJobFailed(r.jobId, r.command, r.outcome, r.exitCode, r.signal, r.error)}${r.tail ? `\n${r.tail}` : ''}`;
+}
+
+function describeFetchError(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e.name === 'TimeoutError') return msg.pingNoAnswer(timeoutMs);
+  return e.cause?.code ?? e.cause?.message ?? e.message;
+}
+
+/** The URL as it may be shown: never a password. */
+function redact(url: URL): string {
+  const shown = new URL(url);
+  if (shown.password) shown.password = '***';
+  return shown.href;
+}
+
+function lastBytes(text: string, max: number): string {
+  const buf = Buffer.from(text);
+  return buf.length <= max ? text : buf.subarray(buf.length - max).toString('utf8').replace(/^\uFFFD/, '');
+}

@@ -1,0 +1,185 @@
+// --ping URL end to end against a real local HTTP server that each test starts: what is sent
+// for once, run and watch runs, the body on failure, retries, and servers that refuse, fail,
+// or never answer (a failed ping is logged, never fatal, and warden still exits).
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { eventsNamed, parseEvents, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+
+type Ev = Record<string, unknown>;
+interface Ping {
+  path: string;
+  rid: string | null;
+  body: string;
+  method: string;
+  auth: string | undefined;
+}
+
+let dir: string;
+let env: NodeJS.ProcessEnv;
+let servers: http.Server[] = [];
+beforeEach(() => {
+  ({ dir, env } = testDir('warden-ping'));
+});
+afterEach(async () => {
+  for (const s of servers) {
+    s.closeAllConnections();
+    await new Promise((r) => s.close(r));
+  }
+  servers = [];
+});
+
+/** A ping server: `answer` decides each request's status (undefined: never answer). */
+async function pingServer(answer: (p: Ping, n: number) => number | undefined = () => 200): Promise<{ url: string; pings: Ping[] }> {
+  const pings: Ping[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      const p: Ping = { path: u.pathname, rid: u.searchParams.get('rid'), body, method: req.method ?? '', auth: req.headers.authorization };
+      pings.push(p);
+      const status = answer(p, pings.length);
+      if (status !== undefined) res.writeHead(status).end(status === 200 ? 'OK' : 'no');
+    });
+  });
+  servers.push(server);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping/abc`, pings };
+}
+
+const errors = (events: Ev[]): string[] => eventsNamed(events, 'error').map((e) => e.message as string);
+
+describe('--ping', () => {
+  it('once: URL/start, then the bare URL on success, one run id for both', async () => {
+    const { url, pings } = await pingServer();
+    const r = await runWarden(['once', '--ping', url, '--job', 'echo hi'], { env });
+    expect(r.code).toBe(0);
+    expect(pings.map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc']);
+    expect(pings[0].rid).toMatch(/^[0-9a-f-]{36}$/);
+    expect(pings[1].rid).toBe(pings[0].rid);
+    expect(pings[1].body).toBe('');
+  });
+
+  it('once: URL/<exit code> on failure, with the failed job\'s output tail as the body', async () => {
+    const { url, pings } = await pingServer();
+    const r = await runWarden(['once', '--ping', url, '--job', 'echo one; echo bad >&2; exit 3'], { env });
+    expect(r.code).toBe(3);
+    expect(pings.map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/3']);
+    expect(pings[1].body).toBe('job 1.1 "echo one; echo bad >&2; exit 3": exited with 3\none\nbad');
+    // A check error is exit 3 as well, with the check's stderr as the body.
+    const c = await runWarden(['once', '--ping', url, '--check', 'echo broken >&2; exit 2', '--job', 'true'], { env });
+    expect(c.code).toBe(3);
+    expect(pings.slice(2).map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/3']);
+    expect(pings[3].body).toBe('check failed (exit 2)\nbroken');
+  });
+
+  it('run: start, then the command\'s own exit code', async () => {
+    const { url, pings } = await pingServer();
+    const r = await runWarden(['run', '--ping', url, '--', 'sh', '-c', 'exit 5'], { env });
+    expect(r.code).toBe(5);
+    expect(pings.map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/5']);
+    const ok = await runWarden(['run', '--ping', `${url}/`, '--', 'true'], { env });
+    expect(ok.code).toBe(0);
+    // The bare URL is the URL as given.
+    expect(pings.slice(2).map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/']);
+  });
+
+  it('watch: each fired tick is a run of its own; idle ticks send nothing, a check error sends /fail', async () => {
+    const { url, pings } = await pingServer();
+    const check = 'case $WARDEN_TICK in 2) exit 1;; 4) echo oops >&2; exit 2;; esac; exit 0';
+    const r = await runWarden(['watch', '--every', '150ms', '--max-runs', '4', '--log', 'json', '--ping', url, '--check', check, '--job', 'echo t$WARDEN_TICK; exit $((WARDEN_TICK == 3 ? 7 : 0))', '--job', 'true'], { env });
+    expect(r.code).toBe(1);
+    expect(errors(parseEvents(r.stdout))).toEqual([]);
+    const byRun = new Map<string | null, string[]>();
+    for (const p of pings) byRun.set(p.rid, [...(byRun.get(p.rid) ?? []), p.path]);
+    const runs = [...byRun.entries()].filter(([rid]) => rid !== null).map(([, paths]) => paths);
+    expect(runs).toHaveLength(2);
+    expect(runs).toContainEqual(['/ping/abc/start', '/ping/abc']);
+    // Two jobs in the tick: no single code speaks for the run.
+    expect(runs).toContainEqual(['/ping/abc/start', '/ping/abc/fail']);
+    expect(pings.find((p) => p.path.endsWith('/fail') && p.rid !== null)?.body).toBe('job 3.1 "echo t$WARDEN_TICK; exit $((WARDEN_TICK == 3 ? 7 : 0))": exited with 7\nt3');
+    expect(byRun.get(null)).toEqual(['/ping/abc/fail']);
+    expect(pings.find((p) => p.rid === null)?.body).toBe('check failed (exit 2)\noops');
+  });
+
+  it('watch with retries: one run, ended by the last attempt; a single failed job pings its own code', async () => {
+    const { url, pings } = await pingServer();
+    const r = await runWarden(['watch', '--every', '1h', '--max-runs', '1', '--retries', '1', '--retry-delay', '50ms', '--ping', url, '--job', 'exit 4'], { env });
+    expect(r.code).toBe(1);
+    expect(pings.map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/4']);
+  });
+
+  it('retries a server error, gives up at once on a refusal; both logged, neither fatal', async () => {
+    const flaky = await pingServer((_p, n) => (n === 1 ? 503 : 200));
+    const r = await runWarden(['once', '--log', 'json', '--ping', flaky.url, '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    expect(flaky.pings.map((p) => p.path)).toEqual(['/ping/abc/start', '/ping/abc/start', '/ping/abc']);
+    expect(errors(parseEvents(r.stdout))).toEqual([]);
+
+    const refusing = await pingServer(() => 404);
+    const n = await runWarden(['once', '--log', 'json', '--ping', refusing.url, '--job', 'true'], { env });
+    expect(n.code).toBe(0);
+    expect(refusing.pings).toHaveLength(2);
+    expect(errors(parseEvents(n.stdout))).toEqual([
+      `--ping: ${refusing.url}/start?rid=${refusing.pings[0].rid} failed after 1 attempt: the server answered HTTP 404`,
+      `--ping: ${refusing.url}?rid=${refusing.pings[0].rid} failed after 1 attempt: the server answered HTTP 404`,
+    ]);
+  });
+
+  it('a server that never answers: each ping times out three times, is logged, and warden exits with the job\'s code', async () => {
+    const silent = await pingServer(() => undefined);
+    const r = await runWarden(['once', '--log', 'json', '--ping', silent.url, '--ping-timeout', '200ms', '--job', 'exit 0'], { env });
+    expect(r.code).toBe(0);
+    expect(silent.pings.map((p) => p.path)).toEqual([...Array(3).fill('/ping/abc/start'), ...Array(3).fill('/ping/abc')]);
+    const messages = errors(parseEvents(r.stdout));
+    expect(messages).toHaveLength(2);
+    for (const m of messages) expect(m).toMatch(/^--ping: .* failed after 3 attempts: no answer within 200ms$/);
+  });
+
+  it('a second signal while the last pings wait stops waiting for them', async () => {
+    const silent = await pingServer(() => undefined);
+    const w = startWarden(['watch', '--every', '1h', '--log', 'json', '--ping', silent.url, '--ping-timeout', '20s', '--job', `touch "${dir}/ran"; sleep 30`], { env });
+    await waitFor('the job and the start ping', () => fs.existsSync(`${dir}/ran`) && silent.pings.length === 1);
+    process.kill(w.pid, 'SIGTERM');
+    await waitFor('stopping', () => eventsNamed(w.events(), 'exit').length === 1);
+    process.kill(w.pid, 'SIGTERM');
+    const r = await w.done;
+    expect(r.code).toBe(143);
+    expect(errors(parseEvents(r.stdout)).every((m) => m.endsWith('abandoned: warden was stopping'))).toBe(true);
+  });
+
+  it('credentials in the URL travel as Basic authorization', async () => {
+    const { url, pings } = await pingServer();
+    const r = await runWarden(['once', '--ping', url.replace('http://', 'http://hc:s%3Acret@'), '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    expect(pings.map((p) => p.auth)).toEqual([`Basic ${Buffer.from('hc:s:cret').toString('base64')}`, `Basic ${Buffer.from('hc:s:cret').toString('base64')}`]);
+  });
+
+  it('an unreachable server: logged without the password in the URL', async () => {
+    const closed = await pingServer();
+    const port = new URL(closed.url).port;
+    servers.pop()?.close();
+    const r = await runWarden(['once', '--log', 'json', '--ping', `http://user:secret@127.0.0.1:${port}/x`, '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    const messages = errors(parseEvents(r.stdout));
+    expect(messages[0]).toMatch(/^--ping: http:\/\/user:\*\*\*@127\.0\.0\.1:\d+\/x\/start\?rid=\S+ failed after 3 attempts: ECONNREFUSED$/);
+    expect(r.stdout + r.stderr).not.toContain('secret');
+  });
+
+  it('bad values: exit 2 with one line, nothing started', async () => {
+    for (const [args, pattern] of [
+      [['--ping', 'ftp://example.com/x'], /--ping: "ftp:\/\/example.com\/x" is not an http\(s\) URL/],
+      [['--ping', 'hc-ping.com/abc'], /--ping: "hc-ping.com\/abc" is not an http\(s\) URL/],
+      [['--ping', 'http://x/', '--ping-timeout', 'soon'], /--ping-timeout: "soon" is not a duration/],
+      [['--ping', 'http://x/', '--detach', '--log-file', `${dir}/l`], /--ping cannot be used with --detach/],
+    ] as const) {
+      const r = await runWarden(['once', ...args, '--job', `touch "${dir}/ran"`], { env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+  });
+});
