@@ -107,6 +107,9 @@ function configValue(def: OptionDef, raw: unknown, where: string): Parsed {
       if (typeof raw === 'boolean') return { value: raw };
       if (typeof raw === 'string' && def.choices?.includes(raw)) return { value: raw };
       return { error: msg.wrongType(where, `true, false or one of ${(def.choices ?? []).map((c) => JSON.stringify(c)).join(', ')}`) };
+    case 'address':
+      // A port alone may be written as a number: "metrics": 9464.
+      return parseText(def, typeof raw === 'number' ? String(raw) : typeof raw === 'string' ? raw : '', where);
     case 'texts':
       if (typeof raw === 'string') return parseText(def, raw, where);
       if (Array.isArray(raw) && raw.length > 0 && raw.every((r) => typeof r === 'string' && r.trim() !== '')) return { value: raw as string[] };

@@ -113,6 +113,11 @@ export const msg = {
     `check ${outcome === 'timeout' ? 'timed out' : `failed (exit ${exitCode ?? '?'})`}${stderr ? `\n${stderr}` : ''}`,
   pingSkipped: (reason: string, command: string): string => `job ${quote(command)} skipped: ${reason}`,
   pingUnfinished: (): string => 'warden stopped before this run finished',
+  metricsCannotListen: (where: string, why: string): string => `--metrics: cannot listen on ${where}: ${why}`,
+  portBusy: (): string => 'the port is in use by another process; choose another with --metrics HOST:PORT',
+  portDenied: (): string => 'permission denied (ports below 1024 need privileges)',
+  noSuchLocalAddress: (): string => 'no such address on this machine',
+  metricsNotFound: (): string => 'warden serves its metrics at /metrics\n',
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log

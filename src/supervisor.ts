@@ -235,6 +235,11 @@ export class Supervisor {
     this.idle?.();
   }
 
+  /** Triggers waiting in this process's queue for a slot. */
+  get queued(): number {
+    return this.admission.queued;
+  }
+
   /** For the status line: live and queued counts. */
   describe(): string {
     const parts = [`live ${this.runner.live}/${finite(this.pool.maxLive) ?? 'unlimited'}`];

@@ -7,6 +7,8 @@ import type { Schedule, Settings } from '../settings.js';
 import { Supervisor } from '../supervisor.js';
 import { EXIT, UsageError } from '../exit.js';
 import { watchExitCode } from '../exit-status.js';
+import { liveSlots } from '../pool/live-slots.js';
+import type { RunningMetrics } from '../metrics/start-metrics.js';
 import { attachNotifiers } from '../notify/notifiers.js';
 import { handleSignals } from '../shutdown.js';
 import { startEvent, openReporter, openCommandPool } from './common.js';
@@ -19,13 +21,23 @@ export async function watchCommand(settings: Settings): Promise<number> {
     if (problem !== undefined) throw new UsageError(msg.notCron('--cron', schedule.expr, problem));
   }
   const checkTimeoutMs = settings.checkTimeoutMs ?? (schedule.kind === 'every' ? schedule.ms : cronIntervalMs(schedule.expr, schedule.tz));
-  return supervise({ ...settings, checkTimeoutMs }, schedule);
+  // Listening comes first: a busy port is a usage error with nothing started.
+  const served = settings.metrics && (await (await import('../metrics/start-metrics.js')).startMetrics(settings.metrics, settings.pool, settings.maxLive));
+  try {
+    return await supervise({ ...settings, checkTimeoutMs }, schedule, served || undefined);
+  } finally {
+    if (served) await served.server.close();
+  }
 }
 
-async function supervise(settings: Settings, schedule: Schedule): Promise<number> {
+async function supervise(settings: Settings, schedule: Schedule, served: RunningMetrics | undefined): Promise<number> {
   const reporter = await openReporter(settings, settings.log, 1);
   const pool = await openCommandPool(settings, reporter);
   const supervisor = new Supervisor(settings, pool, reporter);
+  if (served) {
+    served.metrics.probe = { queued: () => supervisor.queued, poolLive: () => liveSlots(pool) };
+    reporter.listen(served.metrics.hear);
+  }
 
   const election = settings.redis ? (await import('../pool/redis/election.js')).settingsElection(settings, pool) : undefined;
   if (election) supervisor.election = election;

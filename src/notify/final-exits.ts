@@ -1,8 +1,9 @@
 // Which exit is a job's last: a failed attempt followed by a retry is not, so notifications
 // count a job with retries as one. Read from the event stream alone: the supervisor logs
 // `retry` in the same turn as the `exit` it follows, and a signal that stops warden cancels
-// every retry not yet started (those failures become final then).
-import type { ExitRecord, Stamped } from '../events.js';
+// every retry not yet started (those failures become final then), and a retry that admission
+// turns away is logged as a `skip` of the job's tick and command.
+import type { Event, ExitRecord, Stamped } from '../events.js';
 import type { Signal } from '../exit.js';
 
 export type Stopping = 'none' | 'draining' | 'terminating';
@@ -13,6 +14,15 @@ export interface FinalExit {
   stopping: Stopping;
 }
 
+type Skip = Extract<Event, { event: 'skip' }>;
+
+export interface FinalListener {
+  /** A job's last exit. */
+  final(exit: FinalExit): void;
+  /** A trigger's job skipped by admission (not a retry: that ends in `final`). */
+  skipped(skip: Skip): void;
+}
+
 export class FinalExits {
   private state: Stopping = 'none';
   /** Failed attempts whose exit was just logged: final unless a retry follows in this turn. */
@@ -21,7 +31,7 @@ export class FinalExits {
   /** Failed attempts waiting for their retry to start. */
   private readonly pending = new Map<string, ExitRecord>();
 
-  constructor(private readonly onFinal: (exit: FinalExit) => void) {}
+  constructor(private readonly listener: FinalListener) {}
 
   get stopping(): Stopping {
     return this.state;
@@ -31,6 +41,18 @@ export class FinalExits {
     if (e.event === 'retry') this.retried.add(e.jobId);
     else if (e.event === 'spawn') this.pending.delete(e.jobId);
     else if (e.event === 'exit') this.exit(e);
+    else if (e.event === 'skip' && e.command !== undefined) this.skip(e);
+  }
+
+  private skip(e: Skip): void {
+    for (const [jobId, record] of this.pending) {
+      if (record.tick === e.tick && record.command === e.command) {
+        this.pending.delete(jobId);
+        this.listener.final({ record, stopping: this.state });
+        return;
+      }
+    }
+    this.listener.skipped(e);
   }
 
   /** SIGINT drains (a second one terminates); SIGTERM and SIGHUP terminate. */
@@ -39,7 +61,7 @@ export class FinalExits {
     // The supervisor drops every retry not yet started: their last failure was final.
     for (const [jobId, record] of this.pending) {
       this.pending.delete(jobId);
-      this.onFinal({ record, stopping: this.state });
+      this.listener.final({ record, stopping: this.state });
     }
   }
 
@@ -47,7 +69,7 @@ export class FinalExits {
     const { jobId } = e;
     this.pending.delete(jobId);
     if (e.outcome === 'ok') {
-      this.onFinal({ record: e, stopping: this.state });
+      this.listener.final({ record: e, stopping: this.state });
       return;
     }
     const first = this.undecided.size === 0;
@@ -58,7 +80,7 @@ export class FinalExits {
   private decide(): void {
     for (const [jobId, record] of this.undecided) {
       if (this.retried.delete(jobId) && this.state === 'none') this.pending.set(jobId, record);
-      else this.onFinal({ record, stopping: this.state });
+      else this.listener.final({ record, stopping: this.state });
     }
     this.undecided.clear();
   }

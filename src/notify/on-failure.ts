@@ -22,7 +22,7 @@ export interface OnFailureOptions {
 }
 
 export class OnFailure {
-  private readonly exits = new FinalExits((exit) => this.final(exit));
+  private readonly exits = new FinalExits({ final: (exit) => this.final(exit), skipped: () => undefined });
   private readonly queue: ExitRecord[] = [];
   private readonly running = new Set<HookProcess>();
   private idle: (() => void) | undefined;

@@ -36,7 +36,7 @@ interface Run {
 }
 
 export class Pinger {
-  private readonly exits = new FinalExits((exit) => this.final(exit));
+  private readonly exits = new FinalExits({ final: (exit) => this.final(exit), skipped: (skip) => this.settle(skip.tick, msg.pingSkipped(skip.reason, skip.command ?? ''), null) });
   private readonly abort = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
   /** watch: the open runs by tick; once and run: the one run, under tick 0. */
@@ -64,9 +64,6 @@ export class Pinger {
           if (this.watching) this.send(undefined, 'fail', text);
           else this.runs.get(0)?.failures.push(text);
         } else if (this.watching && e.outcome === 'fired' && e.triggers > 0) this.open(e.tick, e.triggers * this.options.jobsPerTrigger);
-        break;
-      case 'skip':
-        if (e.command !== undefined) this.settle(e.tick, msg.pingSkipped(e.reason, e.command), null);
         break;
       case 'wait':
       case 'spawn':
