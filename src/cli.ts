@@ -134,6 +134,9 @@ export function parseArgs(argv: string[], write: { out: (s: string) => void; err
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // SIGUSR1 asks for the log file to be reopened (nginx's convention). Node's own answer to it
+  // is to open a debugger port that any local user could connect to: never that.
+  process.on('SIGUSR1', () => undefined);
   // Synchronous and EPIPE-proof: `warden --help | head` must not crash.
   const out = new Sink(1, 'stdout', () => undefined);
   const err = new Sink(2, 'stderr', () => undefined);

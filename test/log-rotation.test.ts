@@ -141,6 +141,20 @@ describe('--log-file rotation', () => {
   });
 });
 
+describe('SIGUSR1', () => {
+  it('without --log-file it is ignored: no debugger port opens, warden runs on', async () => {
+    const w = startWarden(['watch', '--every', '50ms', '--log', 'json', '--job', 'true'], { env });
+    await waitFor('a job', () => eventsNamed(w.events(), 'exit').length > 0);
+    process.kill(w.pid, 'SIGUSR1');
+    const seen = w.events().length;
+    await waitFor('more jobs after the signal', () => eventsNamed(w.events(), 'exit').length > seen + 2);
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).not.toMatch(/Debugger/);
+  });
+});
+
 describe('--log-file at start-up', () => {
   it('refuses a symlink or a FIFO at the path: exit 2, one line, nothing started', async () => {
     fs.symlinkSync(path.join(dir, 'elsewhere'), log);
