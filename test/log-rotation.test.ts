@@ -155,20 +155,24 @@ describe('SIGUSR1', () => {
   });
 });
 
-describe('--log-file at start-up', () => {
-  it('refuses a symlink or a FIFO at the path: exit 2, one line, nothing started', async () => {
-    fs.symlinkSync(path.join(dir, 'elsewhere'), log);
-    const r = await runWarden(['once', '--log-file', log, '--job', `touch "${dir}/ran"`], { env });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^warden: --log-file: cannot write .*: is a symbolic link/);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    fs.unlinkSync(log);
-    mkfifo(log);
-    const f = await runWarden(['once', '--log-file', log, '--job', `touch "${dir}/ran"`], { env });
-    expect(f.code).toBe(2);
-    expect(f.stderr).toMatch(/--log-file: cannot write .*: not a regular file/);
-    expect(fs.existsSync(path.join(dir, 'elsewhere'))).toBe(false);
-    expect(fs.existsSync(path.join(dir, 'ran'))).toBe(false);
+describe('--log-file the user named', () => {
+  it('a symlink given at start is the user\'s own: followed again when its target is rotated', async () => {
+    const real = path.join(dir, 'real.jsonl');
+    fs.symlinkSync(real, log);
+    const w = startWarden(['watch', '--every', '50ms', '--log-file', log, '--job', 'true'], { env });
+    await waitFor('events', () => eventsNamed(wholeLinesLoose(real), 'exit').length >= 3);
+    fs.renameSync(real, `${real}.1`);
+    await waitFor('the target recreated through the link', () => eventsNamed(wholeLinesLoose(real), 'exit').length >= 3, 5000);
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).not.toMatch(/cannot reopen/);
+    expectComplete([...wholeLines(`${real}.1`), ...wholeLines(real)]);
+  });
+
+  it('a device is written as before and never rotated', async () => {
+    const r = await runWarden(['once', '--log-file', '/dev/null', '--job', 'true'], { env });
+    expect(r.code).toBe(0);
   });
 });
 

@@ -9,7 +9,7 @@ import { UnsafePathError } from '../pool/safe-fs.js';
 import { checkStateDir, ensureStateDir } from '../pool/state-dir.js';
 import { finite } from '../pool/pool.js';
 import type { Pool } from '../pool/pool.js';
-import { describeOpenError, openLogFile } from '../report/log-file.js';
+import { openLogFile } from '../report/log-file.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';
 import type { Settings } from '../settings.js';
@@ -45,7 +45,7 @@ export async function openReporter(settings: Settings, display: Display, display
     try {
       logFd = openLogFile(settings.logFile);
     } catch (err) {
-      throw new UsageError(msg.logFileUnusable(settings.logFile, describeOpenError(err)));
+      throw new UsageError(msg.logFileUnusable(settings.logFile, describeFsError(err)));
     }
   }
   if (settings.output) {

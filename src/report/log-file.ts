@@ -9,15 +9,21 @@ import { Sink } from './sink.js';
 export const ROTATION_CHECK_MS = 500;
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
-// O_NOFOLLOW: a symlink planted where the rotated file was is never written through.
-// O_NONBLOCK: a FIFO planted there makes the open fail instead of hanging the supervisor.
-const FLAGS = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK;
 
-/** Open the log file for appending; throws a readable reason when it is not a plain file. */
-export function openLogFile(file: string, mode = 0o644): number {
-  const fd = fs.openSync(file, FLAGS, mode);
-  const stat = fs.fstatSync(fd);
-  if (!stat.isFile()) {
+/** Open the log file named on the command line (any file the user chose: a device, a FIFO). */
+export function openLogFile(file: string): number {
+  return fs.openSync(file, 'a', 0o644);
+}
+
+/**
+ * Reopen after a rotation, when the path may have been replaced by anyone: O_NOFOLLOW, so a
+ * symlink planted there is never written through (unless the user's own path was one);
+ * O_NONBLOCK, so a planted FIFO fails the open instead of hanging the supervisor; and only a
+ * regular file is taken.
+ */
+function reopenLogFile(file: string, followLinks: boolean): number {
+  const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW), 0o644);
+  if (!fs.fstatSync(fd).isFile()) {
     fs.closeSync(fd);
     throw new Error(msg.notRegularFile());
   }
@@ -30,7 +36,9 @@ export class LogFile {
   private ino: number;
   private dev: number;
   private size: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
+  /** The path given was a symlink: the user's choice, followed again at a reopen. */
+  private readonly followLinks: boolean;
   private readonly onSignal = (): void => this.check();
   private closed = false;
   /** Why the last reopen failed: reported once, not at every check. */
@@ -50,6 +58,9 @@ export class LogFile {
     this.dev = stat.dev;
     this.size = stat.size;
     this.sink = new Sink(fd, path, onError);
+    this.followLinks = isSymlink(path);
+    // Only a regular file is rotated: a terminal, /dev/null or a FIFO stays as it is.
+    if (!stat.isFile()) return;
     this.timer = setInterval(() => this.check(), ROTATION_CHECK_MS).unref();
     // nginx's convention: a rotation script sends SIGUSR1 to have the log reopened at once.
     process.on('SIGUSR1', this.onSignal);
@@ -79,7 +90,7 @@ export class LogFile {
   private reopen(): void {
     let fd: number;
     try {
-      fd = openLogFile(this.path);
+      fd = reopenLogFile(this.path, this.followLinks);
     } catch (err) {
       // Keep writing where we were: a line in the rotated file beats a line lost.
       const why = describeOpenError(err);
@@ -101,18 +112,26 @@ export class LogFile {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.timer);
+    if (this.timer) clearInterval(this.timer);
     process.off('SIGUSR1', this.onSignal);
     closeQuietly(this.fd);
   }
 }
 
 /** Why the log file could not be opened, in words: a symlink or a FIFO planted at the path. */
-export function describeOpenError(err: unknown): string {
+function describeOpenError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'ELOOP') return msg.isSymlink();
   if (code === 'ENXIO') return msg.notRegularFile();
   return describeFsError(err);
+}
+
+function isSymlink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }
 
 function closeQuietly(fd: number): void {
