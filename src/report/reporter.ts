@@ -28,7 +28,7 @@ export type Listener = (event: Stamped) => void;
 
 export interface Reporter {
   emit: Emit;
-  /** Hear every event after it has been written; listeners emit only asynchronously. */
+  /** Hear every event after it has been written (an event a listener emits is written at once). */
   listen(listener: Listener): void;
   /** Whether job output is shown at all (not with --quiet, nor for `run`'s own display). */
   readonly showsOutput: boolean;
