@@ -30,6 +30,7 @@ const EXAMPLES: Record<CommandName, string[]> = {
     "warden watch --every 1m --job './mail-vip.sh' --job './mail-rest.sh' --delay 10m --log json --log-file /var/log/warden.jsonl",
     "warden watch --cron '30 2 * * *' --tz Europe/Berlin --job './nightly.sh'",
     'warden watch --config stock.json --quiet',
+    "warden watch --every 5m --job './sync.sh' --on-failure './alert.sh' --ping https://hc-ping.com/<uuid> --metrics 127.0.0.1:9464",
   ],
   once: [
     "*/5 * * * * warden once --check './in-stock.sh' --job './mail.sh' --pool mail --max-live 2 --quiet",

@@ -72,7 +72,7 @@ export const OPTIONS: readonly OptionDef[] = [
   { key: 'jitter', flag: '--jitter', value: 'DUR', kind: 'duration', commands: SCHEDULED, help: 'random extra delay of up to DUR before each check (default 0)' },
   { key: 'maxRuns', flag: '--max-runs', value: 'N', kind: 'positive', commands: SCHEDULED, help: 'stop after N ticks, then wait for the jobs' },
   { key: 'log', flag: '--log', value: 'FORMAT', kind: 'choice', choices: ['pretty', 'json'], commands: POOLED, help: 'pretty (colour on a terminal; NO_COLOR, FORCE_COLOR) or json (one object per line) (default pretty)' },
-  { key: 'logFile', flag: '--log-file', value: 'PATH', kind: 'text', commands: POOLED, help: 'also append every event to PATH as JSON lines' },
+  { key: 'logFile', flag: '--log-file', value: 'PATH', kind: 'text', commands: POOLED, help: 'also append every event to PATH as JSON lines; reopened when rotated (renamed or truncated away, or on SIGUSR1)' },
   { key: 'quiet', flag: '--quiet', kind: 'boolean', commands: POOLED, help: 'show only what is wrong (check errors, failed or killed jobs, skips)' },
   { key: 'output', flag: '--output', value: 'DIR', kind: 'text', commands: SCHEDULED, help: "write each job's output to DIR/<job-id>.log instead of the terminal" },
   { key: 'stateDir', flag: '--state-dir', value: 'DIR', kind: 'text', commands: ['watch', 'once', 'run', 'status'], help: 'where pools live; processes share a pool only with the same state dir (default /tmp/warden-UID, the same for every session of this user)' },
