@@ -75,14 +75,15 @@ describe('--on-failure', () => {
 
   it('its own failure, timeout or absence is an error event; the supervisor goes on', async () => {
     const trapped = `trap '' TERM; echo $$ > "${dir}/hook-pid"; echo going slow; sleep 30`;
-    const r = await runWarden(['watch', '--every', '100ms', '--max-runs', '3', '--log', 'json', '--on-failure-timeout', '300ms', '--kill-after', '200ms', '--on-failure', `case $WARDEN_JOB_ID in 1.1) echo nope; exit 5;; 2.1) ${trapped};; *) /nonexistent/hook;; esac`, '--job', 'exit 1'], { env });
+    const hook = `case $WARDEN_JOB_ID in 1.1) echo nope; exit 5;; 1.2) ${trapped};; *) /nonexistent/hook;; esac`;
+    const r = await runWarden(['once', '--max-live', '3', '--log', 'json', '--on-failure-timeout', '300ms', '--kill-after', '200ms', '--on-failure', hook, '--job', 'exit 1', '--job', 'exit 1', '--job', 'exit 1'], { env });
     expect(r.code).toBe(1);
     const events = parseEvents(r.stdout);
     expect(eventsNamed(events, 'exit')).toHaveLength(3);
     const messages = errors(events);
     expect(messages).toContain('--on-failure for job 1.1 exited with 5: nope');
-    expect(messages).toContain('--on-failure for job 2.1 timed out after 300ms and was terminated: going slow');
-    expect(messages.some((m) => /^--on-failure for job 3\.1 exited with 127: .*nonexistent/.test(m))).toBe(true);
+    expect(messages).toContain('--on-failure for job 1.2 timed out after 300ms and was terminated: going slow');
+    expect(messages.some((m) => /^--on-failure for job 1\.3 exited with 127: .*nonexistent/.test(m))).toBe(true);
     // The stubborn hook (TERM ignored) was killed with its group, not left behind.
     expect(alive(Number(readText(`${dir}/hook-pid`)))).toBe(false);
     expect(eventsNamed(events, 'stop')).toHaveLength(1);
