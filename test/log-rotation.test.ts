@@ -33,7 +33,8 @@ function openInode(pid: number): number | undefined {
   for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
     try {
       const target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-      if (target.startsWith(dir)) return fs.statSync(`/proc/${pid}/fd/${fd}`).ino;
+      // The log file, or what it was renamed to (the state dir's files are open too).
+      if (target.startsWith(log)) return fs.statSync(`/proc/${pid}/fd/${fd}`).ino;
     } catch {
       // Closed meanwhile.
     }
