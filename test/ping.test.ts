@@ -92,14 +92,15 @@ describe('--ping', () => {
     // (their number goes to the jobs), the 2nd is idle, the 4th errs, later ones are idle.
     const check = `n=$(( $(cat "${dir}/checks" 2>/dev/null || echo 0) + 1 )); echo $n > "${dir}/checks"; case $n in 1|3) echo $n;; 4) echo oops >&2; exit 2;; *) exit 1;; esac`;
     const job = 'echo c$WARDEN_CHECK_OUTPUT; exit $((WARDEN_CHECK_OUTPUT == 3 ? 7 : 0))';
-    const w = startWarden(['watch', '--every', '100ms', '--log', 'json', '--ping', url, '--check', check, '--job', job, '--job', 'true'], { env });
+    // A check slower than the interval (a loaded machine) must not time out: that is a ping too.
+    const w = startWarden(['watch', '--every', '100ms', '--check-timeout', '10s', '--log', 'json', '--ping', url, '--check', check, '--job', job, '--job', 'true'], { env });
     await waitFor('five pings', () => pings.length >= 5);
     await waitFor('a later idle check', () => Number(readText(`${dir}/checks`)) >= 6);
     process.kill(w.pid, 'SIGINT');
     const r = await w.done;
     expect(r.code).toBe(130);
     expect(errors(parseEvents(r.stdout))).toEqual([]);
-    expect(pings).toHaveLength(5);
+    expect(pings.length, JSON.stringify(pings.map((p) => [p.path, p.rid, p.body]))).toBe(5);
     const byRun = new Map<string | null, string[]>();
     for (const p of pings) byRun.set(p.rid, [...(byRun.get(p.rid) ?? []), p.path]);
     const runs = [...byRun.entries()].filter(([rid]) => rid !== null).map(([, paths]) => paths);

@@ -16,6 +16,7 @@ export const PING_ATTEMPTS = 3;
 const RETRY_BASE_MS = 500;
 /** Healthchecks keeps 100 KB of a body; the tails of a few jobs fit well under this. */
 const MAX_BODY_BYTES = 16 * 1024;
+const ENDED_KEPT = 1024;
 
 export interface PingOptions {
   url: string;
@@ -41,6 +42,11 @@ export class Pinger {
   private readonly inflight = new Set<Promise<void>>();
   /** watch: the open runs by tick; once and run: the one run, under tick 0. */
   private readonly runs = new Map<number, Run>();
+  /**
+   * The last ticks whose run has ended: an event that comes late (a `wait` is logged after its
+   * queueing) never opens a run again. Bounded: a watch runs for weeks.
+   */
+  private readonly ended = new Set<number>();
   private finishing = false;
 
   constructor(
@@ -68,7 +74,7 @@ export class Pinger {
       case 'wait':
       case 'spawn':
         // Without --check no event marks the tick firing: its first job does.
-        if (this.watching && !this.runs.has(e.tick)) this.open(e.tick, this.options.jobsPerTrigger);
+        if (this.watching && !this.runs.has(e.tick) && !this.ended.has(e.tick)) this.open(e.tick, this.options.jobsPerTrigger);
         break;
       default:
         break;
@@ -112,7 +118,7 @@ export class Pinger {
 
   private settle(tick: number, failure: string | undefined, code: number | null): void {
     const key = this.watching ? tick : 0;
-    if (this.watching && !this.runs.has(key)) this.open(key, this.options.jobsPerTrigger);
+    if (this.watching && !this.runs.has(key) && !this.ended.has(key)) this.open(key, this.options.jobsPerTrigger);
     const run = this.runs.get(key);
     if (!run) return;
     run.settled++;
@@ -122,6 +128,8 @@ export class Pinger {
     }
     if (this.watching && run.settled >= run.expected) {
       this.runs.delete(key);
+      this.ended.add(key);
+      if (this.ended.size > ENDED_KEPT) this.ended.delete(this.ended.values().next().value ?? key);
       this.end(run, null);
     }
   }
