@@ -150,7 +150,7 @@ describe('watch --metrics', () => {
     const m = await waitFor('three queued', async () => {
       const s = await scrape(port).catch(() => undefined);
       return s?.get('warden_queue_length') === 3 && s;
-    });
+    }, 40_000);
     expect(m.get('warden_live_jobs')).toBe(1);
     expect(m.get('warden_pool_live_slots')).toBe(1);
     expect(m.get('warden_jobs_started_total')).toBe(1);

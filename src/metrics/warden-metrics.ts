@@ -17,7 +17,7 @@ const CHECK_BUCKETS = [0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 // Labels known in advance start at zero, so a rate() over them works from the first scrape.
 const EXIT_OUTCOMES: ExitOutcome[] = ['ok', 'failed', 'timeout', 'killed'];
 const CHECK_OUTCOMES: CheckOutcome[] = ['fired', 'idle', 'error', 'timeout'];
-const SKIP_REASONS: SkipReason[] = ['pool-full', 'queue-full', 'overrun', 'wait-timeout'];
+const SKIP_REASONS: SkipReason[] = ['pool-full', 'queue-full', 'overrun', 'wait-timeout', 'unchanged', 'duplicate', 'too-late'];
 
 export class WardenMetrics {
   readonly registry = new Registry();

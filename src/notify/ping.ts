@@ -4,7 +4,7 @@
 // the body. Each ping is bounded by a timeout and retried; a failed ping is an `error` event.
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ExitRecord, Mode, Stamped } from '../events.js';
+import type { Event, ExitRecord, Mode, Stamped } from '../events.js';
 import type { Signal } from '../exit.js';
 import { VERSION } from '../exit.js';
 import { msg } from '../messages.js';
@@ -37,7 +37,9 @@ interface Run {
 }
 
 export class Pinger {
-  private readonly exits = new FinalExits({ final: (exit) => this.final(exit), skipped: (skip) => this.settle(skip.tick, msg.pingSkipped(skip.reason, skip.command ?? ''), null) });
+  private readonly exits = new FinalExits({ final: (exit) => this.final(exit), skipped: (skip) => this.skipped(skip) });
+  /** Jobs resumed from the spool: their runs began in another process. */
+  private readonly foreign = new Set<string>();
   private readonly abort = new AbortController();
   private readonly inflight = new Set<Promise<void>>();
   /** watch: the open runs by tick; once and run: the one run, under tick 0. */
@@ -71,10 +73,12 @@ export class Pinger {
           else this.runs.get(0)?.failures.push(text);
         } else if (this.watching && e.outcome === 'fired' && e.triggers > 0) this.open(e.tick, e.triggers * this.options.jobsPerTrigger);
         break;
-      case 'wait':
+      case 'resume':
+        this.foreign.add(e.jobId);
+        break;
       case 'spawn':
         // Without --check no event marks the tick firing: its first job does.
-        if (this.watching && !this.runs.has(e.tick) && !this.ended.has(e.tick)) this.open(e.tick, this.options.jobsPerTrigger);
+        if (this.watching && !this.foreign.has(e.jobId) && !this.runs.has(e.tick) && !this.ended.has(e.tick)) this.open(e.tick, this.options.jobsPerTrigger);
         break;
       default:
         break;
@@ -112,7 +116,16 @@ export class Pinger {
     this.send(run, 'start');
   }
 
+  private skipped(skip: Extract<Event, { event: 'skip' }>): void {
+    // A spooled job dropped as too late belongs to a run of the process that spooled it.
+    if (skip.reason === 'too-late') return;
+    // --on-change and --unique doing their job is no failure.
+    const benign = skip.reason === 'unchanged' || skip.reason === 'duplicate';
+    this.settle(skip.tick, benign ? undefined : msg.pingSkipped(skip.reason, skip.command ?? ''), null);
+  }
+
   private final({ record }: FinalExit): void {
+    if (this.foreign.delete(record.jobId)) return;
     this.settle(this.watching ? record.tick : 0, record.outcome === 'ok' ? undefined : describeFailure(record), record.exitCode);
   }
 
