@@ -17,6 +17,8 @@ import { freeChannel, poolKeys, REASSERT, RELEASE, RENEW } from './scripts.js';
 const IDLE_MS = 10_000;
 const MIN_TICK_MS = 50;
 const LATE_RELEASE_MS = 1000;
+// A lease whose length the keeper never learnt (freed before its grant arrived): SPEC's default.
+const DEFAULT_LEASE_MS = 30_000;
 
 interface Lease {
   id: string;
@@ -51,8 +53,12 @@ class Keeper {
   readonly done: Promise<void>;
   private finish: () => void = () => undefined;
   private readonly leases = new Map<string, Lease>();
-  /** Leases whose socket freed while the server was away: released once it is back. */
-  private readonly unreleased = new Map<string, string>();
+  /**
+   * Leases whose socket freed while the server was away: released once it is back, or
+   * forgotten once their lease has lapsed by itself (a server that never returns must not keep
+   * the keeper alive for ever).
+   */
+  private readonly unreleased = new Map<string, { pool: string; until: number }>();
   private readonly conns = new Set<net.Socket>();
   private redis: Connection | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -77,7 +83,9 @@ class Keeper {
       this.schedule();
     });
     const idle = setInterval(() => {
-      if (this.leases.size || this.conns.size || this.unreleased.size) this.idleSince = performance.now();
+      const now = performance.now();
+      for (const [id, u] of this.unreleased) if (now > u.until) this.unreleased.delete(id);
+      if (this.leases.size || this.conns.size || this.unreleased.size) this.idleSince = now;
       else if (performance.now() - this.idleSince > IDLE_MS) {
         clearInterval(idle);
         this.stop();
@@ -122,19 +130,20 @@ class Keeper {
   /** The lease's socket is free: its job and everything that inherited it are gone. */
   private freed(lease: Lease): void {
     this.leases.delete(lease.id);
-    void this.release(lease.id, lease.pool);
+    const lapse = lease.grant?.leaseMs ?? DEFAULT_LEASE_MS;
+    void this.release(lease.id, lease.pool, lapse);
     // A warden killed just after asking may have its request still on the way to the server,
     // behind our release: a second release a moment later catches that grant or place in line.
-    setTimeout(() => void this.release(lease.id, lease.pool), LATE_RELEASE_MS);
+    setTimeout(() => void this.release(lease.id, lease.pool, lapse), LATE_RELEASE_MS);
   }
 
-  private async release(id: string, pool: string): Promise<void> {
+  private async release(id: string, pool: string, lapseMs: number): Promise<void> {
     try {
       if (!this.redis) throw new UnreachableError('not connected yet');
       await this.redis.script(RELEASE, poolKeys(pool), [id, freeChannel(pool)]);
       this.unreleased.delete(id);
     } catch {
-      this.unreleased.set(id, pool);
+      if (!this.unreleased.has(id)) this.unreleased.set(id, { pool, until: performance.now() + lapseMs });
     }
   }
 
@@ -155,7 +164,7 @@ class Keeper {
   }
 
   private async renewAll(): Promise<void> {
-    for (const [id, pool] of [...this.unreleased]) await this.release(id, pool);
+    for (const [id, u] of [...this.unreleased]) await this.release(id, u.pool, 0);
     const now = performance.now();
     const held = [...this.leases.values()].filter((l) => l.grant && !l.lost);
     if (!this.redis?.ready) {
