@@ -147,7 +147,10 @@ describe('the summary of a real watch run', () => {
     const row = (start: string): string[] => (r.stdout.split('\n').find((l) => l.startsWith(`${start}  `)) ?? '').split(/\s{2,}/);
     const failed = summary.jobs.find((j) => j.command === JOBS.failed) as JobSummary;
     // job, runs, ok, failed, timeout, killed, unfinished, retries, p50, p95, max
-    expect(row(JOBS.failed).slice(0, 8)).toEqual([JOBS.failed, String(failed.runs), '0', String(failed.runs), '0', '0', '0', String(failed.retries)]);
+    // The figures the JSON summary gave (checked against the log above): a loaded machine can
+    // turn a failing run into a timeout, so the outcomes are not fixed in advance.
+    const n = (outcome: string): string => String(failed.outcomes[outcome] ?? 0);
+    expect(row(JOBS.failed).slice(0, 8)).toEqual([JOBS.failed, String(failed.runs), n('ok'), n('failed'), n('timeout'), n('killed'), String(failed.unfinished), String(failed.retries)]);
     const pool = row('default');
     // The peak is whatever the run reached (the JSON test checks it against the events).
     expect(pool.slice(0, 3)).toEqual(['default', '2', String(summary.pools[0].peakLive)]);

@@ -48,7 +48,8 @@ describe('detached jobs', () => {
     const w = f.start(['once', '--detach', '--pool', 'dk', '--max-live', '1', '--log-file', f.logFile,
       '--job', f.job(`while [ ! -e ${release} ]; do sleep 0.01; done`)], { settleMs: 15_000 });
     await waitFor(() => readLedger(f.ledger).some((e) => e.kind === 'start'), 10_000, 'the detached job to start');
-    const runner = readLogFile(f.logFile).events.find((e) => e.event === 'spawn')?.pid;
+    // The job can write its ledger line before the runner has logged its spawn: wait for it.
+    const runner = await waitFor(() => readLogFile(f.logFile).events.find((e) => e.event === 'spawn')?.pid, 10_000, 'the spawn event naming the runner');
     expect(runner, 'the spawn event names the runner').toBeDefined();
     process.kill(runner!, 'SIGKILL');
     await waitFor(() => !isAlive(runner!), 5000, 'the runner to die');
