@@ -36,11 +36,14 @@ for (let i = 0; i < 4; i++) {
 }
 report({ ready: true });
 const seen = new Set();
+let passes = 0;
 for (;;) {
   for (const m of fs.readFileSync('/proc/net/unix', 'latin1').matchAll(/@(warden:[^@\s]+)/g)) {
     if (!held.has(m[1]) && !seen.has(m[1])) { seen.add(m[1]); report({ seen: m[1] }); }
   }
   for (const name of seen) if (!held.has(name) && (await bind(name))) report({ squatted: name });
+  fs.writeFileSync(out + '.passes.tmp', String(++passes));
+  fs.renameSync(out + '.passes.tmp', out + '.passes');
   await new Promise((r) => setTimeout(r, 5));
 }
 `;
@@ -75,9 +78,16 @@ describe('a squatter watching /proc/net/unix, against a socket pool', () => {
     try {
       await waitFor('the squatter to bind every name it can predict', () => reports(out).some((r) => r.ready));
       // Nothing it could predict is a slot: the second slot is still ours.
-      const second = await runWarden([...args, '--overflow', 'skip', '--', 'sh', '-c', 'echo $WARDEN_SLOT'], { env });
-      expect(second.code, second.stderr).toBe(0);
-      expect(second.stdout.trim()).toBe('1');
+      // The second job holds its slot until the squatter has read /proc/net/unix twice since it
+      // began: a squatter polling every 5 ms could otherwise miss a job that ends at once.
+      const passes = (): number => Number(readText(`${out}.passes`) || 0);
+      const second = startWarden([...args, '--overflow', 'skip', '--', `echo $WARDEN_SLOT > "${dir}/second-slot"; while [ ! -f "${dir}/release-second" ]; do sleep 0.02; done`], { env });
+      await waitFor('the second job', () => readText(`${dir}/second-slot`).trim());
+      expect(readText(`${dir}/second-slot`).trim()).toBe('1');
+      const since = passes();
+      await waitFor('the squatter to look while the second slot is bound', () => passes() >= since + 2, 10_000);
+      fs.writeFileSync(`${dir}/release-second`, '');
+      expect((await second.done).code).toBe(0);
       // It saw slot 1 bound while that job ran, and takes it once free.
       await waitFor('the squatter to take the slot it saw', () => reports(out).some((r) => r.squatted), 10_000);
       expect((await runWarden([...args, '--overflow', 'skip', '--', 'true'], { env })).code, 'the slot it took is denied to us').toBe(75);
