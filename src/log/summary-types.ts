@@ -42,9 +42,8 @@ export interface Summary {
 }
 
 /** What the timeline needs of each job: handed over as the job ends (or at the end of the log). */
-export interface JobSpan {
-  pool: PoolTracker;
-  slot: number;
+/** What the log tells of one run of a job: the summariser's span and the timeline's bar. */
+export interface JobRun {
   /** Since when its slot was held for a --delay before the start (null: no delay). */
   held: number | null;
   start: number;
@@ -58,6 +57,11 @@ export interface JobSpan {
   exitCode: number | null;
   signal: string | null;
   tail: string;
+}
+
+export interface JobSpan extends JobRun {
+  pool: PoolTracker;
+  slot: number;
 }
 
 export interface Mark {

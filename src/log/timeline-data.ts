@@ -2,7 +2,7 @@
 // each pool, a bar per job (one per attempt), and the waits and skips of each pool. Unlike the
 // summary it keeps every job of the window (about 150 bytes each, plus its tail for the page).
 import type { PoolTracker } from './pool-tracker.js';
-import type { JobSpan, Listener, Mark } from './summary-types.js';
+import type { JobRun, JobSpan, Listener, Mark } from './summary-types.js';
 
 /** More slots than this in one pool (an unlimited cap) are shown as a count, not as rows. */
 export const MAX_SLOT_ROWS = 64;
@@ -18,23 +18,10 @@ export interface TimelinePool {
   hiddenJobs: number;
 }
 
-export interface TimelineBar {
+export interface TimelineBar extends JobRun {
   pool: number;
   /** Index into the pool's `slots`. */
   row: number;
-  /** Since when the slot was held through a --delay (null: no delay). */
-  held: number | null;
-  start: number;
-  end: number;
-  outcome: string;
-  command: string;
-  jobId: string;
-  attempt: number;
-  pid: number;
-  host: string;
-  exitCode: number | null;
-  signal: string | null;
-  tail: string;
 }
 
 export interface TimelineMark {

@@ -35,15 +35,19 @@ export interface RedisPoolOptions {
 }
 
 /** What `status` shows of one lease or waiter, fleet-wide. */
-export interface FleetEntry {
-  slot: number | null;
-  token: number | null;
+/** Who holds or waits for a lease, as its host recorded it. */
+interface HolderFacts {
   host: string;
   pid: number;
   owner: number;
   jobId: string | null;
   command: string | null;
   startedAt: string;
+}
+
+export interface FleetEntry extends HolderFacts {
+  slot: number | null;
+  token: number | null;
   /** Held (since the grant) or waiting (since the host says it began), in ms. */
   ageMs: number | null;
   /** Milliseconds until the lease lapses if its host stops renewing it (server's clock). */
@@ -56,13 +60,7 @@ export interface FleetView {
   waiters: FleetEntry[];
 }
 
-interface Info {
-  host: string;
-  pid: number;
-  owner: number;
-  jobId: string | null;
-  command: string | null;
-  startedAt: string;
+interface Info extends HolderFacts {
   maxLive: number | null;
 }
 
