@@ -34,8 +34,9 @@ async function watchUntilDelay(delay: string, extra: string[] = []): Promise<{ w
   return { w, delay: delayEvent };
 }
 
+/** Signals a warden and waits for it to end; one that already ended (a fast resume) is fine. */
 async function kill(w: Started, signal: NodeJS.Signals): Promise<void> {
-  process.kill(w.pid, signal);
+  w.child.kill(signal); // unlike process.kill, no throw when it has already been reaped
   await w.done;
 }
 
