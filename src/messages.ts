@@ -82,6 +82,16 @@ export const msg = {
     return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
   },
   flockHelperFailed: (why: string): string => `the flock pool's locking helper (perl) failed: ${why}`,
+  // Where delayed jobs and the --on-change state are kept (durable-dir.ts).
+  durable: {
+    noAccount: (uid: number): string => `uid ${uid} has no passwd entry, hence no home`,
+    noHome: (home: string): string => `the passwd entry's home is ${quote(home)}`,
+    homeMissing: (home: string): string => `the home ${home} does not exist`,
+    unwritable: (dir: string, why: string): string => `cannot use ${dir}: ${why}`,
+    refused: (file: string, problem: string): string => `refusing ${file} (where delayed jobs and the --on-change state are kept): it ${problem}`,
+    volatile: (dir: string, why: string): string =>
+      `delayed jobs and the --on-change state are kept in ${dir}, which a reboot may empty (${why}); give --state-dir a folder on disk to keep them`,
+  },
   spoolFailed: (err: unknown): string => `spool: ${err instanceof Error ? err.message : String(err)}`,
   changeFailed: (err: unknown): string => `--on-change: cannot read or record the check's last result: ${err instanceof Error ? err.message : String(err)}`,
   poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
@@ -119,6 +129,7 @@ export const msg = {
   noSuchLocalAddress: (): string => 'no such address on this machine',
   metricsNotFound: (): string => 'warden serves its metrics at /metrics\n',
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
+  poolOnlySpooled: (name: string): string => `pool ${name}: nothing live (no warden has used it since the state dir was emptied, e.g. by a reboot)`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log
   notTime: (where: string, value: string): string =>

@@ -1,7 +1,9 @@
 // The shared state behind --on-change, --unique and delayed jobs, opened for one pool. Each is
-// an interface with a file- or kernel-backed implementation here; a Redis pool can bring its own.
+// an interface with a file- or kernel-backed implementation here; a Redis pool brings its own
+// (stores-redis/), so that every host of the fleet shares them.
 import { FileChangeStore } from './change/change-store.js';
 import type { ChangeStore } from './change/change-store.js';
+import { durableDirFor } from './durable-dir.js';
 import { socketKeyLocks } from './locks/key-lock.js';
 import type { KeyLocks } from './locks/key-lock.js';
 import { FileSpool } from './spool/spool.js';
@@ -13,12 +15,23 @@ export interface Stores {
   /** --unique keys (also taken by a resumed job that was accepted under one). */
   unique: KeyLocks;
   spool: Spool;
+  /** Why what must survive a reboot may not (no usable home), when it may not. */
+  volatile?: string;
+  /** Where the spool and the change state are, for people to read. */
+  where: string;
 }
 
+/**
+ * Live things (key locks) stay in the state dir; the spool and the change state go where a
+ * reboot keeps them (durable-dir.ts).
+ */
 export function openStores(stateDir: string, pool: string, onChange: boolean): Stores {
+  const durable = durableDirFor(stateDir);
   return {
-    change: onChange ? new FileChangeStore(stateDir) : undefined,
+    change: onChange ? new FileChangeStore(durable.dir, stateDir) : undefined,
     unique: socketKeyLocks(stateDir, `unique:${pool}`),
-    spool: new FileSpool(stateDir, pool),
+    spool: new FileSpool(durable.dir, pool, stateDir),
+    volatile: durable.volatile,
+    where: durable.dir,
   };
 }

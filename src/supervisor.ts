@@ -45,6 +45,7 @@ export class Supervisor {
   private markStopped: () => void = () => undefined;
   private onStopTicks: () => void = () => undefined;
   private elect: ((at: number) => Promise<boolean>) | undefined;
+  private warnedVolatile = false;
 
   constructor(
     private readonly settings: Settings,
@@ -146,6 +147,7 @@ export class Supervisor {
     }
     this.busy++;
     try {
+      this.warnVolatile();
       await this.resumeSpooled();
       const tickAt = this.elect && at !== undefined ? new Date(at).toISOString() : undefined;
       if (tickAt !== undefined && !(await this.wonTick(tick, at as number, tickAt))) return;
@@ -174,6 +176,16 @@ export class Supervisor {
     } finally {
       this.busy--;
       this.maybeDone();
+    }
+  }
+
+  /** Said once, where it matters: this process keeps delayed jobs or a check's last result where a reboot may lose them. */
+  private warnVolatile(): void {
+    const { volatile, where } = this.stores;
+    if (!volatile || this.warnedVolatile) return;
+    this.warnedVolatile = true;
+    if (this.settings.onChange !== undefined || this.settings.jobs.some((j) => j.delayMs > 0)) {
+      this.reporter.emit({ event: 'error', message: msg.durable.volatile(where, volatile) });
     }
   }
 

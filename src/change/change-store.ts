@@ -27,8 +27,9 @@ export class FileChangeStore implements ChangeStore {
   private readonly root: string;
   private readonly locks: KeyLocks;
 
-  constructor(stateDir: string) {
-    this.root = path.join(stateDir, 'changes');
+  /** `dir`: where the state is kept (it must survive a reboot); `stateDir`: where the live lock is. */
+  constructor(dir: string, stateDir: string) {
+    this.root = path.join(dir, 'changes');
     this.locks = socketKeyLocks(stateDir, 'changes');
   }
 

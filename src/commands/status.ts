@@ -10,7 +10,8 @@ import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
 import { EXIT } from '../exit.js';
 import { checkExistingStateDir } from './common.js';
-import { FileSpool } from '../spool/spool.js';
+import { durableDirFor } from '../durable-dir.js';
+import { FileSpool, spoolPools } from '../spool/spool.js';
 
 export interface SlotView {
   slot: number;
@@ -54,7 +55,7 @@ export interface SpooledView {
 }
 
 function spooledJobs(stateDir: string, pool: string): SpooledView[] {
-  const spool = new FileSpool(stateDir, pool);
+  const spool = new FileSpool(durableDirFor(stateDir, false).dir, pool, stateDir);
   const now = Date.now();
   return spool.list().map((e) => ({
     id: e.id,
@@ -70,19 +71,31 @@ function spooledJobs(stateDir: string, pool: string): SpooledView[] {
 
 /** `status --drop ID`: remove a spooled job so that it never runs. */
 export function dropSpooled(stateDir: string, id: string, only?: string): SpooledView | undefined {
-  for (const name of only ? [only] : listPools(stateDir)) {
+  for (const name of only ? [only] : knownPools(stateDir)) {
     const view = spooledJobs(stateDir, name).find((v) => v.id === id);
-    if (view && new FileSpool(stateDir, name).remove(id)) return view;
+    if (view && new FileSpool(durableDirFor(stateDir, false).dir, name, stateDir).remove(id)) return view;
   }
   return undefined;
 }
 
+/** Pools of the state dir, and those with delayed jobs kept where a reboot does not empty it. */
+function knownPools(stateDir: string): string[] {
+  const names = new Set(listPools(stateDir));
+  for (const name of spoolPools(durableDirFor(stateDir, false).dir)) names.add(name);
+  return [...names].sort();
+}
+
 export async function inspectPools(stateDir: string, only?: string): Promise<PoolView[]> {
-  const names = only ? listPools(stateDir).filter((n) => n === only) : listPools(stateDir);
+  const names = knownPools(stateDir).filter((n) => only === undefined || n === only);
   const views: PoolView[] = [];
   for (const name of names) {
     const meta = readMeta(poolDir(stateDir, name));
-    if (!meta) continue;
+    if (!meta) {
+      // Nothing live (a reboot emptied the state dir), only delayed jobs waiting for a warden.
+      const spooled = spooledJobs(stateDir, name);
+      if (spooled.length) views.push({ name, backend: 'socket', maxLive: null, live: 0, free: null, maxLiveValues: [], mismatch: false, holders: [], spooled });
+      continue;
+    }
     const pool = openPool({ name, maxLive: meta.maxLive, stateDir, backend: meta.backend, inspectOnly: true });
     const states = await pool.inspect(Number.isFinite(meta.maxLive) ? meta.maxLive : 0);
     const now = Date.now();
@@ -125,28 +138,31 @@ export async function statusCommand(settings: Settings, only: string | undefined
   if (settings.drop !== undefined) {
     const dropped = dropSpooled(settings.stateDir, settings.drop, only);
     if (!dropped) {
-      new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, settings.stateDir)) + '\n');
+      new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, durableDirFor(settings.stateDir, false).dir)) + '\n');
       return EXIT.failed;
     }
     out.write(settings.json ? JSON.stringify({ dropped }, null, 2) + '\n' : msg.droppedSpooled(dropped.id, dropped.jobId, dropped.command, dropped.held) + '\n');
     return EXIT.ok;
   }
-  const pools = checkExistingStateDir(settings.stateDir) ? await inspectPools(settings.stateDir, only) : [];
+  // A state dir a reboot emptied has no pools, but the spool may still hold delayed jobs.
+  checkExistingStateDir(settings.stateDir);
+  const pools = await inspectPools(settings.stateDir, only);
   if (settings.json) {
-    out.write(JSON.stringify({ stateDir: settings.stateDir, pools }, null, 2) + '\n');
+    out.write(JSON.stringify({ stateDir: settings.stateDir, spoolDir: durableDirFor(settings.stateDir, false).dir, pools }, null, 2) + '\n');
     return EXIT.ok;
   }
   if (!pools.length) {
     out.write((only ? msg.noSuchPool(only, settings.stateDir) : msg.noPools(settings.stateDir)) + '\n');
     return EXIT.ok;
   }
-  out.write(pools.map(renderPool).join('\n') + '\n');
+  const spoolDir = durableDirFor(settings.stateDir, false).dir;
+  out.write(pools.map((p) => renderPool(p, spoolDir)).join('\n') + '\n');
   return EXIT.ok;
 }
 
-function renderPool(p: PoolView): string {
+function renderPool(p: PoolView, spoolDir: string): string {
   const cap = formatCap(p.maxLive ?? Infinity);
-  const lines = [`pool ${p.name} (${p.backend}): ${p.live} live of ${cap}, ${p.free === null ? 'no cap' : `${p.free} free`}`];
+  const lines = [p.maxLiveValues.length ? `pool ${p.name} (${p.backend}): ${p.live} live of ${cap}, ${p.free === null ? 'no cap' : `${p.free} free`}` : msg.poolOnlySpooled(p.name)];
   if (p.mismatch) {
     lines.push(`  note: processes give this pool different --max-live values (${p.maxLiveValues.map((c) => formatCap(c ?? Infinity)).join(', ')}); each admits only into its first N slots, so the cap is the largest`);
   }
@@ -165,7 +181,7 @@ function renderPool(p: PoolView): string {
     lines.push(...table(rows));
   }
   if (p.spooled.length) {
-    lines.push(`  spooled delayed jobs (drop one with: warden status --drop ID):`);
+    lines.push(`  spooled delayed jobs, kept in ${spoolDir} (drop one with: warden status --drop ID):`);
     const rows = [['id', 'job', 'due', 'in', 'state', 'command']];
     for (const j of p.spooled) {
       rows.push([

@@ -57,8 +57,9 @@ export class FileSpool implements Spool {
   private readonly dir: string;
   private readonly claims: KeyLocks;
 
-  constructor(stateDir: string, pool: string) {
-    this.dir = path.join(stateDir, 'spool', pool);
+  /** `dir`: where entries are kept (it must survive a reboot); `stateDir`: where the live claims are. */
+  constructor(dir: string, pool: string, stateDir: string) {
+    this.dir = path.join(dir, 'spool', pool);
     this.claims = socketKeyLocks(stateDir, `spool:${pool}`);
   }
 
@@ -159,6 +160,20 @@ export class FileSpool implements Spool {
     // `command -p` finds rm on the system's default path, whatever the job's PATH; if the entry
     // cannot be removed, the user's command must not run (a resumer would run it again).
     return `command -p rm -f -- ${shellQuote(this.file(id))} || exit 125`;
+  }
+}
+
+/** Pools with a spool folder under `dir` (whatever their entries). */
+export function spoolPools(dir: string): string[] {
+  const root = path.join(dir, 'spool');
+  try {
+    if (!isPrivateDir(root)) return [];
+    return fs
+      .readdirSync(root, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
+  } catch {
+    return [];
   }
 }
 

@@ -56,10 +56,10 @@ describe('decideChange', () => {
 describe('FileChangeStore', () => {
   it('persists across store instances (processes) and never writes through a planted symlink', async () => {
     const dir = tempDir();
-    const a = new FileChangeStore(dir);
+    const a = new FileChangeStore(dir, dir);
     const decide = (prev: ChangeState | undefined): { next: ChangeState; result: boolean } => ({ next: { firing: true, output: 'o', items: [] }, result: !prev?.firing });
     expect(await a.transact('p\ncheck', decide)).toBe(true);
-    expect(await new FileChangeStore(dir).transact('p\ncheck', decide)).toBe(false);
+    expect(await new FileChangeStore(dir, dir).transact('p\ncheck', decide)).toBe(false);
     expect(await a.transact('p\nother', decide)).toBe(true);
     expect(fs.statSync(path.join(dir, 'changes')).mode & 0o777).toBe(0o700);
     const files = fs.readdirSync(path.join(dir, 'changes'));
@@ -72,7 +72,7 @@ describe('FileChangeStore', () => {
     // Every write counts one up in `output`: a lost update would leave the count short.
     const script = `
       import { FileChangeStore } from ${JSON.stringify(path.join(ROOT, 'dist/change/change-store.js'))};
-      const store = new FileChangeStore(process.argv[1]);
+      const store = new FileChangeStore(process.argv[1], process.argv[1]);
       for (let i = 0; i < 25; i++) {
         await store.transact('k', (prev) => ({ next: { firing: true, output: String(Number(prev?.output ?? 0) + 1), items: [] }, result: 0 }));
       }`;
@@ -80,7 +80,7 @@ describe('FileChangeStore', () => {
     const codes = await Promise.all(children.map((c) => new Promise((resolve) => c.on('exit', resolve))));
     expect(codes).toEqual(Array(8).fill(0));
     let count = '';
-    await new FileChangeStore(dir).transact('k', (prev) => ((count = prev?.output ?? ''), { next: undefined, result: 0 }));
+    await new FileChangeStore(dir, dir).transact('k', (prev) => ((count = prev?.output ?? ''), { next: undefined, result: 0 }));
     expect(count).toBe('200');
   });
 
@@ -88,7 +88,7 @@ describe('FileChangeStore', () => {
     const dir = tempDir();
     const victim = path.join(tempDir(), 'victim');
     fs.writeFileSync(victim, 'keep');
-    const store = new FileChangeStore(dir);
+    const store = new FileChangeStore(dir, dir);
     await store.transact('k', () => ({ next: undefined, result: 0 }));
     const [file] = fs.readdirSync(path.join(dir, 'changes')).filter((n) => n.endsWith('.json'));
     expect(file).toBeUndefined();
@@ -100,7 +100,7 @@ describe('FileChangeStore', () => {
 
   it('refuses a FIFO planted at the state file instead of hanging on it', async () => {
     const dir = tempDir();
-    const store = new FileChangeStore(dir);
+    const store = new FileChangeStore(dir, dir);
     await store.transact('k', () => ({ next: undefined, result: 0 }));
     execFileSync('mkfifo', [path.join(dir, 'changes', `${fnv64('k')}${fnv64('k', 1)}.json`)]);
     await expect(store.transact('k', () => ({ next: undefined, result: 0 }))).rejects.toThrow(/not a regular file/);
@@ -109,6 +109,6 @@ describe('FileChangeStore', () => {
   it('refuses a changes folder that is a symlink', async () => {
     const dir = tempDir();
     fs.symlinkSync(tempDir(), path.join(dir, 'changes'));
-    await expect(new FileChangeStore(dir).transact('k', () => ({ next: { firing: true, output: '', items: [] }, result: 1 }))).rejects.toThrow(/not a folder/);
+    await expect(new FileChangeStore(dir, dir).transact('k', () => ({ next: { firing: true, output: '', items: [] }, result: 1 }))).rejects.toThrow(/not a folder/);
   });
 });

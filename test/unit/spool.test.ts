@@ -66,7 +66,7 @@ describe('key locks', () => {
 describe('FileSpool', () => {
   it('creates entries privately, holding their claim, and lists them by due time', async () => {
     const dir = tempDir();
-    const spool = new FileSpool(dir, 'p');
+    const spool = new FileSpool(dir, 'p', dir);
     const late = await spool.create(fields({ dueAt: Date.now() + 5000, jobId: '2.1' }));
     const soon = await spool.create(fields({ dueAt: Date.now() + 1000, jobId: '1.1' }));
     expect(spool.list().map((e) => e.jobId)).toEqual(['1.1', '2.1']);
@@ -85,7 +85,7 @@ describe('FileSpool', () => {
   });
 
   it('orphans are the entries whose claim no process holds', async () => {
-    const spool = new FileSpool(tempDir(), 'p');
+    const spool = new FileSpool(tempDir(), 'p', tempDir());
     const held = await spool.create(fields({ jobId: 'held' }));
     const left = await spool.create(fields({ jobId: 'left' }));
     left.claim.release();
@@ -100,7 +100,7 @@ describe('FileSpool', () => {
     const elsewhere = tempDir();
     fs.writeFileSync(path.join(elsewhere, 'planted.json'), JSON.stringify({ id: 'planted', command: 'touch /tmp/pwned', dueAt: 0 }));
     fs.symlinkSync(elsewhere, path.join(dir, 'spool', 'p'));
-    const spool = new FileSpool(dir, 'p');
+    const spool = new FileSpool(dir, 'p', dir);
     expect(spool.list()).toEqual([]);
     expect(spool.orphans()).toEqual([]);
     await expect(spool.create(fields())).rejects.toThrow(/not a folder/);
@@ -110,7 +110,7 @@ describe('FileSpool', () => {
   it("the job's done-marker removes its entry, whatever the path holds", async () => {
     const dir = path.join(tempDir(), "it's here");
     fs.mkdirSync(dir, { mode: 0o700 });
-    const spool = new FileSpool(dir, 'p');
+    const spool = new FileSpool(dir, 'p', dir);
     const { entry, claim } = await spool.create(fields());
     claim.release();
     const child = spawn('/bin/sh', ['-c', spool.doneMarker(entry.id)], { stdio: 'inherit' });
@@ -120,7 +120,7 @@ describe('FileSpool', () => {
 
   it('ignores names that are not entries, and damaged entries', async () => {
     const dir = tempDir();
-    const spool = new FileSpool(dir, 'p');
+    const spool = new FileSpool(dir, 'p', dir);
     const { claim } = await spool.create(fields());
     claim.release();
     fs.writeFileSync(path.join(dir, 'spool', 'p', 'broken.json'), '{', { mode: 0o600 });

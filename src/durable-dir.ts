@@ -1,0 +1,70 @@
+// Where the state that must survive a reboot lives: the spool of delayed jobs and the --on-change
+// state. The default state dir (/tmp/warden-UID) holds live things only (slot sockets and files,
+// key locks, the identity), and /tmp is emptied at boot on many systems (a tmpfs, or
+// systemd-tmpfiles). So with the default state dir these two live in the user's home, found
+// through the passwd entry, never the session's environment ($HOME, $XDG_STATE_HOME): cron, a
+// systemd service, `sudo -u` and ssh all see the same one. An explicit state dir keeps
+// everything, as the user chose.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from './exit.js';
+import { describeFsError, msg } from './messages.js';
+import { UnsafePathError } from './pool/safe-fs.js';
+import { checkStateDir, defaultStateDir, ensureStateDir } from './pool/state-dir.js';
+
+export interface DurableDir {
+  dir: string;
+  /** Why the durable state fell back to the (volatile) state dir: no usable home. */
+  volatile?: string;
+}
+
+const cache = new Map<string, DurableDir>();
+
+/** The home folder of this process's user as the passwd entry has it, or why there is none. */
+function passwdHome(): { home: string } | { why: string } {
+  let home: string;
+  try {
+    home = os.userInfo().homedir;
+  } catch {
+    return { why: msg.durable.noAccount(process.geteuid?.() ?? -1) };
+  }
+  if (!home || !path.isAbsolute(home) || home === '/') return { why: msg.durable.noHome(home) };
+  try {
+    if (!fs.statSync(home).isDirectory()) return { why: msg.durable.homeMissing(home) };
+  } catch {
+    return { why: msg.durable.homeMissing(home) };
+  }
+  return { home };
+}
+
+/**
+ * `<home>/.local/state/warden` under the passwd home, the state dir itself when it was chosen.
+ * `create` false only looks (status): nothing is made, an unsafe folder is still refused.
+ */
+export function durableDirFor(stateDir: string, create = true): DurableDir {
+  const known = cache.get(stateDir);
+  if (known) return known;
+  const found = resolve(stateDir, create);
+  if (create) cache.set(stateDir, found);
+  return found;
+}
+
+function resolve(stateDir: string, create: boolean): DurableDir {
+  if (path.resolve(stateDir) !== path.resolve(defaultStateDir())) return { dir: stateDir };
+  const found = passwdHome();
+  if ('why' in found) return { dir: stateDir, volatile: found.why };
+  const dir = path.join(found.home, '.local', 'state', 'warden');
+  try {
+    // Missing levels are made 0700 one at a time; the home itself is never made.
+    if (create) ensureStateDir(dir);
+    else if (fs.existsSync(dir)) checkStateDir(dir);
+  } catch (err) {
+    // Someone else's, a symlink, open to others: refused, as the state dir would be.
+    if (err instanceof UnsafePathError) throw new UsageError(msg.durable.refused(err.file, err.problem));
+    // A read-only or foreign home: the live state dir it is, and the user is told.
+    return { dir: stateDir, volatile: msg.durable.unwritable(dir, describeFsError(err)) };
+  }
+  return { dir };
+}
+
