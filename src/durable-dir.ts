@@ -11,6 +11,7 @@ import path from 'node:path';
 import { UsageError } from './exit.js';
 import { describeFsError, msg } from './messages.js';
 import { UnsafePathError } from './pool/safe-fs.js';
+import { syncDirNow } from './state-files.js';
 import { checkStateDir, defaultStateDir, ensureStateDir } from './pool/state-dir.js';
 
 export interface DurableDir {
@@ -57,7 +58,11 @@ function resolve(stateDir: string, create: boolean): DurableDir {
   const dir = path.join(found.home, '.local', 'state', 'warden');
   try {
     // Missing levels are made 0700 one at a time; the home itself is never made.
-    if (create) ensureStateDir(dir);
+    if (create && !fs.existsSync(dir)) {
+      ensureStateDir(dir);
+      // The folders just made must be there after a reboot too.
+      for (let p = dir; p !== found.home; p = path.dirname(p)) syncDirNow(path.dirname(p));
+    } else if (create) ensureStateDir(dir);
     else if (fs.existsSync(dir)) checkStateDir(dir);
   } catch (err) {
     // Someone else's, a symlink, open to others: refused, as the state dir would be.

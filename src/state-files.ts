@@ -13,6 +13,8 @@ export class UnsafeStateError extends Error {}
 export function privateDir(dir: string): string {
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
+    // A new folder's name is in its parent: synced, or a reboot could lose the folder and what it holds.
+    syncDirNow(path.dirname(dir));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
@@ -113,6 +115,20 @@ export function removeFile(file: string): boolean {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
+  }
+}
+
+/** Sync a folder's entries now (rare: only when a folder is made). */
+export function syncDirNow(dir: string): void {
+  try {
+    const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY);
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    // Some file systems refuse to sync a folder.
   }
 }
 
