@@ -12,6 +12,21 @@ const TAG = 'WARDEN_EXAMPLE_TEST';
 const tag = randomUUID();
 afterEach(() => killTagged(TAG, tag));
 
+/** Runs the example from a fresh folder (not the repo: the script finds its files itself). */
+async function runExample(settings: Record<string, string>): Promise<{ dir: string; code: number | null; out: string }> {
+  const dir = tempDir('warden-example');
+  const child = spawn('bash', [path.join(ROOT, 'examples/stock-monitor/run.sh')], {
+    cwd: dir,
+    env: { ...process.env, NO_COLOR: '1', [TAG]: tag, STOCK_DIR: dir, ...settings },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  return { dir, code, out };
+}
+
 const mails = (dir: string): string[] => {
   try {
     return fs.readdirSync(dir).filter((f) => f.endsWith('.eml'));
@@ -21,27 +36,12 @@ const mails = (dir: string): string[] => {
 };
 
 it('stock-monitor: VIP and everyone mails land in the outbox, exit 0, nothing left running', async () => {
-  const dir = tempDir('warden-example');
-  // Run from somewhere else than the repo: the script finds its files itself.
-  const child = spawn('bash', [path.join(ROOT, 'examples/stock-monitor/run.sh')], {
-    cwd: dir,
-    env: {
-      ...process.env,
-      NO_COLOR: '1',
-      [TAG]: tag,
-      STOCK_DIR: dir,
-      STOCK_SECONDS: '4', // two checks, 2 s apart; the shop starts in stock and flips after 3 s
-      STOCK_DELAY: '2s',
-      STOCK_MAIL_SLEEP: '0.1',
-      STOCK_CRASH_AT: '0',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { dir, code, out } = await runExample({
+    STOCK_SECONDS: '4', // two checks, 2 s apart; the shop starts in stock and flips after 3 s
+    STOCK_DELAY: '2s',
+    STOCK_MAIL_SLEEP: '0.1',
+    STOCK_CRASH_AT: '0',
   });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-
   expect(code, out).toBe(0);
   expect(out).toContain('[shop] open on http://127.0.0.1:');
   expect(out).toContain('== summary (warden exit status 0)');
@@ -70,16 +70,7 @@ it('stock-monitor: VIP and everyone mails land in the outbox, exit 0, nothing le
 }, 20_000);
 
 it('stock-monitor with a crash halfway: one VIP mail per restock and VIP, everyone mailed once per restock 8 s later', async () => {
-  const dir = tempDir('warden-example');
-  const child = spawn('bash', [path.join(ROOT, 'examples/stock-monitor/run.sh')], {
-    cwd: dir,
-    env: { ...process.env, NO_COLOR: '1', [TAG]: tag, STOCK_DIR: dir, STOCK_SECONDS: '14', STOCK_MAIL_SLEEP: '0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  const { dir, code, out } = await runExample({ STOCK_SECONDS: '14', STOCK_MAIL_SLEEP: '0.1' });
   expect(code, out).toBe(0);
   expect(out).toContain('== SIGKILL warden after 7s');
 

@@ -1,7 +1,6 @@
 // SPEC "The cap holds everywhere": across watch, once and run processes, races and SIGKILLs.
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { useFixture } from '../helpers/fixture.js';
 import { maxConcurrent, readLedger } from '../helpers/ledger.js';
@@ -11,6 +10,7 @@ import { readLogFile, runSupervised, wardenEnv, type Supervised } from '../helpe
 import { BIN } from '../helpers/paths.js';
 import type { LogEvent } from '../helpers/supervised.js';
 import { waitFor } from '../helpers/wait.js';
+import { runInPidNamespace } from '../helpers/pid-namespace.js';
 
 const fixture = useFixture();
 
@@ -137,26 +137,7 @@ describe.each(BACKENDS)('the cap holds everywhere (%s pools)', (backend) => {
 
     it('frees the slot of a SIGKILLed holder whose PID was reused by an unrelated process, and never signals that process', async () => {
       const f = fixture('reuse');
-      const works = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'true']).status === 0;
-      if (!works) {
-        // Without a private pid namespace we cannot steer PID reuse (ns_last_pid) without touching the whole machine.
-        console.warn('skipped: `unshare --fork --pid --mount-proc` does not work here (needs root / CAP_SYS_ADMIN)');
-        return;
-      }
-      const script = path.join(f.work, 'reuse.py');
-      fs.writeFileSync(script, REUSE_PY);
-      const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, BIN, f.stateDir, f.work, f.tag, backend], {
-        env: wardenEnv(f.stateDir),
-        encoding: 'utf8',
-        timeout: 45_000,
-      });
-      const line = out.stdout.trim().split('\n').pop() ?? '';
-      let result: ReuseResult;
-      try {
-        result = JSON.parse(line) as ReuseResult;
-      } catch {
-        throw new Error(`reuse driver failed (${out.status}): ${out.stdout}\n${out.stderr}`);
-      }
+      const result = runInPidNamespace<ReuseResult>(f.work, 'reuse', REUSE_PY, [BIN, f.stateDir, f.work, f.tag, backend], wardenEnv(f.stateDir));
       expect(result.reused, 'both the warden pid and the job pid were handed to unrelated processes').toEqual([true, true]);
       expect(result.freshRun, 'a new run gets the single slot at once').toBe(0);
       expect(result.signalled, 'signals the unrelated processes received (USR1/USR2 are the test\'s own markers)').toEqual(['USR1', 'USR1', 'USR2', 'USR2']);

@@ -1,7 +1,6 @@
 // SPEC "Shutdown is clean" and "Every child is reaped and every exit is logged once", for awkward job trees.
 import path from 'node:path';
 import fs from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { useFixture } from '../helpers/fixture.js';
 import { readLedger } from '../helpers/ledger.js';
@@ -11,6 +10,7 @@ import { readLogFile, wardenEnv, type LogEvent } from '../helpers/supervised.js'
 import { BIN } from '../helpers/paths.js';
 import { statusLive } from '../helpers/status.js';
 import { monotonicMs, waitFor } from '../helpers/wait.js';
+import { runInPidNamespace } from '../helpers/pid-namespace.js';
 
 const fixture = useFixture();
 
@@ -123,26 +123,8 @@ describe('every exit is logged once, when the job exits', () => {
 describe('strays are signalled only while they are warden\'s', () => {
   it('never signals a process that took over the group id of a finished job\'s stray processes', async () => {
     const f = fixture('strayreuse');
-    const works = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'true']).status === 0;
-    if (!works) {
-      // Without a private pid namespace we cannot steer PID reuse (ns_last_pid) without touching the whole machine.
-      console.warn('skipped: `unshare --fork --pid --mount-proc` does not work here (needs root / CAP_SYS_ADMIN)');
-      return;
-    }
-    const script = path.join(f.work, 'stray-reuse.py');
-    fs.writeFileSync(script, STRAY_REUSE_PY);
-    const out = spawnSync('unshare', ['--fork', '--pid', '--mount-proc', 'python3', script, BIN, f.stateDir, f.work], {
-      env: wardenEnv(f.stateDir),
-      encoding: 'utf8',
-      timeout: 45_000,
-    });
-    const line = out.stdout.trim().split('\n').pop() ?? '';
-    let result: { leftover: boolean; reused: boolean; signalled: string[]; alive: boolean; code: number };
-    try {
-      result = JSON.parse(line) as typeof result;
-    } catch {
-      throw new Error(`stray-reuse driver failed (${out.status}): ${out.stdout}\n${out.stderr}`);
-    }
+    type StrayResult = { leftover: boolean; reused: boolean; signalled: string[]; alive: boolean; code: number };
+    const result = runInPidNamespace<StrayResult>(f.work, 'stray-reuse', STRAY_REUSE_PY, [BIN, f.stateDir, f.work], wardenEnv(f.stateDir));
     expect(result.leftover, 'the job left a process behind').toBe(true);
     expect(result.reused, 'an unrelated process leads a group with the stray group\'s old id').toBe(true);
     expect(result.signalled, 'signals the unrelated process received from warden').toEqual([]);
