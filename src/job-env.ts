@@ -2,6 +2,15 @@
 // start: warden's own environment plus what tells the job who it is.
 import { SLOT_FD } from './launcher.js';
 
+let inherited: NodeJS.ProcessEnv | undefined;
+
+/** warden's own environment, copied once: reading process.env key by key is slow, and a waiter
+ *  that copies it beforehand starts its job that much sooner once its slot frees. */
+export function inheritedEnv(): NodeJS.ProcessEnv {
+  inherited ??= { ...process.env };
+  return inherited;
+}
+
 export interface JobContext {
   jobId: string;
   pool: string;

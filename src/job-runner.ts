@@ -5,7 +5,7 @@ import type { Decision } from './admission.js';
 import type { ExitRecord } from './events.js';
 import { isFailure } from './exit-record.js';
 import type { Tally } from './exit-status.js';
-import { jobEnv } from './job-env.js';
+import { inheritedEnv, jobEnv } from './job-env.js';
 import type { OutputMode } from './job-output.js';
 import { launch } from './launcher.js';
 import { withLeaseToken } from './pool/pool.js';
@@ -63,7 +63,7 @@ export class JobRunner {
       shell: spooled ? `${this.o.spool.doneMarker(spooled)}\n${request.command}` : request.command,
       holds: [holds.claim, holds.unique].filter((h): h is KeyLock => h !== undefined),
       cwd: request.cwd,
-      env: withLeaseToken(jobEnv(process.env, {
+      env: withLeaseToken(jobEnv(inheritedEnv(), {
         jobId: request.jobId,
         pool: this.o.pool,
         slot: slot.index,

@@ -71,3 +71,14 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
   const { shell: _shell, argv: _argv, env: _env, slot: _slot, stdin: _stdin, holds: _holds, cwd: _cwd, ...identity } = request;
   return new RunningJob({ ...identity, slot: slot.index }, child, error);
 }
+
+/** Run the spawn path once without starting anything (a working folder that cannot exist: the
+ *  child fails its chdir before any exec). The first spawn of a process costs twice the next, so
+ *  a waiter does this while it waits and starts its job ~1 ms sooner when the slot frees. */
+export function warmSpawn(): void {
+  try {
+    nodeSpawn('/bin/true', [], { cwd: `/proc/${process.pid}/nonexistent`, stdio: 'ignore' }).once('error', () => undefined);
+  } catch {
+    // Only a warm-up.
+  }
+}

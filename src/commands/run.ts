@@ -3,8 +3,8 @@
 // `flock -n` done right: the slot is the kernel's, so no crash can leak it.
 import { EXIT } from '../exit.js';
 import { runExitCode } from '../exit-status.js';
-import { jobEnv } from '../job-env.js';
-import { launch } from '../launcher.js';
+import { inheritedEnv, jobEnv } from '../job-env.js';
+import { launch, warmSpawn } from '../launcher.js';
 import { msg } from '../messages.js';
 import { liveSlots } from '../pool/live-slots.js';
 import { reportFailure } from '../report/failure.js';
@@ -55,6 +55,8 @@ export async function runCommand(settings: Settings): Promise<number> {
       // In line first, then say so: whoever reads the `wait` event knows this run is waiting.
       const acquiring = pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
       acquiring.catch(() => undefined);
+      inheritedEnv();
+      warmSpawn();
       reporter.emit({ event: 'wait', pool: pool.name, live: await liveSlots(pool), maxLive: finite(pool.maxLive), tick: 1 });
       try {
         slot = await acquiring;
@@ -86,7 +88,7 @@ export async function runCommand(settings: Settings): Promise<number> {
       command,
       // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
       ...(settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? { shell: settings.argv[0] } : { argv: settings.argv }),
-      env: withLeaseToken(jobEnv(process.env, { jobId, pool: pool.name, slot: slot.index, trigger, attempt: 1 }), slot),
+      env: withLeaseToken(jobEnv(inheritedEnv(), { jobId, pool: pool.name, slot: slot.index, trigger, attempt: 1 }), slot),
       slot,
       tick: 1,
       attempt: 1,
