@@ -3,34 +3,7 @@
 // A canvas, not SVG: ten thousand bars stay one bitmap, redrawn in a few milliseconds.
 import { drawAxis, drawBars } from './html-draw.js';
 import { pageFormats } from './html-format.js';
-
-/** The data the page embeds (see html-page.ts): bars as columns, strings by index. */
-export interface PageData {
-  from: number;
-  to: number;
-  pools: { label: string; cap: number | null; slots: number[]; hiddenSlots: number; hiddenJobs: number }[];
-  outcomes: string[];
-  commands: string[];
-  hosts: string[];
-  bars: {
-    pool: number[];
-    row: number[];
-    /** Start of the slot's hold through a --delay, or null. */
-    held: (number | null)[];
-    start: number[];
-    end: number[];
-    outcome: number[];
-    command: number[];
-    jobId: string[];
-    attempt: number[];
-    pid: number[];
-    host: number[];
-    exitCode: (number | null)[];
-    signal: (string | null)[];
-    tail: string[];
-  };
-  marks: { pool: number[]; ts: number[]; kind: string[]; reason: string[] };
-}
+import type { PageData } from './html-page-data.js';
 
 export function timelineClient(): void {
   const data = JSON.parse(document.getElementById('timeline-data')?.textContent ?? '{}') as PageData;

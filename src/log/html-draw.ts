@@ -2,7 +2,7 @@
 // source text, so it refers to nothing outside its body. Built for a quarter of a million bars:
 // bars are grouped by outcome (one fill colour per pass) and each group is searched by start
 // time, so a zoomed view touches only the bars it shows.
-import type { PageData } from './html-client.js';
+import type { PageData } from './html-page-data.js';
 import { pageFormats } from './html-format.js';
 
 export interface BarView {

@@ -3,7 +3,7 @@
 import { timelineClient } from './html-client.js';
 import { drawAxis, drawBars } from './html-draw.js';
 import { pageFormats } from './html-format.js';
-import type { PageData } from './html-client.js';
+import type { PageData } from './html-page-data.js';
 import type { Report } from './report.js';
 import { summaryHeading, summarySections } from './summary-text.js';
 import type { Timeline } from './timeline-data.js';
