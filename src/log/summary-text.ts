@@ -57,12 +57,15 @@ export function summarySections(r: Report): Section[] {
   }
 
   if (s.pools.length) {
-    const rows = [['pool', 'cap', 'peak live', 'at cap', 'jobs', 'waits', 'skips']];
+    const noteOf = (p: (typeof s.pools)[number]): string =>
+      [p.delayed ? `delayed ${p.delayed}` : '', p.resumed ? `resumed ${p.resumed}` : '', p.leaseLost ? `lease lost ${p.leaseLost}` : ''].filter(Boolean).join(', ');
+    // Delayed and resumed jobs and lost leases are not skips: their own column, when there are any.
+    const withNotes = s.pools.some((p) => noteOf(p) !== '');
+    const rows = [['pool', 'cap', 'peak live', 'at cap', 'jobs', 'waits', 'skips', ...(withNotes ? ['spool and leases'] : [])]];
     const span = s.first !== null && s.last !== null ? s.last - s.first : 0;
     for (const p of s.pools) {
       const share = span > 0 && p.cap !== null ? ` (${Math.round((100 * p.fullMs) / span)}%)` : '';
       const skips = Object.entries(p.skips).map(([reason, n]) => `${reason} ${n}`);
-      const notes = [p.delayed ? `delayed ${p.delayed}` : '', p.resumed ? `resumed ${p.resumed}` : '', p.leaseLost ? `lease lost ${p.leaseLost}` : ''].filter(Boolean);
       rows.push([
         p.host && s.hosts.length > 1 ? `${p.pool} @${p.host}` : p.pool,
         formatCap(p.cap ?? Infinity),
@@ -70,10 +73,11 @@ export function summarySections(r: Report): Section[] {
         p.cap === null ? '-' : `${formatDuration(p.fullMs)}${share}`,
         String(p.jobs),
         String(p.waits),
-        [...skips, ...notes].join(', ') || '0',
+        skips.join(', ') || '0',
+        ...(withNotes ? [noteOf(p) || '-'] : []),
       ]);
     }
-    sections.push({ rows, left: [0, 6] });
+    sections.push({ rows, left: [0, 6, 7] });
   }
 
   if (s.checks.length) {

@@ -4,6 +4,7 @@ import { DurationStats } from '../../../src/log/duration-stats.js';
 import { parseLine } from '../../../src/log/parse-event.js';
 import type { LogEvent } from '../../../src/log/parse-event.js';
 import { Summariser } from '../../../src/log/summarise.js';
+import { summarySections } from '../../../src/log/summary-text.js';
 import { TimelineCollector } from '../../../src/log/timeline-data.js';
 
 const T0 = Date.parse('2026-12-02T01:00:00Z');
@@ -200,5 +201,19 @@ describe('DurationStats', () => {
     expect(s.max).toBe(100_000);
     expect(Math.abs((s.p50 ?? 0) - 50_000) / 50_000).toBeLessThan(0.011);
     expect(Math.abs((s.p95 ?? 0) - 95_000) / 95_000).toBeLessThan(0.011);
+  });
+});
+
+describe('the text summary', () => {
+  it('keeps delayed and resumed jobs out of the skips column', () => {
+    const summary = summarise([
+      start(0, 1, 'mail', 2),
+      ev({ ts: at(1), event: 'skip', pid: 1, reason: 'unchanged', tick: 1, pool: 'mail' }),
+      ev({ ts: at(1), event: 'delay', pid: 1, jobId: '1.2', command: 'b', dueAt: at(3), delayMs: 2000, pool: 'mail' }),
+      ev({ ts: at(2), event: 'resume', pid: 1, jobId: '1.2', command: 'b', dueAt: at(3), lateMs: 0, pool: 'mail' }),
+    ]);
+    const pools = summarySections({ files: [], window: { since: -Infinity, until: Infinity }, summary, malformed: { count: 0, examples: [] } }).find((t) => t.rows[0][0] === 'pool')?.rows ?? [];
+    expect(pools[0]).toEqual(['pool', 'cap', 'peak live', 'at cap', 'jobs', 'waits', 'skips', 'spool and leases']);
+    expect(pools[1].slice(6)).toEqual(['unchanged 1', 'delayed 1, resumed 1']);
   });
 });
