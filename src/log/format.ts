@@ -11,9 +11,17 @@ export function localTime(ms: number): string {
 
 export const durationOrDash = (ms: number | null): string => (ms === null ? '-' : formatDuration(ms));
 
-/** Cut to `max` characters with an ellipsis. */
+/**
+ * Control characters shown as `\xNN` instead of sent to the terminal: a log read from another
+ * host or user could otherwise set the window title, clear the screen or write the clipboard.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Cut to `max` characters with an ellipsis, on one line, printable. */
 export function clip(text: string, max: number): string {
-  const one = text.replace(/\s+/g, ' ');
+  const one = printable(text.replace(/\s+/g, ' '));
   return one.length <= max ? one : `${one.slice(0, Math.max(1, max - 1))}…`;
 }
 
@@ -21,7 +29,8 @@ export function clip(text: string, max: number): string {
  * Rows of cells as aligned text: the first column and any listed in `left` are left-aligned,
  * the rest (figures) right-aligned. The first row is the header.
  */
-export function table(rows: string[][], left: number[] = [0], indent = '  '): string[] {
+export function table(cells: string[][], left: number[] = [0], indent = '  '): string[] {
+  const rows = cells.map((r) => r.map(printable));
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) =>
     (indent + r.map((cell, i) => (left.includes(i) ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ')).trimEnd(),

@@ -1,7 +1,7 @@
 // The summary as text for a person: a heading line, then a table each for jobs, pools and checks.
 import { formatDuration } from '../duration.js';
 import { formatCap, msg } from '../messages.js';
-import { clip, durationOrDash, localTime, table } from './format.js';
+import { clip, durationOrDash, localTime, printable, table } from './format.js';
 import type { Report } from './report.js';
 
 const OUTCOMES = ['ok', 'failed', 'timeout', 'killed'];
@@ -26,7 +26,7 @@ export function summaryHeading(r: Report): string[] {
 }
 
 export function summaryText(r: Report): string {
-  const lines = summaryHeading(r);
+  const lines = summaryHeading(r).map(printable);
   for (const section of summarySections(r)) lines.push('', ...table(section.rows, section.left, ''));
   return lines.join('\n') + '\n';
 }
