@@ -13,6 +13,7 @@ async function* fileEvents({ name: file, stream }: LogSource, onMalformed: OnMal
   for await (const batch of readLines(stream)) {
     const events: LogEvent[] = [];
     for (const n of batch.tooLong) onMalformed(file, n, 'line too long');
+    if (batch.broken) onMalformed(file, batch.first, batch.broken);
     for (let i = 0; i < batch.lines.length; i++) {
       const parsed = parseLine(batch.lines[i]);
       if (parsed === undefined) continue;
