@@ -24,6 +24,7 @@ export function parseTimeBound(text: string, now: number): number | undefined {
   if (zone === undefined) t = new Date(...parts).getTime();
   else {
     const offset = zone.toUpperCase() === 'Z' ? 0 : zoneMinutes(zone);
+    if (offset === undefined) return undefined;
     t = Date.UTC(...parts) - offset * 60_000;
   }
   // Date rolls 2026-02-31 over into March: only fields that round-trip are a real time.
@@ -36,8 +37,10 @@ export function parseTimeBound(text: string, now: number): number | undefined {
   return Number.isFinite(t) && same ? t : undefined;
 }
 
-function zoneMinutes(zone: string): number {
+/** An offset such as +05:30 in minutes; undefined past ±23:59, which is no offset at all. */
+function zoneMinutes(zone: string): number | undefined {
   const sign = zone.startsWith('-') ? -1 : 1;
   const digits = zone.slice(1).replace(':', '');
-  return sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2)));
+  const [h, m] = [Number(digits.slice(0, 2)), Number(digits.slice(2))];
+  return h > 23 || m > 59 ? undefined : sign * (h * 60 + m);
 }
