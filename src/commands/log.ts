@@ -40,7 +40,8 @@ async function summarise(settings: Settings): Promise<number> {
       throw new UsageError(msg.logUnreadable(file, describeFsError(err)));
     }
   });
-  if (settings.html !== undefined) checkWritable(settings.html, settings.argv);
+  const page = settings.html === undefined ? undefined : pageTarget(settings.html);
+  if (settings.html !== undefined) checkWritable(settings.html, settings.argv, page !== 'file');
   const out = new Sink(1, 'stdout', () => undefined);
   const drawing = settings.timeline || settings.html !== undefined;
   const collector = drawing ? new TimelineCollector(settings.html !== undefined) : undefined;
@@ -63,7 +64,9 @@ async function summarise(settings: Settings): Promise<number> {
   if (settings.html !== undefined) {
     const { htmlPage } = await import('../log/html-page.js');
     try {
-      writeReplacing(settings.html, htmlPage(report, timeline));
+      const text = htmlPage(report, timeline);
+      if (page === 'file') writeReplacing(settings.html, text);
+      else writeInto(page === 'stdout' ? 1 : settings.html, text);
     } catch (err) {
       new Sink(2, 'stderr', () => undefined).write(`${msg.usageError(msg.htmlUnwritable(settings.html, describeFsError(err)))}\n`);
       return EXIT.failed;
@@ -86,11 +89,32 @@ function windowOf(settings: Settings, now: number): Window {
   return { since, until };
 }
 
+const trusted = (uid: number): boolean => uid === 0 || uid === process.geteuid?.();
+
+/**
+ * A pipe, FIFO or terminal the user named (`--html >(gzip >page.gz)`, `/dev/stdout`) is written
+ * into: replacing it would put a file where the user's /dev/stdout was. Only when it and the
+ * link naming it belong to the user or root: a FIFO or link another user planted is replaced.
+ * Our own standard output is written through its descriptor (a socket cannot be opened by name).
+ */
+function pageTarget(file: string): 'stdout' | 'stream' | 'file' {
+  try {
+    const link = fs.lstatSync(file);
+    const target = fs.statSync(file);
+    if (!trusted(link.uid) || !trusted(target.uid) || target.isFile() || target.isDirectory()) return 'file';
+    const stdout = fs.fstatSync(1);
+    if (stdout.dev === target.dev && stdout.ino === target.ino) return 'stdout';
+    return target.isFIFO() || target.isCharacterDevice() ? 'stream' : 'file';
+  } catch {
+    return 'file';
+  }
+}
+
 /**
  * Checked before the logs are read (which may take a while), without opening the page: that
  * could block on a FIFO. A page must not replace one of the logs it is made from.
  */
-function checkWritable(file: string, inputs: string[]): void {
+function checkWritable(file: string, inputs: string[], stream: boolean): void {
   let target: fs.Stats | undefined;
   try {
     target = fs.statSync(file);
@@ -100,13 +124,25 @@ function checkWritable(file: string, inputs: string[]): void {
   try {
     if (target?.isDirectory()) throw Object.assign(new Error('is a folder'), { code: 'EISDIR' });
     if (target) fs.accessSync(file, fs.constants.W_OK);
-    fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
+    if (!stream) fs.accessSync(path.dirname(path.resolve(file)), fs.constants.W_OK);
   } catch (err) {
     throw new UsageError(msg.htmlUnwritable(file, describeFsError(err)));
   }
   for (const input of inputs) {
     const s = input === '-' ? undefined : fs.statSync(input);
     if (target && s && s.dev === target.dev && s.ino === target.ino) throw new UsageError(msg.htmlIsInput(file));
+  }
+}
+
+/** Into a pipe or terminal: opened as it is, never created or truncated. */
+function writeInto(target: string | 1, text: string): void {
+  const fd = target === 1 ? 1 : fs.openSync(target, fs.constants.O_WRONLY);
+  try {
+    new Sink(fd, String(target), (_what, why) => {
+      throw new Error(why);
+    }).write(text);
+  } finally {
+    if (fd !== 1) fs.closeSync(fd);
   }
 }
 
