@@ -4,10 +4,16 @@ import fs from 'node:fs';
 import { describeFsError } from '../messages.js';
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
+const NEWLINE = Buffer.from('\n');
 
 export class Sink {
   private broken = false;
   private failing = false;
+  /**
+   * A write failed partway through a line (a disk filling up): the next write ends that line
+   * first, so the torn piece stays a line of its own instead of spoiling the next whole line.
+   */
+  private torn = false;
 
   constructor(
     readonly fd: number,
@@ -21,7 +27,8 @@ export class Sink {
 
   write(text: string | Buffer): void {
     if (this.broken) return;
-    const buf = typeof text === 'string' ? Buffer.from(text) : text;
+    const given = typeof text === 'string' ? Buffer.from(text) : text;
+    const buf = this.torn ? Buffer.concat([NEWLINE, given]) : given;
     let off = 0;
     let spins = 0;
     while (off < buf.length) {
@@ -34,6 +41,7 @@ export class Sink {
           Atomics.wait(pause, 0, 0, 1);
           continue;
         }
+        if (off > 0) this.torn = buf[off - 1] !== NEWLINE[0];
         // A closed pipe, a hung-up terminal: nobody will read this descriptor again.
         if (code === 'EPIPE' || code === 'EBADF' || code === 'EIO') this.broken = true;
         const first = !this.failing;
@@ -44,5 +52,6 @@ export class Sink {
       }
     }
     this.failing = false;
+    this.torn = false;
   }
 }
