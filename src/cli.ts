@@ -82,7 +82,7 @@ export function buildProgram(onRun: (inv: Invocation) => void, only?: CommandNam
     if (name === 'run') {
       cmd.argument('[command...]', 'the command and its arguments (after --)').passThroughOptions().usage('[options] -- CMD [ARG...]');
     }
-    if (name === 'log') cmd.argument('[file...]', 'JSON-lines log files (.gz ones too; - for standard input)').usage('[options] FILE...');
+    if (name === 'log') cmd.argument('[file...]', 'JSON-lines log files (gzip\'d ones too; - for standard input)').usage('[options] FILE...');
     cmd.addHelpText('after', () => helpFooter(name));
     cmd.action((...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
