@@ -108,6 +108,7 @@ export const msg = {
     `${PROGRAM}: --log-file: cannot reopen ${file} after rotation: ${why}; still writing to the file open before`,
   onFailureFailed: (jobId: string, problem: string): string => `--on-failure for job ${jobId} ${problem}`,
   onFailureDropped: (jobId: string): string => `--on-failure for job ${jobId} not run: warden is stopping`,
+  onFailureBacklog: (jobId: string, waiting: number): string => `--on-failure for job ${jobId} not run: ${waiting} failures already wait for their hook`,
   hookCannotStart: (why: string): string => `could not start: ${why}`,
   hookTimedOut: (after: string): string => `timed out after ${after} and was terminated`,
   hookKilled: (signal: string): string => `was killed by ${signal}`,

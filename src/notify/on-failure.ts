@@ -1,6 +1,6 @@
 // --on-failure CMD: after a job's last attempt fails, times out or is killed, run CMD with the
 // exit record in its environment. It takes no pool slot, is bounded by its timeout, and its
-// own failure is an `error` event, never the supervisor's. A few run at once; more wait.
+// own failure is an `error` event, never the supervisor's. A few run at once; a bounded number wait.
 import type { ExitRecord, Stamped } from '../events.js';
 import type { Signal } from '../exit.js';
 import { formatDuration } from '../duration.js';
@@ -13,6 +13,12 @@ import type { HookResult } from './hook-process.js';
 
 /** Hooks running at once: a burst of failures must not become a burst of processes. */
 export const MAX_RUNNING_HOOKS = 4;
+/**
+ * Failures waiting for a hook: jobs failing faster than hooks end must not grow warden's memory
+ * for weeks, nor have hooks fire hours after their failure. Past this, a failure is logged as
+ * not hooked.
+ */
+export const MAX_WAITING_HOOKS = 100;
 
 export interface OnFailureOptions {
   command: string;
@@ -57,6 +63,10 @@ export class OnFailure {
       this.reporter.emit({ event: 'error', message: msg.onFailureDropped(record.jobId) });
       return;
     }
+    if (this.queue.length >= MAX_WAITING_HOOKS) {
+      this.reporter.emit({ event: 'error', message: msg.onFailureBacklog(record.jobId, this.queue.length) });
+      return;
+    }
     this.queue.push(record);
     this.next();
   }
@@ -89,8 +99,7 @@ export class OnFailure {
   }
 
   private environment(r: ExitRecord): NodeJS.ProcessEnv {
-    return {
-      ...process.env,
+    const record: Record<string, string> = {
       WARDEN_OUTCOME: r.outcome,
       WARDEN_EXIT_CODE: r.exitCode === null ? '' : String(r.exitCode),
       WARDEN_SIGNAL: r.signal ?? '',
@@ -102,6 +111,10 @@ export class OnFailure {
       WARDEN_POOL: this.options.pool,
       WARDEN_ERROR: r.error ?? '',
     };
+    // An environment cannot hold a NUL byte (the hook would not start at all): a job that
+    // printed binary output before it failed gets U+FFFD there, as undecodable bytes do.
+    for (const [key, value] of Object.entries(record)) record[key] = value.replaceAll('\0', '\uFFFD');
+    return { ...process.env, ...record };
   }
 
   /** How the hook went wrong, in words, or undefined when it succeeded. */
