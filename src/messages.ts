@@ -118,6 +118,8 @@ export const msg = {
   pingStatus: (status: number): string => `the server answered HTTP ${status}`,
   pingNoAnswer: (ms: number): string => `no answer within ${formatMs(ms)}`,
   pingAbandoned: (): string => 'abandoned: warden was stopping',
+  pingClosed: (): string => 'the server closed the connection without an answer',
+  pingNotSent: (url: string, why: string): string => `--ping: ${url} not sent: ${why}`,
   pingJobFailed: (jobId: string, command: string, outcome: string, exitCode: number | null, signal: string | null, error?: string): string =>
     `job ${jobId} ${quote(command)}: ${error ? `could not start (${error})` : outcome === 'timeout' ? 'timed out' : signal ? `killed by ${signal}` : `exited with ${exitCode ?? '?'}`}`,
   pingCheckFailed: (outcome: string, exitCode: number | null, stderr: string): string =>

@@ -167,6 +167,21 @@ describe('--ping', () => {
     expect(errors(parseEvents(r.stdout)).every((m) => m.endsWith('abandoned: warden was stopping'))).toBe(true);
   });
 
+  it('one SIGTERM and a server that never answers: no retry after it, the exit waits for one ping timeout', async () => {
+    const silent = await pingServer(() => undefined);
+    const w = startWarden(['watch', '--every', '1h', '--log', 'json', '--ping', silent.url, '--ping-timeout', '3s', '--kill-after', '200ms', '--job', `touch "${dir}/ran"; sleep 30`], { env });
+    await waitFor('the job and the start ping', () => fs.existsSync(`${dir}/ran`) && silent.pings.length === 1);
+    process.kill(w.pid, 'SIGTERM');
+    const r = await w.done;
+    expect(r.code).toBe(143);
+    // Before, the start ping was tried three times and the run's end three more (33 s with the
+    // default 5 s timeout), past the grace docker or systemd give before SIGKILL.
+    expect(silent.pings.filter((p) => p.path === '/ping/abc/start')).toHaveLength(1);
+    const messages = errors(parseEvents(r.stdout));
+    expect(messages.length).toBeGreaterThan(0);
+    for (const m of messages) expect(m).toMatch(/^--ping: \S+ (failed after 1 attempt|not sent): /);
+  });
+
   it('credentials in the URL travel as Basic authorization', async () => {
     const { url, pings } = await pingServer();
     const r = await runWarden(['once', '--ping', url.replace('http://', 'http://hc:s%3Acret@'), '--job', 'true'], { env });

@@ -50,6 +50,8 @@ export class Pinger {
    */
   private readonly ended = new Set<number>();
   private finishing = false;
+  /** A signal is stopping warden: pings get one attempt, and the wait for them one timeout. */
+  private signalled = false;
 
   constructor(
     private readonly options: PingOptions,
@@ -85,10 +87,11 @@ export class Pinger {
     }
   };
 
-  onSignal(_signal: Signal): void {
-    this.exits.onSignal(_signal);
+  onSignal(signal: Signal): void {
+    this.exits.onSignal(signal);
     // A signal while the last pings go out: stop waiting for them.
     if (this.finishing) this.abort.abort();
+    this.signalled = true;
   }
 
   /** End what is open (once/run: with warden's exit code), then wait for the pings, bounded. */
@@ -103,8 +106,11 @@ export class Pinger {
       } else this.end(run, exitCode);
     }
     const all = Promise.allSettled([...this.inflight]);
-    // A run's end waits for its start: two pings, each with all its attempts and pauses.
-    const bound = 2 * (PING_ATTEMPTS * this.options.timeoutMs + RETRY_BASE_MS * (2 ** (PING_ATTEMPTS - 1) - 1));
+    // A run's end waits for its start: two pings, each with all its attempts and pauses. Told to
+    // stop (SIGTERM from docker or systemd, which kill a little later), one timeout: a hung
+    // server must not hold the exit for half a minute.
+    const full = 2 * (PING_ATTEMPTS * this.options.timeoutMs + RETRY_BASE_MS * (2 ** (PING_ATTEMPTS - 1) - 1));
+    const bound = this.signalled ? this.options.timeoutMs : full;
     await Promise.race([all, sleep(bound, undefined, { ref: false })]);
     this.abort.abort();
     await all;
@@ -176,8 +182,9 @@ export class Pinger {
       target.password = '';
     }
     let why = '';
-    let attempt = 0;
-    while (attempt++ < PING_ATTEMPTS && !this.abort.signal.aborted) {
+    let made = 0;
+    while (made < (this.signalled ? 1 : PING_ATTEMPTS) && !this.abort.signal.aborted) {
+      made++;
       try {
         const res = await fetch(target, {
           method: 'POST',
@@ -193,10 +200,10 @@ export class Pinger {
       } catch (err) {
         why = this.abort.signal.aborted ? msg.pingAbandoned() : describeFetchError(err, this.options.timeoutMs);
       }
-      if (attempt < PING_ATTEMPTS) await sleep(RETRY_BASE_MS * 2 ** (attempt - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (made < PING_ATTEMPTS && !this.signalled) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
     if (this.abort.signal.aborted) why = msg.pingAbandoned();
-    this.reporter.emit({ event: 'error', message: msg.pingFailed(redact(url), Math.min(attempt, PING_ATTEMPTS), why) });
+    this.reporter.emit({ event: 'error', message: made ? msg.pingFailed(redact(url), made, why) : msg.pingNotSent(redact(url), why) });
   }
 }
 
@@ -207,6 +214,8 @@ function describeFailure(r: ExitRecord): string {
 function describeFetchError(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return msg.pingNoAnswer(timeoutMs);
+  // undici's name for a connection the server closed before it answered.
+  if (e.cause?.code === 'UND_ERR_SOCKET') return msg.pingClosed();
   return e.cause?.code ?? e.cause?.message ?? e.message;
 }
 
