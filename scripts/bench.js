@@ -7,6 +7,7 @@ import path from 'node:path';
 import * as footprint from './bench/footprint.js';
 import * as handoff from './bench/handoff.js';
 import * as logSummary from './bench/log-summary.js';
+import * as notify from './bench/notify.js';
 import { ROOT, TAG, cleanup, fmt, removeScratch, setProfileDir, tmpRoot } from './bench/lib.js';
 import * as oneshot from './bench/oneshot.js';
 import * as output from './bench/output.js';
@@ -14,7 +15,7 @@ import * as redis from './bench/redis.js';
 import { machine, markdown, peerVersions, table } from './bench/report.js';
 import * as throughput from './bench/throughput.js';
 
-const SCENARIOS = [throughput, oneshot, handoff, redis, footprint, output, logSummary];
+const SCENARIOS = [throughput, oneshot, handoff, redis, footprint, output, logSummary, notify];
 
 const USAGE = `Usage: npm run bench -- [--quick] [--out FILE] [--only ID,ID] [--rounds N] [--strict] [--profile DIR]
 

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SCENARIOS = ['throughput', 'one-shot', 'hand-off', 'redis', 'footprint', 'output', 'log'];
+const SCENARIOS = ['throughput', 'one-shot', 'hand-off', 'redis', 'footprint', 'output', 'log', 'notify'];
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'warden-bench-test-'));
 
 /** A copy of the package to build and bench in: sources, scripts, bin, config; node_modules linked. */
