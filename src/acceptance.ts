@@ -4,6 +4,7 @@
 // process only, and take a key and a slot again when they are due.
 import type { JobRequest, JobRunner } from './job-runner.js';
 import { msg } from './messages.js';
+import { UnreachableError } from './pool/redis/client.js';
 import type { Pool, Slot } from './pool/pool.js';
 import type { Reporter } from './report/reporter.js';
 import type { Settings } from './settings.js';
@@ -44,6 +45,7 @@ export class Acceptance {
       pool: o.pool.name,
       maxLateMs: o.settings.maxLateMs,
       emit: (e) => o.reporter.emit(e),
+      track: (work) => this.track(work.catch((err: unknown) => o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) }))),
       due: (request, slot, holds) => (slot ? o.runner.start(request, slot, holds) : this.track(this.resumeInto(request, holds))),
     });
   }
@@ -54,24 +56,36 @@ export class Acceptance {
   }
 
   /** A new trigger whose --unique key is live already: no need to wait for a slot to find that out. */
-  isDuplicate(request: JobRequest): boolean {
-    if (!this.o.settings.unique || !this.o.stores.unique.isLocked(uniqueKeyOf(request))) return false;
+  async isDuplicate(request: JobRequest): Promise<boolean> {
+    if (!this.o.settings.unique) return false;
+    // Not known (the server is away): admission finds out when it takes the key.
+    const live = await this.o.stores.unique.isLocked(uniqueKeyOf(request)).catch(() => false);
+    if (!live) return false;
     this.duplicate(request);
     return true;
   }
 
   /** A request with its slot (and locks, when the one-shot that detached us took them). */
   admit(request: JobRequest, slot: Slot, holds: Holds = {}): void {
-    this.track(this.accept(request, slot, holds));
+    this.track(
+      this.accept(request, slot, holds).catch((err: unknown) => {
+        // Its key could not be taken (the server away): it is not accepted, and says so.
+        slot.release();
+        holds.claim?.release();
+        holds.unique?.release();
+        this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
+      }),
+    );
   }
 
   /** Take up delayed jobs that a warden which is gone left in the pool's spool. */
   async resumeSpooled(): Promise<void> {
     try {
       if (!this.resumeElsewhere) await this.delays.resumeOrphans();
-      else if (this.delays.hasOrphans()) this.resumeElsewhere();
+      else if (await this.delays.hasOrphans()) this.resumeElsewhere();
     } catch (err) {
-      this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
+      // A server that is away is reported once by the pool, not at every tick here.
+      if (!(err instanceof UnreachableError)) this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
     }
   }
 
@@ -102,7 +116,11 @@ export class Acceptance {
     if (key !== undefined && !holds.unique && (request.uniqueKey === undefined || request.attempt > 1)) {
       const lock = await stores.unique.tryLock(key);
       // Live, or waiting in the spool for a warden that is gone.
-      if (!lock || (request.attempt === 1 && stores.spool.list().some((e) => e.uniqueKey === key))) {
+      const waiting = lock && request.attempt === 1 ? await stores.spool.list().then((all) => all.some((e) => e.uniqueKey === key), (err: unknown) => {
+        lock.release();
+        throw err;
+      }) : false;
+      if (!lock || waiting) {
         lock?.release();
         release();
         return this.duplicate(request);
@@ -125,7 +143,7 @@ export class Acceptance {
       }
     }
     if (shutdown.active) {
-      if (shutdown.state === 'draining' && request.spoolId) stores.spool.remove(request.spoolId);
+      if (shutdown.state === 'draining' && request.spoolId) await stores.spool.remove(request.spoolId).catch(() => false);
       return release();
     }
     if (this.o.handOff) return this.o.handOff(request, slot, holds);
@@ -141,21 +159,30 @@ export class Acceptance {
       holds.claim?.release();
       holds.unique?.release();
     };
-    if (request.uniqueKey !== undefined) {
-      const lock = await stores.unique.tryLock(request.uniqueKey);
-      if (!lock) {
-        if (request.spoolId) stores.spool.remove(request.spoolId);
-        release();
-        return this.duplicate(request);
+    // Dropped from the spool while it waited (`warden status --drop`): it does not run.
+    try {
+      if (request.spoolId && !(await stores.spool.read(request.spoolId))) return release();
+      if (request.uniqueKey !== undefined) {
+        const lock = await stores.unique.tryLock(request.uniqueKey);
+        if (!lock) {
+          if (request.spoolId) await stores.spool.remove(request.spoolId);
+          release();
+          return this.duplicate(request);
+        }
+        holds = { ...holds, unique: lock };
       }
-      holds = { ...holds, unique: lock };
+    } catch (err) {
+      // Left in the spool, its claim let go: taken up again by the next warden of the pool.
+      release();
+      this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
+      return;
     }
     let slot: Slot;
     try {
       slot = await this.o.pool.acquire({ signal: this.resumeAbort.signal });
     } catch {
       // Stopped while waiting for a slot: Ctrl-C cancels it, TERM and HUP leave it spooled.
-      if (shutdown.state === 'draining' && request.spoolId) stores.spool.remove(request.spoolId);
+      if (shutdown.state === 'draining' && request.spoolId) await stores.spool.remove(request.spoolId).catch(() => false);
       return release();
     }
     if (shutdown.active) {

@@ -8,6 +8,7 @@ import type { Tally } from './exit-status.js';
 import { inheritedEnv, jobEnv } from './job-env.js';
 import type { OutputMode } from './job-output.js';
 import { launch } from './launcher.js';
+import { msg } from './messages.js';
 import { withLeaseToken } from './pool/pool.js';
 import type { Slot } from './pool/pool.js';
 import type { Reporter } from './report/reporter.js';
@@ -40,6 +41,8 @@ export class JobRunner {
   private readonly jobs = new Map<string, RunningJob>();
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private pendingRetries = 0;
+  /** Spooled jobs whose start is being marked, and spool entries being settled. */
+  private pendingStarts = 0;
 
   constructor(private readonly o: JobRunnerOptions) {}
 
@@ -49,18 +52,58 @@ export class JobRunner {
 
   /** Jobs running, or retries still to be decided. */
   get busy(): boolean {
-    return this.jobs.size > 0 || this.retryTimers.size > 0 || this.pendingRetries > 0;
+    return this.jobs.size > 0 || this.retryTimers.size > 0 || this.pendingRetries > 0 || this.pendingStarts > 0;
+  }
+
+  /** Spool bookkeeping still under way counts as busy: the process must not exit before it. */
+  private track(work: Promise<void>): void {
+    this.pendingStarts++;
+    void work
+      .catch((err: unknown) => this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) }))
+      .finally(() => {
+        this.pendingStarts--;
+        this.o.changed();
+      });
   }
 
   /** Start a job in its slot; `holds` go with it into its process tree (its spool claim, its --unique key). */
   start(request: JobRequest, slot: Slot, holds: Holds = {}): void {
-    const { settings, reporter } = this.o;
-    // A spooled job's shell first removes its spool entry: once it has started, no one resumes it.
     const spooled = request.spoolId !== undefined && request.attempt === 1 ? request.spoolId : undefined;
+    if (spooled === undefined) return this.launchJob(request, slot, holds);
+    // A spooled job's shell first marks its spool entry started: once it has, no one resumes it.
+    this.pendingStarts++;
+    void this.o.spool
+      .startLine(spooled)
+      .then(
+        (line) => {
+          // Dropped from the spool (`status --drop`), or stopping meanwhile: it does not start.
+          if (line === undefined || this.o.stopping()) return this.letGo(slot, holds);
+          this.launchJob(request, slot, holds, line, spooled);
+        },
+        (err: unknown) => {
+          // Left in the spool, its claim free: the next warden of the pool takes it up.
+          this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
+          this.letGo(slot, holds);
+        },
+      )
+      .finally(() => {
+        this.pendingStarts--;
+        this.o.changed();
+      });
+  }
+
+  private letGo(slot: Slot, holds: Holds): void {
+    slot.release();
+    holds.claim?.release();
+    holds.unique?.release();
+  }
+
+  private launchJob(request: JobRequest, slot: Slot, holds: Holds, startLine?: string, spooled?: string): void {
+    const { settings, reporter } = this.o;
     const job = launch({
       jobId: request.jobId,
       command: request.command,
-      shell: spooled ? `${this.o.spool.doneMarker(spooled)}\n${request.command}` : request.command,
+      shell: startLine !== undefined ? `${startLine}\n${request.command}` : request.command,
       holds: [holds.claim, holds.unique].filter((h): h is KeyLock => h !== undefined),
       cwd: request.cwd,
       env: withLeaseToken(jobEnv(inheritedEnv(), {
@@ -96,11 +139,13 @@ export class JobRunner {
         ...(slot.token !== undefined ? { token: slot.token } : {}),
       });
       this.jobs.set(request.jobId, job);
-    } else if (spooled) {
-      // It could not start: that is its run (a failed one), not a job left to resume.
-      this.o.spool.remove(spooled);
     }
-    void job.exited.then((record) => this.onExit(job, slot, request, record));
+    const started = job.pid !== null;
+    void job.exited.then((record) => {
+      // One that could not start had its run (a failed one): it is not a job left to resume.
+      if (spooled !== undefined) this.track(this.o.spool.finished(spooled, started));
+      this.onExit(job, slot, request, record);
+    });
   }
 
   /** Pass a signal on to every running job's group (the terminal's Ctrl-C). */

@@ -4,6 +4,11 @@
 import { FileChangeStore } from './change/change-store.js';
 import type { ChangeStore } from './change/change-store.js';
 import { durableDirFor } from './durable-dir.js';
+import type { Emit } from './events.js';
+import type { Pool } from './pool/pool.js';
+import { RedisPool } from './pool/redis/redis-pool.js';
+import { openRedisStores } from './stores-redis/redis-stores.js';
+import type { StoreSettings } from './stores-redis/redis-stores.js';
 import { socketKeyLocks } from './locks/key-lock.js';
 import type { KeyLocks } from './locks/key-lock.js';
 import { FileSpool } from './spool/spool.js';
@@ -23,14 +28,16 @@ export interface Stores {
 
 /**
  * Live things (key locks) stay in the state dir; the spool and the change state go where a
- * reboot keeps them (durable-dir.ts).
+ * reboot keeps them (durable-dir.ts). A fleet pool keeps all three in Redis.
  */
-export function openStores(stateDir: string, pool: string, onChange: boolean): Stores {
+export function openStores(settings: StoreSettings, pool: Pool, onChange: boolean, emit: Emit): Stores {
+  const { stateDir } = settings;
   const durable = durableDirFor(stateDir);
+  if (pool instanceof RedisPool) return openRedisStores(pool, settings, onChange, durable.dir, emit);
   return {
     change: onChange ? new FileChangeStore(durable.dir, stateDir) : undefined,
-    unique: socketKeyLocks(stateDir, `unique:${pool}`),
-    spool: new FileSpool(durable.dir, pool, stateDir),
+    unique: socketKeyLocks(stateDir, `unique:${pool.name}`),
+    spool: new FileSpool(durable.dir, pool.name, stateDir),
     volatile: durable.volatile,
     where: durable.dir,
   };

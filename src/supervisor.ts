@@ -54,7 +54,7 @@ export class Supervisor {
     /** With --detach: admitted requests, their slots and locks go here instead of starting. */
     handOff?: (request: JobRequest, slot: Slot, holds: Holds) => void,
   ) {
-    this.stores = openStores(settings.stateDir, pool.name, settings.onChange !== undefined);
+    this.stores = openStores(settings, pool, settings.onChange !== undefined, (e) => reporter.emit(e));
     this.admission = new Admission<JobRequest>({
       pool,
       maxQueue: settings.maxQueue,
@@ -164,7 +164,7 @@ export class Supervisor {
         for (const spec of this.settings.jobs) {
           if (this.shutdown.active) return;
           const request: JobRequest = { tick, jobId: `${tick}.${++n}`, command: spec.run, spec, item, trigger, checkOutput: fired.output, attempt: 1 };
-          if (this.acceptance.isDuplicate(request)) continue;
+          if (await this.acceptance.isDuplicate(request)) continue;
           try {
             await this.admission.submit(request);
           } catch (err) {

@@ -54,7 +54,7 @@ export class FileChangeStore implements ChangeStore {
   }
 }
 
-function parseState(text: string): ChangeState | undefined {
+export function parseState(text: string): ChangeState | undefined {
   try {
     const v = JSON.parse(text) as Partial<ChangeState>;
     if (typeof v.firing !== 'boolean' || typeof v.output !== 'string' || !Array.isArray(v.items)) return undefined;

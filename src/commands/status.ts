@@ -54,26 +54,28 @@ export interface SpooledView {
   owner: number;
 }
 
-function spooledJobs(stateDir: string, pool: string): SpooledView[] {
+async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
   const spool = new FileSpool(durableDirFor(stateDir, false).dir, pool, stateDir);
   const now = Date.now();
-  return spool.list().map((e) => ({
+  const entries = await spool.list();
+  const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
+  return entries.map((e, k) => ({
     id: e.id,
     jobId: e.jobId,
     command: e.command,
     ...(e.item !== undefined ? { item: e.item } : {}),
     dueAt: new Date(e.dueAt).toISOString(),
     dueInMs: e.dueAt - now,
-    held: spool.isClaimed(e.id),
+    held: held[k],
     owner: e.owner,
   }));
 }
 
 /** `status --drop ID`: remove a spooled job so that it never runs. */
-export function dropSpooled(stateDir: string, id: string, only?: string): SpooledView | undefined {
+export async function dropSpooled(stateDir: string, id: string, only?: string): Promise<SpooledView | undefined> {
   for (const name of only ? [only] : knownPools(stateDir)) {
-    const view = spooledJobs(stateDir, name).find((v) => v.id === id);
-    if (view && new FileSpool(durableDirFor(stateDir, false).dir, name, stateDir).remove(id)) return view;
+    const view = (await spooledJobs(stateDir, name)).find((v) => v.id === id);
+    if (view && (await new FileSpool(durableDirFor(stateDir, false).dir, name, stateDir).remove(id))) return view;
   }
   return undefined;
 }
@@ -92,7 +94,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
     const meta = readMeta(poolDir(stateDir, name));
     if (!meta) {
       // Nothing live (a reboot emptied the state dir), only delayed jobs waiting for a warden.
-      const spooled = spooledJobs(stateDir, name);
+      const spooled = await spooledJobs(stateDir, name);
       if (spooled.length) views.push({ name, backend: 'socket', maxLive: null, live: 0, free: null, maxLiveValues: [], mismatch: false, holders: [], spooled });
       continue;
     }
@@ -125,7 +127,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
       maxLiveValues: [...caps].sort((a, b) => a - b).map((c) => (Number.isFinite(c) ? c : null)),
       mismatch: caps.size > 1,
       holders,
-      spooled: spooledJobs(stateDir, name),
+      spooled: await spooledJobs(stateDir, name),
     });
   }
   return views;
@@ -136,7 +138,7 @@ export async function statusCommand(settings: Settings, only: string | undefined
   if (settings.redis) return (await import('./status-fleet.js')).fleetStatus(settings);
   const out = new Sink(1, 'stdout', () => undefined);
   if (settings.drop !== undefined) {
-    const dropped = dropSpooled(settings.stateDir, settings.drop, only);
+    const dropped = await dropSpooled(settings.stateDir, settings.drop, only);
     if (!dropped) {
       new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, durableDirFor(settings.stateDir, false).dir)) + '\n');
       return EXIT.failed;

@@ -30,9 +30,9 @@ export interface KeyLocks {
   /** The lock, or undefined when some process holds it. */
   tryLock(key: string): Promise<KeyLock | undefined>;
   /** Whether some process holds the lock right now (without touching it). */
-  isLocked(key: string): boolean;
-  /** Which of these keys some process holds right now (one look at the kernel's table). */
-  heldAmong(keys: string[]): Set<string>;
+  isLocked(key: string): Promise<boolean>;
+  /** Which of these keys some process holds right now (one look at the kernel's table, or the server). */
+  heldAmong(keys: string[]): Promise<Set<string>>;
 }
 
 /**
@@ -55,11 +55,11 @@ export function socketKeyLocks(stateDir: string, scope: string): KeyLocks {
   };
   return {
     tryLock: async (key) => bindLock((names(true) as (key: string) => string)(key)),
-    isLocked: (key) => {
+    isLocked: async (key) => {
       const name = names(false);
       return name !== undefined && boundNames().has(name(key));
     },
-    heldAmong: (keys) => {
+    heldAmong: async (keys) => {
       const name = names(false);
       if (!name) return new Set();
       const bound = boundNames();

@@ -17,6 +17,8 @@ export interface DelayedOptions {
   pool: string;
   maxLateMs?: number;
   emit: Emit;
+  /** Spool bookkeeping under way (a cancel's removal): the owner waits for it before it is done. */
+  track(work: Promise<void>): void;
   /** The job's time has come: start it in `slot`, or take a slot first when there is none. */
   due(request: JobRequest, slot: Slot | undefined, holds: Holds): void;
 }
@@ -75,24 +77,24 @@ export class DelayedJobs {
   /** Claim every entry of the pool that no live process holds, and wait each out. */
   async resumeOrphans(): Promise<void> {
     const { spool } = this.options;
-    for (const entry of spool.orphans()) {
+    for (const entry of await spool.orphans()) {
       if (this.stopped) return;
       if (entry.pool !== this.options.pool) continue;
       const claim = await spool.tryClaim(entry.id);
       if (!claim) continue;
       // Claimed: read again, it may have started (or been dropped) just before our claim.
-      const current = spool.read(entry.id);
+      const current = await spool.read(entry.id);
       if (!current || this.stopped) {
         claim.release();
         continue;
       }
-      this.adopt(current, claim);
+      await this.adopt(current, claim);
     }
   }
 
   /** Whether the spool holds entries of the pool that no live process holds. */
-  hasOrphans(): boolean {
-    return this.options.spool.orphans().some((e) => e.pool === this.options.pool);
+  async hasOrphans(): Promise<boolean> {
+    return (await this.options.spool.orphans()).some((e) => e.pool === this.options.pool);
   }
 
   /** Stop waiting: cancel (Ctrl-C: the jobs leave the spool) or let go (they stay). How many. */
@@ -101,18 +103,23 @@ export class DelayedJobs {
     const n = this.waiting.size;
     for (const w of this.waiting) {
       clearTimeout(w.timer);
-      if (cancel && w.request.spoolId) this.options.spool.remove(w.request.spoolId);
-      this.letGo(w.slot, w.holds);
+      const { spoolId } = w.request;
+      // The claim is let go only once the entry is gone: no one may resume a cancelled job.
+      if (cancel && spoolId) this.options.track(this.options.spool.remove(spoolId).then(() => this.letGo(w.slot, w.holds), (err: unknown) => {
+        this.letGo(w.slot, w.holds);
+        throw err;
+      }).then(() => undefined));
+      else this.letGo(w.slot, w.holds);
     }
     this.waiting.clear();
     return n;
   }
 
-  private adopt(entry: SpoolEntry, claim: KeyLock): void {
+  private async adopt(entry: SpoolEntry, claim: KeyLock): Promise<void> {
     const lateMs = Math.max(0, Date.now() - entry.dueAt);
     const { maxLateMs } = this.options;
     if (maxLateMs !== undefined && lateMs > maxLateMs) {
-      this.options.spool.remove(entry.id);
+      await this.options.spool.remove(entry.id);
       claim.release();
       this.options.emit({ event: 'skip', reason: 'too-late', tick: entry.tick, pool: this.options.pool, command: entry.command, jobId: entry.jobId, lateMs, ...(entry.item !== undefined ? { item: entry.item } : {}) });
       return;
@@ -140,13 +147,9 @@ export class DelayedJobs {
       request,
       slot,
       holds,
+      // Dropped from the spool meanwhile (`warden status --drop`): the start finds it gone.
       timer: setTimeout(() => {
         this.waiting.delete(w);
-        // Dropped from the spool meanwhile (`warden status --drop`): it does not run.
-        if (request.spoolId && !this.options.spool.read(request.spoolId)) {
-          this.letGo(slot, holds);
-          return;
-        }
         this.options.due(request, slot, holds);
       }, Math.max(0, dueAt - Date.now())),
     };

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { socketKeyLocks } from '../locks/key-lock.js';
 import type { KeyLock, KeyLocks } from '../locks/key-lock.js';
+import { shellQuote } from '../shell-quote.js';
 import { isPrivateDir, privateDir, publishNew, readPrivate, removeFile } from '../state-files.js';
 
 export interface SpoolEntry {
@@ -33,21 +34,28 @@ export interface SpoolEntry {
 
 export type NewEntry = Omit<SpoolEntry, 'id' | 'owner'>;
 
-/** The spool of one pool; a Redis-backed spool can implement the same interface later. */
+/** The spool of one pool: files here (spool.ts), or Redis for a fleet (stores-redis/redis-spool.ts). */
 export interface Spool {
   /** Write an entry durably, holding its claim; the claim is taken before the entry is visible. */
   create(fields: NewEntry): Promise<{ entry: SpoolEntry; claim: KeyLock }>;
-  list(): SpoolEntry[];
+  /** Every entry, the soonest first. */
+  list(): Promise<SpoolEntry[]>;
   /** Entries no live process holds a claim on, the soonest first. */
-  orphans(): SpoolEntry[];
-  read(id: string): SpoolEntry | undefined;
+  orphans(): Promise<SpoolEntry[]>;
+  read(id: string): Promise<SpoolEntry | undefined>;
   /** Remove an entry (run, cancelled, too late, dropped); false when it was gone already. */
-  remove(id: string): boolean;
-  /** The entry's claim, or undefined while a warden or a job holds it. */
+  remove(id: string): Promise<boolean>;
+  /** The entry's claim, or undefined while a warden or a job holds it (or it is not to be resumed here). */
   tryClaim(id: string): Promise<KeyLock | undefined>;
-  isClaimed(id: string): boolean;
-  /** A shell line that removes the entry: the job runs it before the user's command. */
-  doneMarker(id: string): string;
+  isClaimed(id: string): Promise<boolean>;
+  /**
+   * The job is about to start, holding `claim`: the shell line its shell runs first, which marks
+   * the entry started (and fails, so the command does not run, when the entry was dropped).
+   * Undefined when the entry is gone already (dropped): the job must not start.
+   */
+  startLine(id: string): Promise<string | undefined>;
+  /** A job started from the entry has ended (`started`), or could not start at all. */
+  finished(id: string, started: boolean): Promise<void>;
 }
 
 const ENTRY = /^([A-Za-z0-9-]+)\.json$/;
@@ -89,23 +97,23 @@ export class FileSpool implements Spool {
     }
   }
 
-  list(): SpoolEntry[] {
+  async list(): Promise<SpoolEntry[]> {
     return this.ids()
       .flatMap((id) => {
-        const entry = this.read(id);
+        const entry = this.readNow(id);
         return entry ? [entry] : [];
       })
       .sort((a, b) => a.dueAt - b.dueAt);
   }
 
-  orphans(): SpoolEntry[] {
+  async orphans(): Promise<SpoolEntry[]> {
     const ids = this.ids();
     if (!ids.length) return [];
-    const held = this.claims.heldAmong(ids);
+    const held = await this.claims.heldAmong(ids);
     return ids
       .filter((id) => !held.has(id))
       .flatMap((id) => {
-        const entry = this.read(id);
+        const entry = this.readNow(id);
         return entry ? [entry] : [];
       })
       .sort((a, b) => a.dueAt - b.dueAt);
@@ -126,7 +134,11 @@ export class FileSpool implements Spool {
     });
   }
 
-  read(id: string): SpoolEntry | undefined {
+  async read(id: string): Promise<SpoolEntry | undefined> {
+    return this.readNow(id);
+  }
+
+  private readNow(id: string): SpoolEntry | undefined {
     if (!/^[A-Za-z0-9-]+$/.test(id)) return undefined;
     let text: string | undefined;
     try {
@@ -143,7 +155,7 @@ export class FileSpool implements Spool {
     }
   }
 
-  remove(id: string): boolean {
+  async remove(id: string): Promise<boolean> {
     if (!/^[A-Za-z0-9-]+$/.test(id)) return false;
     return removeFile(this.file(id));
   }
@@ -152,14 +164,22 @@ export class FileSpool implements Spool {
     return this.claims.tryLock(id);
   }
 
-  isClaimed(id: string): boolean {
+  isClaimed(id: string): Promise<boolean> {
     return this.claims.isLocked(id);
   }
 
-  doneMarker(id: string): string {
-    // `command -p` finds rm on the system's default path, whatever the job's PATH; if the entry
-    // cannot be removed, the user's command must not run (a resumer would run it again).
-    return `command -p rm -f -- ${shellQuote(this.file(id))} || exit 125`;
+  async startLine(id: string): Promise<string | undefined> {
+    if (!this.readNow(id)) return undefined;
+    // `command -p` finds rm on the system's default path, whatever the job's PATH. Without -f: an
+    // entry dropped (`status --drop`) since this check is not there to remove, and the user's
+    // command must not run; nor if it cannot be removed (a resumer would run it again).
+    return `command -p rm -- ${shellQuote(this.file(id))} 2>/dev/null || exit 125`;
+  }
+
+  async finished(id: string, started: boolean): Promise<void> {
+    // A job that started removed the entry first thing, or could not and did not run the command
+    // (then it stays, to be resumed). One that could not start at all had its run, a failed one.
+    if (!started) await this.remove(id);
   }
 }
 
@@ -175,8 +195,4 @@ export function spoolPools(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-function shellQuote(text: string): string {
-  return `'${text.replace(/'/g, `'\\''`)}'`;
 }

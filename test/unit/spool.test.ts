@@ -29,10 +29,10 @@ describe('key locks', () => {
     const a = await locks.tryLock('item-1');
     expect(a).toBeDefined();
     expect(await locks.tryLock('item-1')).toBeUndefined();
-    expect(locks.isLocked('item-1')).toBe(true);
-    expect(locks.isLocked('item-2')).toBe(false);
+    expect(await locks.isLocked('item-1')).toBe(true);
+    expect(await locks.isLocked('item-2')).toBe(false);
     a?.release();
-    expect(locks.isLocked('item-1')).toBe(false);
+    expect(await locks.isLocked('item-1')).toBe(false);
     const b = await locks.tryLock('item-1');
     expect(b).toBeDefined();
     b?.release();
@@ -52,11 +52,11 @@ describe('key locks', () => {
     if (!lock) throw new Error('no lock');
     const child = spawn('/bin/sh', ['-c', 'sleep 30 & sleep 30; wait'], { stdio: ['ignore', 'ignore', 'ignore', lock.fd], detached: true });
     lock.handOff();
-    expect(locks.isLocked('k')).toBe(true);
+    expect(await locks.isLocked('k')).toBe(true);
     expect(await locks.tryLock('k')).toBeUndefined();
     await waitFor('the tree to start', () => fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').length > 0);
     process.kill(-(child.pid ?? 0), 'SIGKILL');
-    await waitFor('the lock to free', () => !locks.isLocked('k'));
+    await waitFor('the lock to free', async () => !(await locks.isLocked('k')));
     const again = await locks.tryLock('k');
     expect(again).toBeDefined();
     again?.release();
@@ -69,19 +69,19 @@ describe('FileSpool', () => {
     const spool = new FileSpool(dir, 'p', dir);
     const late = await spool.create(fields({ dueAt: Date.now() + 5000, jobId: '2.1' }));
     const soon = await spool.create(fields({ dueAt: Date.now() + 1000, jobId: '1.1' }));
-    expect(spool.list().map((e) => e.jobId)).toEqual(['1.1', '2.1']);
+    expect((await spool.list()).map((e) => e.jobId)).toEqual(['1.1', '2.1']);
     expect(fs.statSync(path.join(dir, 'spool', 'p')).mode & 0o777).toBe(0o700);
     expect(fs.statSync(path.join(dir, 'spool', 'p', `${soon.entry.id}.json`)).mode & 0o777).toBe(0o600);
-    expect(spool.isClaimed(soon.entry.id)).toBe(true);
+    expect(await spool.isClaimed(soon.entry.id)).toBe(true);
     expect(await spool.tryClaim(soon.entry.id)).toBeUndefined();
     soon.claim.release();
     const claim = await spool.tryClaim(soon.entry.id);
     expect(claim).toBeDefined();
     claim?.release();
     late.claim.release();
-    expect(spool.remove(late.entry.id)).toBe(true);
-    expect(spool.remove(late.entry.id)).toBe(false);
-    expect(spool.list().map((e) => e.jobId)).toEqual(['1.1']);
+    expect(await spool.remove(late.entry.id)).toBe(true);
+    expect(await spool.remove(late.entry.id)).toBe(false);
+    expect((await spool.list()).map((e) => e.jobId)).toEqual(['1.1']);
   });
 
   it('orphans are the entries whose claim no process holds', async () => {
@@ -89,9 +89,9 @@ describe('FileSpool', () => {
     const held = await spool.create(fields({ jobId: 'held' }));
     const left = await spool.create(fields({ jobId: 'left' }));
     left.claim.release();
-    expect(spool.orphans().map((e) => e.jobId)).toEqual(['left']);
+    expect((await spool.orphans()).map((e) => e.jobId)).toEqual(['left']);
     held.claim.release();
-    expect(spool.orphans().map((e) => e.jobId).sort()).toEqual(['held', 'left']);
+    expect((await spool.orphans()).map((e) => e.jobId).sort()).toEqual(['held', 'left']);
   });
 
   it('a spool folder that is a symlink is neither read nor written', async () => {
@@ -101,21 +101,26 @@ describe('FileSpool', () => {
     fs.writeFileSync(path.join(elsewhere, 'planted.json'), JSON.stringify({ id: 'planted', command: 'touch /tmp/pwned', dueAt: 0 }));
     fs.symlinkSync(elsewhere, path.join(dir, 'spool', 'p'));
     const spool = new FileSpool(dir, 'p', dir);
-    expect(spool.list()).toEqual([]);
-    expect(spool.orphans()).toEqual([]);
+    expect(await spool.list()).toEqual([]);
+    expect(await spool.orphans()).toEqual([]);
     await expect(spool.create(fields())).rejects.toThrow(/not a folder/);
     expect(fs.readdirSync(elsewhere)).toEqual(['planted.json']);
   });
 
-  it("the job's done-marker removes its entry, whatever the path holds", async () => {
+  it("the job's start line removes its entry, whatever the path holds; dropped first, it fails (the command must not run)", async () => {
     const dir = path.join(tempDir(), "it's here");
     fs.mkdirSync(dir, { mode: 0o700 });
     const spool = new FileSpool(dir, 'p', dir);
     const { entry, claim } = await spool.create(fields());
     claim.release();
-    const child = spawn('/bin/sh', ['-c', spool.doneMarker(entry.id)], { stdio: 'inherit' });
-    expect(await new Promise((r) => child.on('exit', r))).toBe(0);
-    expect(spool.read(entry.id)).toBeUndefined();
+    const line = await spool.startLine(entry.id);
+    if (line === undefined) throw new Error('no start line');
+    const run = (): Promise<unknown> => new Promise((r) => spawn('/bin/sh', ['-c', `${line}\nexit 0`], { stdio: 'inherit' }).on('exit', r));
+    expect(await run()).toBe(0);
+    expect(await spool.read(entry.id)).toBeUndefined();
+    // Dropped between the check and the job's start: its shell stops before the command.
+    expect(await run()).toBe(125);
+    expect(await spool.startLine(entry.id)).toBeUndefined();
   });
 
   it('ignores names that are not entries, and damaged entries', async () => {
@@ -125,8 +130,8 @@ describe('FileSpool', () => {
     claim.release();
     fs.writeFileSync(path.join(dir, 'spool', 'p', 'broken.json'), '{', { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'spool', 'p', 'notes.txt'), 'x');
-    expect(spool.list()).toHaveLength(1);
-    expect(spool.read('../../etc/passwd')).toBeUndefined();
-    expect(spool.remove('../x')).toBe(false);
+    expect(await spool.list()).toHaveLength(1);
+    expect(await spool.read('../../etc/passwd')).toBeUndefined();
+    expect(await spool.remove('../x')).toBe(false);
   });
 });

@@ -1,0 +1,46 @@
+// What `warden status --redis` shows of a fleet pool's spool, and `--drop` there: read and
+// changed without taking any lease (status holds nothing).
+import type { Connection } from '../pool/redis/client.js';
+import { LeaseLocks } from './redis-locks.js';
+import { RedisSpool } from './redis-spool.js';
+import { triggerKeys } from './scripts.js';
+
+export interface FleetSpooled {
+  id: string;
+  jobId: string;
+  command: string;
+  item?: string;
+  dueAt: string;
+  dueInMs: number;
+  /** A warden (or its job) on some host holds it; else the next watch or once of any host takes it up. */
+  held: boolean;
+  /** Its start was under way on a host (the id of that host's durable folder). */
+  startingOn?: string;
+}
+
+function spoolOf(redis: Connection, pool: string): RedisSpool {
+  const keys = triggerKeys(pool);
+  const locks = new LeaseLocks(redis, keys, () => Promise.reject(new Error('status takes no lock')));
+  // Status marks nothing as started, so this host's folder is never used.
+  return new RedisSpool(redis, keys, locks, pool, '/nonexistent');
+}
+
+export async function fleetSpooled(redis: Connection, pool: string, serverNow: number): Promise<FleetSpooled[]> {
+  const spool = spoolOf(redis, pool);
+  const entries = await spool.list();
+  const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
+  return entries.map((e, k) => ({
+    id: e.id,
+    jobId: e.jobId,
+    command: e.command,
+    ...(e.item !== undefined ? { item: e.item } : {}),
+    dueAt: new Date(e.dueAt).toISOString(),
+    dueInMs: e.dueAt - serverNow,
+    held: held[k],
+    ...(e.starting ? { startingOn: e.starting.host } : {}),
+  }));
+}
+
+export function dropFleetSpooled(redis: Connection, pool: string, id: string): ReturnType<RedisSpool['drop']> {
+  return spoolOf(redis, pool).drop(id);
+}

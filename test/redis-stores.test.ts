@@ -1,0 +1,299 @@
+// With --redis, --on-change state, --unique keys and the spool live in Redis: "hosts" (each its
+// own network namespace and state dir, sharing only the Redis server) fire an edge once, never
+// run two jobs of one key, and resume a delayed job whose host died, exactly once.
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { maxConcurrent, readLedger } from './helpers/ledger.js';
+import { newTag, taggedJob } from './helpers/shell.js';
+import { redisClient, startRedis } from './helpers/redis.js';
+import type { RedisServer } from './helpers/redis.js';
+import { BIN, eventsNamed, killTagged, parseEvents, tempDir, waitFor } from './helpers/warden.js';
+
+let redis: RedisServer;
+let dir: string;
+const tag = `redis-stores-${process.pid}`;
+
+interface Host {
+  name: string;
+  stateDir: string;
+  tag: string;
+  ns: ChildProcess;
+}
+
+interface Proc {
+  child: ChildProcess;
+  out: string;
+  err: string;
+  done: Promise<number | null>;
+  events(): Record<string, unknown>[];
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  dir = tempDir('warden-redis-stores');
+});
+afterAll(async () => {
+  killTagged('WARDEN_TEST_TAG', tag);
+  await redis?.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+let hosts = 0;
+function makeHost(): Host {
+  if (spawnSync('unshare', ['-n', 'true']).status !== 0) throw new Error('`unshare -n` needs root (CAP_SYS_ADMIN)');
+  const name = `h${++hosts}`;
+  const ns = spawn('unshare', ['-n', 'sleep', '600'], { stdio: 'ignore', env: { ...process.env, WARDEN_TEST_TAG: tag } });
+  return { name, stateDir: path.join(dir, name), tag: `${tag}-${name}`, ns };
+}
+
+/** Run warden on a host: inside its network namespace, with its state dir. */
+function onHost(h: Host, args: string[]): Proc {
+  const child = spawn('nsenter', ['-t', String(h.ns.pid), '-n', '--', process.execPath, BIN, ...args], {
+    // Everything of the host (warden, its keeper, its jobs) carries the host's tag: a "host death" kills them all.
+    env: { ...process.env, NO_COLOR: '1', WARDEN_STATE_DIR: h.stateDir, WARDEN_TEST_TAG: tag, HOST_TAG: h.tag },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const p: Proc = {
+    child,
+    out: '',
+    err: '',
+    done: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
+    events: () => parseEvents(p.out),
+  };
+  child.stdout?.on('data', (c: Buffer) => (p.out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (p.err += c.toString()));
+  return p;
+}
+
+/** The host dies: every process of it, warden, keeper and jobs, SIGKILLed at once. */
+function killHost(h: Host): void {
+  killTagged('HOST_TAG', h.tag);
+  h.ns.kill('SIGKILL');
+}
+
+const lines = (file: string): string[] => {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+const common = (pool: string): string[] => ['--redis', redis.url, '--pool', pool, '--max-live', '8', '--log', 'json', '--lease', '1s', '--kill-after', '1s'];
+
+describe('--on-change across hosts', () => {
+  it('eight one-shots on four hosts started together on one edge fire it once; then it is unchanged everywhere', async () => {
+    const hs = [makeHost(), makeHost(), makeHost(), makeHost()];
+    const args = ['once', ...common('change'), '--check', 'echo in-stock', '--on-change', '--job', 'true'];
+    const first = hs.flatMap((h) => [onHost(h, args), onHost(h, args)]);
+    const codes = await Promise.all(first.map((p) => p.done));
+    expect(codes).toEqual(Array(8).fill(0));
+    expect(first.flatMap((p) => eventsNamed(p.events(), 'spawn'))).toHaveLength(1);
+    expect(first.flatMap((p) => eventsNamed(p.events(), 'skip')).filter((e) => e.reason === 'unchanged')).toHaveLength(7);
+    const again = onHost(hs[3], args);
+    await again.done;
+    expect(eventsNamed(again.events(), 'spawn')).toHaveLength(0);
+    // A flaky check (an error) between two firing runs does not fire again.
+    await onHost(hs[0], ['once', ...common('change'), '--check', 'exit 7', '--on-change', '--job', 'true']).done;
+    const after = onHost(hs[1], args);
+    await after.done;
+    expect(eventsNamed(after.events(), 'spawn')).toHaveLength(0);
+    hs.forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+});
+
+describe('--unique across hosts', () => {
+  it('twelve racing one-shots on three hosts never have two jobs of one key live; the key frees when the tree is SIGKILLed', async () => {
+    const hs = [makeHost(), makeHost(), makeHost()];
+    const jobTag = newTag('uniq');
+    const ledger = path.join(dir, 'unique-ledger');
+    const args = ['once', ...common('uniq'), '--unique', '--job', taggedJob(jobTag, ledger, 'sleep 3')];
+    const procs = hs.flatMap((h) => [0, 1, 2, 3].map(() => onHost(h, args)));
+    await waitFor('one job to start', () => readLedger(ledger).length > 0, 20_000);
+    // The others are duplicates and end; the one that runs holds the key.
+    await waitFor('11 duplicates', () => procs.flatMap((p) => eventsNamed(p.events(), 'skip')).filter((e) => e.reason === 'duplicate').length === 11, 20_000);
+    killTagged('FAULT_TAG', jobTag);
+    await Promise.all(procs.map((p) => p.done));
+    const next = onHost(hs[2], ['once', ...common('uniq'), '--unique', '--job', taggedJob(jobTag, ledger, 'true')]);
+    expect(await next.done).toBe(0);
+    expect(eventsNamed(next.events(), 'spawn')).toHaveLength(1);
+    const overlap = maxConcurrent(readLedger(ledger));
+    expect(overlap.starts).toBe(2);
+    expect(overlap.max).toBe(1);
+    hs.forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+
+  it('the key of a job whose host died frees once its lease lapses', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const jobTag = newTag('uniq-dead');
+    const ledger = path.join(dir, 'unique-dead-ledger');
+    const job = taggedJob(jobTag, ledger, 'sleep 30');
+    const first = onHost(a, ['once', ...common('uniq-dead'), '--unique', '--job', job]);
+    await waitFor('the job to start', () => eventsNamed(first.events(), 'spawn').length === 1, 20_000);
+    const dup = onHost(b, ['once', ...common('uniq-dead'), '--unique', '--job', job]);
+    await dup.done;
+    expect(eventsNamed(dup.events(), 'skip')).toMatchObject([{ reason: 'duplicate' }]);
+    killHost(a);
+    // --lease 1s: after it the server no longer counts the dead host's lease.
+    await waitFor(
+      'the key to free',
+      async () => {
+        const p = onHost(b, ['once', ...common('uniq-dead'), '--unique', '--job', taggedJob(jobTag, ledger, 'true')]);
+        await p.done;
+        return eventsNamed(p.events(), 'spawn').length === 1;
+      },
+      15_000,
+    );
+    b.ns.kill('SIGKILL');
+  }, 60_000);
+});
+
+describe('the spool across hosts', () => {
+  const spooled = async (pool: string): Promise<number> => {
+    const c = await redisClient(redis.url);
+    try {
+      return Number(await c.command(['HLEN', `warden:{${pool}:trig}:spool`]));
+    } finally {
+      await c.close();
+    }
+  };
+
+  it('a delayed job whose host died is resumed by another host, once, at its due time', async () => {
+    const [a, b, c] = [makeHost(), makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-ran');
+    const w = onHost(a, ['watch', ...common('sp'), '--every', '1h', '--delay', '3s', '--job', `date +%s%3N >> '${ran}'`]);
+    const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
+    expect(await spooled('sp')).toBe(1);
+    killHost(a);
+    // Two hosts race to resume it (its claim lapses after --lease): it runs once.
+    const args = ['once', ...common('sp'), '--check', 'exit 1', '--job', 'true'];
+    await waitFor(
+      'a host to resume it',
+      async () => {
+        const [p, q] = [onHost(b, args), onHost(c, args)];
+        await Promise.all([p.done, q.done]);
+        return [p, q].flatMap((x) => eventsNamed(x.events(), 'resume')).length > 0;
+      },
+      15_000,
+    );
+    expect(lines(ran)).toHaveLength(1);
+    const offMs = Number(lines(ran)[0]) - Date.parse(String(delay.dueAt));
+    expect(Math.abs(offMs), `ran ${offMs} ms from its due time`).toBeLessThanOrEqual(500);
+    expect(await spooled('sp')).toBe(0);
+    const more = onHost(b, args);
+    await more.done;
+    expect(lines(ran)).toHaveLength(1);
+    [b, c].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+
+  it('a resumer SIGKILLed before the job is due, or just after starting it: the job runs once; status shows and drops spooled jobs', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-kill-ran');
+    const w = onHost(a, ['watch', ...common('spk'), '--every', '1h', '--delay', '2s', '--job', `date +%s%3N >> '${ran}'; sleep 1`]);
+    const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
+    // Only the warden dies: the host's keeper releases the claim at once.
+    w.child.kill('SIGKILL');
+    await w.done;
+    const status = onHost(b, ['status', '--redis', redis.url, '--pool', 'spk', '--json']);
+    await status.done;
+    expect(JSON.parse(status.out)).toMatchObject({ spooled: [{ id: delay.spoolId, jobId: delay.jobId }] });
+    const args = ['once', ...common('spk'), '--check', 'exit 1', '--job', 'true'];
+    const early = onHost(b, args);
+    await waitFor('the resume', () => eventsNamed(early.events(), 'resume')[0], 20_000);
+    early.child.kill('SIGKILL');
+    await early.done;
+    expect(lines(ran)).toEqual([]);
+    const late = onHost(a, args);
+    await waitFor('the spawn', () => eventsNamed(late.events(), 'spawn')[0], 20_000);
+    late.child.kill('SIGKILL');
+    await late.done;
+    await waitFor('the job to run', () => lines(ran).length === 1, 10_000);
+    // Its job still runs and holds the claim; then it ends, and the next warden of that host settles it.
+    await waitFor('the job to end', async () => {
+      const p = onHost(a, args);
+      await p.done;
+      return (await spooled('spk')) === 0;
+    }, 15_000);
+    const other = onHost(b, args);
+    await other.done;
+    expect(lines(ran)).toHaveLength(1);
+    // status --drop: a job not started is removed and never runs.
+    // --every-host: the hour's tick was elected once already, by the first watch.
+    const w2 = onHost(a, ['watch', ...common('spk'), '--every', '1h', '--every-host', '--delay', '2s', '--job', `date +%s%3N >> '${ran}'`]);
+    const d2 = await waitFor('the second delay', () => eventsNamed(w2.events(), 'delay')[0], 20_000);
+    const drop = onHost(b, ['status', '--redis', redis.url, '--pool', 'spk', '--drop', String(d2.spoolId)]);
+    expect(await drop.done).toBe(0);
+    await waitFor('the due time to pass', () => Date.now() > Date.parse(String(d2.dueAt)) + 500, 10_000);
+    w2.child.kill('SIGTERM');
+    await w2.done;
+    expect(lines(ran)).toHaveLength(1);
+    expect(await spooled('spk')).toBe(0);
+    [a, b].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 90_000);
+
+  it('a start cut short between marking and spawning is resumed on its host, and left alone by the others', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-cut-ran');
+    // A warden of host a spools the job and dies; its start is then "cut short" by hand: marked
+    // starting on host a, with the marker its job's shell would have removed still there.
+    const w = onHost(a, ['watch', ...common('cut'), '--every', '1h', '--delay', '1s', '--job', `date +%s%3N >> '${ran}'`]);
+    const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
+    w.child.kill('SIGKILL');
+    await w.done;
+    const hostId = fs.readFileSync(path.join(a.stateDir, 'host-id'), 'utf8').trim();
+    const marker = path.join(a.stateDir, 'starts', String(delay.spoolId));
+    fs.mkdirSync(path.dirname(marker), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(marker, 'x', { mode: 0o600 });
+    const client = await redisClient(redis.url);
+    const key = 'warden:{cut:trig}:spool';
+    const entry = JSON.parse(String(await client.command(['HGET', key, String(delay.spoolId)]))) as Record<string, unknown>;
+    await client.command(['HSET', key, String(delay.spoolId), JSON.stringify({ ...entry, starting: { host: hostId, marker } })]);
+    await client.close();
+    const args = ['once', ...common('cut'), '--check', 'exit 1', '--job', 'true'];
+    const elsewhere = onHost(b, args);
+    await elsewhere.done;
+    expect(eventsNamed(elsewhere.events(), 'resume')).toEqual([]);
+    const home = onHost(a, args);
+    await home.done;
+    expect(eventsNamed(home.events(), 'resume')).toHaveLength(1);
+    expect(lines(ran)).toHaveLength(1);
+    expect(fs.existsSync(marker)).toBe(false);
+    expect(await spooled('cut')).toBe(0);
+    [a, b].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+
+  it('--detach with --unique: the runner holds the key and the claim through the delay; SIGKILLed, another host runs the job once', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-detach-ran');
+    const log = path.join(dir, 'detach.jsonl');
+    const job = `date +%s%3N >> '${ran}'`;
+    const first = onHost(a, ['once', ...common('det'), '--detach', '--log-file', log, '--unique', '--delay', '2s', '--job', job]);
+    expect(await first.done).toBe(0);
+    const delay = eventsNamed(first.events(), 'delay')[0];
+    // Another host's trigger of the same job is a duplicate while the runner waits.
+    const dup = onHost(b, ['once', ...common('det'), '--unique', '--job', job]);
+    await dup.done;
+    expect(eventsNamed(dup.events(), 'skip')).toMatchObject([{ reason: 'duplicate' }]);
+    const runner = await waitFor('the runner', () => lines(log).map((l) => JSON.parse(l) as Record<string, unknown>).find((e) => e.event === 'start' && e.mode === 'runner'), 10_000);
+    process.kill(Number(runner.pid), 'SIGKILL');
+    const args = ['once', ...common('det'), '--unique', '--check', 'exit 1', '--job', 'true'];
+    await waitFor(
+      'another host to run it',
+      async () => {
+        const p = onHost(b, args);
+        await p.done;
+        return eventsNamed(p.events(), 'resume').length > 0;
+      },
+      15_000,
+    );
+    expect(lines(ran)).toHaveLength(1);
+    expect(Number(lines(ran)[0])).toBeGreaterThanOrEqual(Date.parse(String(delay.dueAt)) - 50);
+    const again = onHost(a, args);
+    await again.done;
+    expect(lines(ran)).toHaveLength(1);
+    [a, b].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+});
