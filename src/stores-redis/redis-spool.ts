@@ -86,10 +86,10 @@ export class RedisSpool implements Spool {
     return Number(await this.redis.command(['HDEL', this.keys.spool, id])) === 1;
   }
 
-  /** `status --drop`: refused once its job has started. */
+  /** `status --drop`: refused while its job runs. */
   async drop(id: string): Promise<{ outcome: 'dropped' | 'started' | 'gone'; entry?: FleetEntry }> {
     if (!ID.test(id)) return { outcome: 'gone' };
-    const [outcome, text] = texts(await this.redis.script(DROP, [this.keys.spool], [id]));
+    const [outcome, text] = texts(await this.redis.script(DROP, [this.keys.spool, this.keys.expiry, this.keys.owners], [id]));
     const entry = text ? parseEntry(text, id, this.pool) : undefined;
     return { outcome: outcome === 'dropped' || outcome === 'started' ? outcome : 'gone', ...(entry ? { entry } : {}) };
   }

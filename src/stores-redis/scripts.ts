@@ -98,14 +98,15 @@ return 1
 `;
 
 /**
- * \`status --drop\`: remove entry ARGV[1] unless its job has started (KEYS: spool):
- * 'dropped', 'started' or 'gone', then the entry's JSON.
+ * \`status --drop\`: remove entry ARGV[1] unless its job has started and still holds its claim
+ * (KEYS: spool, expiry, owners): 'dropped', 'started' or 'gone', then the entry's JSON. A start
+ * cut short with nothing left holding it may be dropped: the user decides what no one can know.
  */
-export const DROP = `
+export const DROP = `${PRELUDE}
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if not cur then return {'gone', ''} end
 local ok, entry = pcall(cjson.decode, cur)
-if ok and type(entry) == 'table' and entry.starting then return {'started', cur} end
+if ok and type(entry) == 'table' and entry.starting and live(redis.call('HGET', KEYS[3], 'spool\\n' .. ARGV[1])) then return {'started', cur} end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return {'dropped', cur}
 `;
