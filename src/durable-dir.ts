@@ -14,6 +14,28 @@ import { UnsafePathError } from './pool/safe-fs.js';
 import { syncDirNow } from './state-files.js';
 import { checkStateDir, defaultStateDir, ensureStateDir } from './pool/state-dir.js';
 
+/** Whether anything (a dangling symlink too) has this name. */
+function there(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This machine's name for its folder: /etc/machine-id (stable across reboots), else the host name. */
+export function machineName(): string {
+  let id = '';
+  try {
+    id = fs.readFileSync('/etc/machine-id', 'utf8').trim();
+  } catch {
+    // No systemd machine id (some containers, other systems): the host name it is.
+  }
+  if (!/^[0-9a-f]{32}$/.test(id)) id = os.hostname().replace(/[^A-Za-z0-9._-]/g, '_') || 'localhost';
+  return id;
+}
+
 export interface DurableDir {
   dir: string;
   /** Why the durable state fell back to the (volatile) state dir: no usable home. */
@@ -40,7 +62,7 @@ function passwdHome(): { home: string } | { why: string } {
 }
 
 /**
- * `<home>/.local/state/warden` under the passwd home, the state dir itself when it was chosen.
+ * `<home>/.local/state/warden/<machine>` under the passwd home, the state dir itself when it was chosen.
  * `create` false only looks (status): nothing is made, an unsafe folder is still refused.
  */
 export function durableDirFor(stateDir: string, create = true): DurableDir {
@@ -55,15 +77,21 @@ function resolve(stateDir: string, create: boolean): DurableDir {
   if (path.resolve(stateDir) !== path.resolve(defaultStateDir())) return { dir: stateDir };
   const found = passwdHome();
   if ('why' in found) return { dir: stateDir, volatile: found.why };
-  const dir = path.join(found.home, '.local', 'state', 'warden');
+  // One folder per machine: a home shared by several (NFS) must not share a spool whose claims
+  // (abstract sockets) each machine sees only its own of, or two machines would run one job.
+  const top = path.join(found.home, '.local', 'state', 'warden');
+  const dir = path.join(top, machineName());
   try {
+    // Both levels are ours: a symlink at either is refused, never followed (the top one before
+    // anything is made in it).
+    if (there(top)) checkStateDir(top);
     // Missing levels are made 0700 one at a time; the home itself is never made.
-    if (create && !fs.existsSync(dir)) {
+    if (create && !there(dir)) {
       ensureStateDir(dir);
       // The folders just made must be there after a reboot too.
       for (let p = dir; p !== found.home; p = path.dirname(p)) syncDirNow(path.dirname(p));
     } else if (create) ensureStateDir(dir);
-    else if (fs.existsSync(dir)) checkStateDir(dir);
+    else if (there(dir)) checkStateDir(dir);
   } catch (err) {
     // Someone else's, a symlink, open to others: refused, as the state dir would be.
     if (err instanceof UnsafePathError) throw new UsageError(msg.durable.refused(err.file, err.problem));

@@ -8,7 +8,9 @@ import { eventsNamed, waitFor } from './helpers/warden.js';
 import { boot, canBoot, newMachine } from './helpers/machine.js';
 import type { Machine } from './helpers/machine.js';
 
-const spoolOf = (home: string): string => path.join(home, '.local', 'state', 'warden', 'spool', 'default');
+// This machine's folder under the home's warden state.
+const machine = fs.readFileSync('/etc/machine-id', 'utf8').trim();
+const spoolOf = (home: string, id = machine): string => path.join(home, '.local', 'state', 'warden', id, 'spool', 'default');
 const entries = (dir: string): string[] => {
   try {
     return fs.readdirSync(dir).filter((n) => n.endsWith('.json'));
@@ -40,12 +42,13 @@ describe.runIf(canBoot())('a reboot during a delay', () => {
     // Kept in the home's state folder, private, not in /tmp.
     expect(entries(spoolOf(m.home))).toHaveLength(1);
     expect(fs.statSync(path.join(m.home, '.local', 'state', 'warden')).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(m.home, '.local', 'state', 'warden', machine)).mode & 0o777).toBe(0o700);
     process.kill(w.pid, 'SIGKILL');
     await w.done;
     // The next boot: a fresh /tmp, no state dir at all.
     const status = boot(m, ['status', '--json']);
     const shown = JSON.parse((await status.done).stdout) as { spoolDir: string; pools: { name: string; spooled: { id: string }[] }[] };
-    expect(shown.spoolDir).toBe('/root/.local/state/warden');
+    expect(shown.spoolDir).toBe(`/root/.local/state/warden/${machine}`);
     expect(shown.pools).toMatchObject([{ name: 'default', spooled: [{ id: delay.spoolId }] }]);
     const once = boot(m, ['once', '--log', 'json', '--check', 'exit 1', '--job', 'true']);
     const r = await once.done;
@@ -82,6 +85,25 @@ describe.runIf(canBoot())('a reboot during a delay', () => {
     expect(eventsNamed(r.events(), 'exit')).toMatchObject([{ outcome: 'ok' }]);
     // Nothing was made in root's home (the passwd home of the process that started it).
     expect(fs.readdirSync(m.home)).toEqual([]);
+  }, 30_000);
+
+  it('two machines sharing a home (NFS) keep a spool each: one never runs the other\'s delayed job', async () => {
+    m = newMachine();
+    const ran = path.join(m.dir, 'ran');
+    const [idA, idB] = ['a'.repeat(32), 'b'.repeat(32)];
+    const a = boot(m, ['watch', '--every', '1h', '--log', 'json', '--delay', '2s', '--job', `date +%s%3N >> '${ran}'`], { machineId: idA });
+    const delay = await waitFor('the delay event', () => eventsNamed(a.events(), 'delay')[0]);
+    expect(entries(spoolOf(m.home, idA))).toHaveLength(1);
+    // Machine b cannot see a's claim (an abstract socket of another network namespace): with one
+    // spool for both it took the job up and ran it, and a ran it too.
+    const b = boot(m, ['once', '--log', 'json', '--check', 'exit 1', '--job', 'true'], { machineId: idB });
+    await b.done;
+    expect(eventsNamed(b.events(), 'resume')).toEqual([]);
+    await waitFor('a to run its job', () => eventsNamed(a.events(), 'exit')[0], 10_000);
+    process.kill(a.pid, 'SIGTERM');
+    await a.done;
+    expect(lines(ran)).toHaveLength(1);
+    expect(Number(lines(ran)[0])).toBeGreaterThanOrEqual(Date.parse(String(delay.dueAt)) - 50);
   }, 30_000);
 
   it('a durable folder planted as a symlink, or open to others, is refused: exit 2 naming it', async () => {

@@ -41,10 +41,28 @@ export interface Booted {
  * environment is bare and names a home of its own (`HOME`), so a warden that took its home from
  * the environment rather than the passwd entry would be caught.
  */
-export function boot(m: Machine, args: string[], options: { as?: number; env?: NodeJS.ProcessEnv } = {}): Booted {
+export interface BootOptions {
+  /** Run warden as this uid (setpriv). */
+  as?: number;
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Another machine sharing the home (as an NFS home is shared): its own /etc/machine-id and its
+   * own network namespace (so its own abstract sockets).
+   */
+  machineId?: string;
+}
+
+export function boot(m: Machine, args: string[], options: BootOptions = {}): Booted {
   const user = options.as === undefined ? '' : `setpriv --reuid=${options.as} --regid=${options.as} --clear-groups `;
-  const script = `mount -t tmpfs -o mode=1777 tmpfs /tmp && mount --bind "$1" /root && shift && exec ${user}"$@"`;
-  const child = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', script, 'sh', m.home, process.execPath, BIN, ...args], {
+  let other = '';
+  if (options.machineId !== undefined) {
+    const file = path.join(m.dir, `machine-id-${options.machineId}`);
+    fs.writeFileSync(file, `${options.machineId}\n`);
+    other = `mount --bind '${file}' /etc/machine-id && `;
+  }
+  const script = `${other}mount -t tmpfs -o mode=1777 tmpfs /tmp && mount --bind "$1" /root && shift && exec ${user}"$@"`;
+  const ns = options.machineId !== undefined ? ['-m', '-n'] : ['-m'];
+  const child = spawn('unshare', [...ns, '--propagation', 'private', 'sh', '-c', script, 'sh', m.home, process.execPath, BIN, ...args], {
     cwd: m.dir,
     env: { PATH: '/usr/bin:/bin', NO_COLOR: '1', HOME: path.join(m.dir, 'session-home'), ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
