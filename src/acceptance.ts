@@ -189,6 +189,12 @@ export class Acceptance {
       slot.release();
       return release();
     }
+    // It may have waited for the slot past --max-late.
+    const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
+    if (request.spoolId && (await this.delays.droppedTooLate({ ...request, dueAt }, request.spoolId).catch(() => false))) {
+      slot.release();
+      return release();
+    }
     this.o.runner.start(request, slot, holds);
   }
 

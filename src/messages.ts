@@ -100,6 +100,9 @@ export const msg = {
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,
   stillRunning: (n: number): string => `${n} job${n === 1 ? '' : 's'} still running; press Ctrl-C again to terminate`,
   noSpooledJob: (id: string, dir: string): string => `--drop: no spooled job ${quote(id)} in ${dir} (it may have started already; see 'warden status')`,
+  spoolDamaged: (id: string): string =>
+    `spool: entry ${quote(id)} is damaged (it cannot be read back) and will not run; 'warden status' lists it, 'warden status --drop ${id}' removes it`,
+  spooledDamaged: (): string => '(damaged: cannot be read back; drop it)',
   spooledStarted: (id: string): string => `--drop: the job of spooled entry ${quote(id)} has started already; it cannot be dropped`,
   droppedSpooled: (id: string, jobId: string, command: string, held: boolean): string =>
     `Dropped spooled job ${id} (${jobId}: ${command})${held ? '; the warden holding it will not start it' : ''}.`,

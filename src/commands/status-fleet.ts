@@ -62,9 +62,9 @@ export async function fleetStatus(settings: Settings): Promise<number> {
       spooled.map((j) => [
         j.id,
         j.jobId,
-        j.dueAt.replace('T', ' ').slice(0, 19),
-        j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
-        j.held ? 'held' : j.startingOn ? `start cut short on host ${j.startingOn}; settled by its next warden` : 'waiting for the next watch or once',
+        j.damaged ? '?' : j.dueAt.replace('T', ' ').slice(0, 19),
+        j.damaged ? '?' : j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
+        j.damaged ? 'damaged' : j.held ? 'held' : j.startingOn ? `start cut short on host ${j.startingOn}; settled by its next warden` : 'waiting for the next watch or once',
         j.command + (j.item !== undefined ? ` [${j.item}]` : ''),
       ]),
     );
@@ -77,12 +77,13 @@ export async function fleetStatus(settings: Settings): Promise<number> {
 async function dropInFleet(redis: Connection, settings: Settings, out: Sink): Promise<number> {
   const id = settings.drop ?? '';
   const { outcome, entry } = await dropFleetSpooled(redis, settings.pool, id);
-  if (outcome !== 'dropped' || !entry) {
+  if (outcome !== 'dropped') {
     const why = outcome === 'started' ? msg.spooledStarted(id) : msg.noSpooledJob(id, `pool ${settings.pool} on ${settings.redis?.shown ?? ''}`);
     new Sink(2, 'stderr', () => undefined).write(msg.usageError(why) + '\n');
     return EXIT.failed;
   }
-  const dropped = { id: entry.id, jobId: entry.jobId, command: entry.command, dueAt: new Date(entry.dueAt).toISOString() };
-  out.write(settings.json ? JSON.stringify({ dropped }, null, 2) + '\n' : msg.droppedSpooled(entry.id, entry.jobId, entry.command, false) + '\n');
+  // A damaged entry has only its id.
+  const dropped = entry ? { id: entry.id, jobId: entry.jobId, command: entry.command, dueAt: new Date(entry.dueAt).toISOString() } : { id, jobId: '?', command: msg.spooledDamaged() };
+  out.write(settings.json ? JSON.stringify({ dropped }, null, 2) + '\n' : msg.droppedSpooled(dropped.id, dropped.jobId, dropped.command, false) + '\n');
   return EXIT.ok;
 }

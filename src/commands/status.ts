@@ -52,6 +52,8 @@ export interface SpooledView {
   held: boolean;
   /** The process that accepted it. */
   owner: number;
+  /** It cannot be read back: it never runs, and only --drop removes it. */
+  damaged?: boolean;
 }
 
 async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
@@ -59,7 +61,8 @@ async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[
   const now = Date.now();
   const entries = await spool.list();
   const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
-  return entries.map((e, k) => ({
+  const damaged = (await spool.damaged()).map((id) => ({ id, jobId: '?', command: msg.spooledDamaged(), dueAt: '', dueInMs: 0, held: false, owner: 0, damaged: true }));
+  return [...damaged, ...entries.map((e, k) => ({
     id: e.id,
     jobId: e.jobId,
     command: e.command,
@@ -68,7 +71,7 @@ async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[
     dueInMs: e.dueAt - now,
     held: held[k],
     owner: e.owner,
-  }));
+  }))];
 }
 
 /** `status --drop ID`: remove a spooled job so that it never runs. */
@@ -189,9 +192,9 @@ function renderPool(p: PoolView, spoolDir: string): string {
       rows.push([
         j.id,
         j.jobId,
-        j.dueAt.replace('T', ' ').slice(0, 19),
-        j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
-        j.held ? 'held' : 'waiting for the next watch or once',
+        j.damaged ? '?' : j.dueAt.replace('T', ' ').slice(0, 19),
+        j.damaged ? '?' : j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
+        j.damaged ? 'damaged' : j.held ? 'held' : 'waiting for the next watch or once',
         j.command + (j.item !== undefined ? ` [${j.item}]` : ''),
       ]);
     }

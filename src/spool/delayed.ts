@@ -4,6 +4,7 @@
 // back to start, each by one process only. Ctrl-C cancels them (they leave the spool); SIGTERM
 // and SIGHUP only let go of them, so the next `watch` or `once` of the pool takes them up.
 import type { Emit } from '../events.js';
+import { msg } from '../messages.js';
 import type { KeyLock } from '../locks/key-lock.js';
 import type { Slot } from '../pool/pool.js';
 import type { Holds, JobRequest } from '../job-request.js';
@@ -27,12 +28,30 @@ interface Waiting {
   request: JobRequest;
   slot?: Slot;
   holds: Holds;
-  timer: NodeJS.Timeout;
+  cancel: () => void;
+}
+
+// Node fires a timer set past 2^31-1 ms (24.8 days) after 1 ms: a resumer whose clock is far
+// behind, or an entry due far ahead, must wait in steps instead.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Call `fn` after `ms` of the monotonic clock, however long that is. */
+export function longTimeout(fn: () => void, ms: number): () => void {
+  const until = performance.now() + Math.max(0, Number.isFinite(ms) ? ms : 0);
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = until - performance.now();
+    timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }
 
 export class DelayedJobs {
   private readonly waiting = new Set<Waiting>();
   private stopped = false;
+  /** Damaged entries this process has reported (once each). */
+  private readonly toldDamaged = new Set<string>();
 
   constructor(private readonly options: DelayedOptions) {}
 
@@ -77,6 +96,11 @@ export class DelayedJobs {
   /** Claim every entry of the pool that no live process holds, and wait each out. */
   async resumeOrphans(): Promise<void> {
     const { spool } = this.options;
+    for (const id of await spool.damaged()) {
+      if (this.toldDamaged.has(id)) continue;
+      this.toldDamaged.add(id);
+      this.options.emit({ event: 'error', message: msg.spoolDamaged(id) });
+    }
     for (const entry of await spool.orphans()) {
       if (this.stopped) return;
       if (entry.pool !== this.options.pool) continue;
@@ -102,7 +126,7 @@ export class DelayedJobs {
     this.stopped = true;
     const n = this.waiting.size;
     for (const w of this.waiting) {
-      clearTimeout(w.timer);
+      w.cancel();
       const { spoolId } = w.request;
       // The claim is let go only once the entry is gone: no one may resume a cancelled job.
       if (cancel && spoolId) this.options.track(this.options.spool.remove(spoolId).then(() => this.letGo(w.slot, w.holds), (err: unknown) => {
@@ -117,13 +141,7 @@ export class DelayedJobs {
 
   private async adopt(entry: SpoolEntry, claim: KeyLock): Promise<void> {
     const lateMs = Math.max(0, Date.now() - entry.dueAt);
-    const { maxLateMs } = this.options;
-    if (maxLateMs !== undefined && lateMs > maxLateMs) {
-      await this.options.spool.remove(entry.id);
-      claim.release();
-      this.options.emit({ event: 'skip', reason: 'too-late', tick: entry.tick, pool: this.options.pool, command: entry.command, jobId: entry.jobId, lateMs, ...(entry.item !== undefined ? { item: entry.item } : {}) });
-      return;
-    }
+    if (await this.droppedTooLate(entry, entry.id)) return claim.release();
     this.options.emit({ event: 'resume', jobId: entry.jobId, command: entry.command, dueAt: new Date(entry.dueAt).toISOString(), lateMs, spoolId: entry.id, ...(entry.item !== undefined ? { item: entry.item } : {}) });
     const request: JobRequest = {
       tick: entry.tick,
@@ -141,6 +159,19 @@ export class DelayedJobs {
     this.wait(request, undefined, { claim });
   }
 
+  /**
+   * With --max-late, a spooled job past it leaves the spool and is logged as too late. Asked when
+   * it is taken up, and again when it is about to start (it may have waited for a slot).
+   */
+  async droppedTooLate(job: Pick<JobRequest, 'tick' | 'command' | 'jobId' | 'item'> & { dueAt: number }, spoolId: string): Promise<boolean> {
+    const lateMs = Math.max(0, Date.now() - job.dueAt);
+    const { maxLateMs } = this.options;
+    if (maxLateMs === undefined || lateMs <= maxLateMs) return false;
+    await this.options.spool.remove(spoolId);
+    this.options.emit({ event: 'skip', reason: 'too-late', tick: job.tick, pool: this.options.pool, command: job.command, jobId: job.jobId, lateMs, ...(job.item !== undefined ? { item: job.item } : {}) });
+    return true;
+  }
+
   private wait(request: JobRequest, slot: Slot | undefined, holds: Holds): void {
     const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
     const w: Waiting = {
@@ -148,10 +179,10 @@ export class DelayedJobs {
       slot,
       holds,
       // Dropped from the spool meanwhile (`warden status --drop`): the start finds it gone.
-      timer: setTimeout(() => {
+      cancel: longTimeout(() => {
         this.waiting.delete(w);
         this.options.due(request, slot, holds);
-      }, Math.max(0, dueAt - Date.now())),
+      }, dueAt - Date.now()),
     };
     this.waiting.add(w);
   }

@@ -42,6 +42,8 @@ export interface Spool {
   list(): Promise<SpoolEntry[]>;
   /** Entries no live process holds a claim on, the soonest first. */
   orphans(): Promise<SpoolEntry[]>;
+  /** Ids of entries that cannot be read back (cut short, hand-edited, not a regular file): never run, never silent. */
+  damaged(): Promise<string[]>;
   read(id: string): Promise<SpoolEntry | undefined>;
   /** Remove an entry (run, cancelled, too late, dropped); false when it was gone already. */
   remove(id: string): Promise<boolean>;
@@ -59,6 +61,22 @@ export interface Spool {
 }
 
 const ENTRY = /^([A-Za-z0-9-]+)\.json$/;
+
+/** An entry read back: only one with every field of the type warden wrote (else it is damaged). */
+export function parseEntry(text: string, id: string): SpoolEntry | undefined {
+  let v: Partial<Record<keyof SpoolEntry, unknown>>;
+  try {
+    v = JSON.parse(text) as Partial<Record<keyof SpoolEntry, unknown>>;
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || v.id !== id) return undefined;
+  const texts = [v.pool, v.jobId, v.command, v.trigger, v.checkOutput, v.cwd].every((x) => typeof x === 'string');
+  const numbers = [v.dueAt, v.delayMs, v.tick].every((x) => typeof x === 'number' && Number.isFinite(x));
+  const optional = [v.item, v.uniqueKey].every((x) => x === undefined || typeof x === 'string');
+  if (!texts || !numbers || !optional || Number.isNaN(Date.parse(v.trigger as string))) return undefined;
+  return v as unknown as SpoolEntry;
+}
 let serial = 0;
 
 export class FileSpool implements Spool {
@@ -146,13 +164,20 @@ export class FileSpool implements Spool {
     } catch {
       return undefined;
     }
-    if (text === undefined) return undefined;
-    try {
-      const entry = JSON.parse(text) as SpoolEntry;
-      return entry.id === id && typeof entry.command === 'string' && typeof entry.dueAt === 'number' ? entry : undefined;
-    } catch {
-      return undefined;
-    }
+    return text === undefined ? undefined : parseEntry(text, id);
+  }
+
+  async damaged(): Promise<string[]> {
+    return this.ids().filter((id) => {
+      if (this.readNow(id)) return false;
+      try {
+        fs.lstatSync(this.file(id));
+        return true;
+      } catch {
+        // Gone meanwhile (it ran): not damaged.
+        return false;
+      }
+    });
   }
 
   async remove(id: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 // What `warden status --redis` shows of a fleet pool's spool, and `--drop` there: read and
 // changed without taking any lease (status holds nothing).
+import { msg } from '../messages.js';
 import type { Connection } from '../pool/redis/client.js';
 import { LeaseLocks } from './redis-locks.js';
 import { RedisSpool } from './redis-spool.js';
@@ -16,6 +17,8 @@ export interface FleetSpooled {
   held: boolean;
   /** Its start was under way on a host (the id of that host's durable folder). */
   startingOn?: string;
+  /** It cannot be read back: it never runs, and only --drop removes it. */
+  damaged?: boolean;
 }
 
 function spoolOf(redis: Connection, pool: string): RedisSpool {
@@ -29,7 +32,8 @@ export async function fleetSpooled(redis: Connection, pool: string, serverNow: n
   const spool = spoolOf(redis, pool);
   const entries = await spool.list();
   const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
-  return entries.map((e, k) => ({
+  const damaged = (await spool.damaged()).map((id) => ({ id, jobId: '?', command: msg.spooledDamaged(), dueAt: '', dueInMs: 0, held: false, damaged: true }));
+  return [...damaged, ...entries.map((e, k) => ({
     id: e.id,
     jobId: e.jobId,
     command: e.command,
@@ -38,7 +42,7 @@ export async function fleetSpooled(redis: Connection, pool: string, serverNow: n
     dueInMs: e.dueAt - serverNow,
     held: held[k],
     ...(e.starting ? { startingOn: e.starting.host } : {}),
-  }));
+  }))];
 }
 
 export function dropFleetSpooled(redis: Connection, pool: string, id: string): ReturnType<RedisSpool['drop']> {

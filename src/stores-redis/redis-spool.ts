@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Connection } from '../pool/redis/client.js';
 import { texts } from '../pool/redis/client.js';
 import type { KeyLock } from '../locks/key-lock.js';
+import { parseEntry as parseSpoolEntry } from '../spool/spool.js';
 import type { NewEntry, Spool, SpoolEntry } from '../spool/spool.js';
 import { shellQuote } from '../shell-quote.js';
 import { privateDir, publishNew, readPrivate, removeFile } from '../state-files.js';
@@ -73,6 +74,13 @@ export class RedisSpool implements Spool {
     const all = parseAll(texts(await this.redis.script(ORPHANS, [this.keys.spool, this.keys.expiry, this.keys.owners], [])), this.pool);
     const me = this.host();
     return all.filter((e) => !e.starting || e.starting.host === me);
+  }
+
+  async damaged(): Promise<string[]> {
+    const flat = texts(await this.redis.command(['HGETALL', this.keys.spool]));
+    const out: string[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) if (!parseEntry(flat[i + 1], flat[i], this.pool)) out.push(flat[i]);
+    return out;
   }
 
   async read(id: string): Promise<FleetEntry | undefined> {
@@ -189,10 +197,6 @@ function parseAll(flat: string[], pool: string): FleetEntry[] {
 }
 
 function parseEntry(text: string, id: string, pool: string): FleetEntry | undefined {
-  try {
-    const entry = JSON.parse(text) as FleetEntry;
-    return entry.id === id && entry.pool === pool && typeof entry.command === 'string' && typeof entry.dueAt === 'number' ? entry : undefined;
-  } catch {
-    return undefined;
-  }
+  const entry = parseSpoolEntry(text, id) as FleetEntry | undefined;
+  return entry?.pool === pool ? entry : undefined;
 }
