@@ -10,7 +10,7 @@ import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedJob } from './helpers/shell.js';
 import { redisClient, startRedis } from './helpers/redis.js';
 import type { RedisServer } from './helpers/redis.js';
-import { BIN, eventsNamed, killTagged, parseEvents, tempDir, waitFor } from './helpers/warden.js';
+import { BIN, eventsNamed, killTagged, parseEvents, readCmdline, taggedPids, tempDir, waitFor } from './helpers/warden.js';
 
 let redis: RedisServer;
 let dir: string;
@@ -294,6 +294,36 @@ describe('the spool across hosts', () => {
     const again = onHost(a, args);
     await again.done;
     expect(lines(ran)).toHaveLength(1);
+    [a, b].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+
+  it('a claim that lapsed to another host (its keeper stopped past --lease) is theirs: the job runs once, on the other host, not also on the first', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-lapse-ran');
+    const w = onHost(a, ['watch', ...common('lapse'), '--every', '1h', '--delay', '4s', '--job', `echo "$WARDEN_JOB_ID" >> '${ran}'`]);
+    const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
+    // Host a is cut off: its keeper stops renewing (its warden lives on and waits for the due time).
+    const keeper = await waitFor('host a\'s keeper', () => taggedPids('HOST_TAG', a.tag).find((pid) => readCmdline(pid).includes('__keeper')), 10_000);
+    process.kill(keeper, 'SIGSTOP');
+    const args = ['once', ...common('lapse'), '--check', 'exit 1', '--job', 'true'];
+    const resumer = await waitFor(
+      'host b to take the job up',
+      async () => {
+        const p = onHost(b, args);
+        await p.done;
+        return eventsNamed(p.events(), 'resume').length > 0 && p;
+      },
+      15_000,
+    );
+    expect(eventsNamed(resumer.events(), 'spawn')).toHaveLength(1);
+    process.kill(keeper, 'SIGCONT');
+    await waitFor('host b to run it', () => lines(ran).length > 0, 10_000);
+    // Host a's warden reaches the due time too, and finds the claim no longer its own.
+    await waitFor('1.5 s past the due time', () => Date.now() > Date.parse(String(delay.dueAt)) + 1500, 10_000);
+    expect(eventsNamed(w.events(), 'spawn')).toEqual([]);
+    w.child.kill('SIGTERM');
+    await w.done;
+    expect(lines(ran)).toEqual(['1.1']);
     [a, b].forEach((h) => h.ns.kill('SIGKILL'));
   }, 60_000);
 });

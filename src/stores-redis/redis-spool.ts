@@ -36,6 +36,8 @@ export class RedisSpool implements Spool {
   private readonly claims;
   private readonly markers: string;
   private hostId: string | undefined;
+  /** The leases of the claims this process took: a claim that lapsed to another host is no longer ours. */
+  private readonly mine = new Map<string, string>();
 
   /** `dir`: this host's durable folder, for its id and the start markers. */
   constructor(
@@ -54,6 +56,7 @@ export class RedisSpool implements Spool {
       const id = `${Date.now().toString(36)}-${process.pid.toString(36)}-${(++serial).toString(36)}-${randomBytes(3).toString('hex')}`;
       const claim = await this.claims.lock(id);
       if (!claim) continue;
+      this.mine.set(id, claim.lease);
       const entry: SpoolEntry = { id, ...fields, owner: process.pid };
       try {
         if (Number(await this.redis.command(['HSETNX', this.keys.spool, id, JSON.stringify(entry)])) === 1) return { entry, claim };
@@ -105,6 +108,7 @@ export class RedisSpool implements Spool {
   async tryClaim(id: string): Promise<KeyLock | undefined> {
     const claim = await this.claims.lock(id);
     if (!claim) return undefined;
+    this.mine.set(id, claim.lease);
     try {
       const entry = await this.read(id);
       if (!entry?.starting) return claim;
@@ -116,7 +120,7 @@ export class RedisSpool implements Spool {
       if (removeFile(entry.starting.marker)) {
         // The marker was there: the command never ran. It is resumed as it was.
         const { starting: _, ...rest } = entry;
-        await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify(rest)]);
+        await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify(rest), this.mine.get(id) ?? '']);
         return claim;
       }
       // The job's shell removed it: the job ran.
@@ -142,7 +146,7 @@ export class RedisSpool implements Spool {
     if (!(await publishNew(marker, `${id}\n`))) throw new Error(`${marker} exists`);
     const starting: Starting = { host: this.host(), marker };
     const { starting: _, ...rest } = entry;
-    const marked = Number(await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify({ ...rest, starting })]));
+    const marked = Number(await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify({ ...rest, starting }), this.mine.get(id) ?? '']));
     if (marked !== 1) {
       // Dropped meanwhile, or the claim lapsed (this host was cut off): not started here.
       removeFile(marker);
@@ -152,6 +156,7 @@ export class RedisSpool implements Spool {
   }
 
   async finished(id: string, started: boolean): Promise<void> {
+    this.mine.delete(id);
     const entry = await this.read(id);
     const marker = entry?.starting?.marker;
     if (!entry) return;

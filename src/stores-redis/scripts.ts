@@ -80,12 +80,14 @@ return out
 `;
 
 /**
- * Rewrite entry ARGV[1] as ARGV[2] while a live lease holds its claim and the entry is still
- * there (KEYS: spool, expiry, owners): 1, else 0 (dropped, or the claim lapsed).
+ * Rewrite entry ARGV[1] as ARGV[2] while a live lease holds its claim, lease ARGV[3] when given
+ * (else any: a claim inherited by a runner), and the entry is still there (KEYS: spool, expiry,
+ * owners): 1, else 0 (dropped, or the claim lapsed, perhaps to another host).
  */
 export const WRITE_CLAIMED = `${PRELUDE}
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if not live(redis.call('HGET', KEYS[3], 'spool\\n' .. ARGV[1])) then return 0 end
+local owner = redis.call('HGET', KEYS[3], 'spool\\n' .. ARGV[1])
+if not live(owner) or (ARGV[3] ~= '' and owner ~= ARGV[3]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1
 `;
