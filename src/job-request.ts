@@ -13,6 +13,8 @@ export interface JobRequest extends Request {
   attempt: number;
   /** Its entry in the spool, once it is spooled. */
   spoolId?: string;
+  /** With --redis: the fleet lease that holds its spool claim (a --detach runner inherits only the descriptor). */
+  claimLease?: string;
   /** Where it runs: where it was accepted (for a job resumed by another process). */
   cwd?: string;
   /** Its --unique key, once it holds it. */

@@ -73,7 +73,7 @@ export class JobRunner {
     // A spooled job's shell first marks its spool entry started: once it has, no one resumes it.
     this.pendingStarts++;
     void this.o.spool
-      .startLine(spooled)
+      .startLine(spooled, request.claimLease)
       .then(
         (line) => {
           // Dropped from the spool (`status --drop`), or stopping meanwhile: it does not start.

@@ -19,6 +19,8 @@ interface HandleWithFd {
 /** A held lock: hand its descriptor to a child (then `handOff`), or `release` it. */
 export interface KeyLock {
   readonly fd: number;
+  /** With --redis: the fleet lease that holds the lock. */
+  readonly lease?: string;
   /** Close this process's copy after a child received `fd`; the child holds the lock now. */
   handOff(): void;
   /** Give the lock up. */

@@ -79,7 +79,7 @@ export class DelayedJobs {
       ...(request.uniqueKey !== undefined ? { uniqueKey: request.uniqueKey } : {}),
     });
     this.options.emit({ event: 'delay', jobId: request.jobId, command: request.command, dueAt: new Date(dueAt).toISOString(), delayMs: request.spec.delayMs, spoolId: entry.id, ...(request.item !== undefined ? { item: request.item } : {}) });
-    return { request: { ...request, spoolId: entry.id, cwd: entry.cwd }, claim };
+    return { request: { ...request, spoolId: entry.id, cwd: entry.cwd, ...(claim.lease !== undefined ? { claimLease: claim.lease } : {}) }, claim };
   }
 
   /** Log a delayed job that could not be spooled (it waits in this process only). */

@@ -55,7 +55,7 @@ export interface Spool {
    * the entry started (and fails, so the command does not run, when the entry was dropped).
    * Undefined when the entry is gone already (dropped): the job must not start.
    */
-  startLine(id: string): Promise<string | undefined>;
+  startLine(id: string, claimLease?: string): Promise<string | undefined>;
   /** A job started from the entry has ended (`started`), or could not start at all. */
   finished(id: string, started: boolean): Promise<void>;
 }

@@ -137,7 +137,7 @@ export class RedisSpool implements Spool {
     return this.claims.isLocked(id);
   }
 
-  async startLine(id: string): Promise<string | undefined> {
+  async startLine(id: string, claimLease?: string): Promise<string | undefined> {
     const entry = await this.read(id);
     if (!entry) return undefined;
     const marker = path.join(privateDir(this.markers), id);
@@ -146,7 +146,7 @@ export class RedisSpool implements Spool {
     if (!(await publishNew(marker, `${id}\n`))) throw new Error(`${marker} exists`);
     const starting: Starting = { host: this.host(), marker };
     const { starting: _, ...rest } = entry;
-    const marked = Number(await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify({ ...rest, starting }), this.mine.get(id) ?? '']));
+    const marked = Number(await this.redis.script(WRITE_CLAIMED, [this.keys.spool, this.keys.expiry, this.keys.owners], [id, JSON.stringify({ ...rest, starting }), claimLease ?? this.mine.get(id) ?? '']));
     if (marked !== 1) {
       // Dropped meanwhile, or the claim lapsed (this host was cut off): not started here.
       removeFile(marker);
