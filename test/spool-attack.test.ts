@@ -101,6 +101,21 @@ describe('the spool under attack', () => {
     expect(drop.code, drop.stderr).toBe(0);
     expect(spooled()).toEqual([]);
   }, 30_000);
+
+  it('status --drop of a job a resumer holds and waits out: the resumer does not start it, and ends', async () => {
+    const delay = await spoolOne('2s');
+    const resumer = startWarden(['once', '--log', 'json', '--check', 'exit 1', '--job', 'true'], { env });
+    await waitFor('the resume', () => eventsNamed(resumer.events(), 'resume')[0]);
+    const status = await runWarden(['status', '--json'], { env });
+    expect((JSON.parse(status.stdout).pools as { spooled: Ev[] }[])[0].spooled).toMatchObject([{ id: delay.spoolId, held: true }]);
+    const drop = await runWarden(['status', '--drop', String(delay.spoolId)], { env });
+    expect(drop.code).toBe(0);
+    expect(drop.stdout).toMatch(/will not start it/);
+    const r = await resumer.done;
+    expect(r.code).toBe(0);
+    expect(eventsNamed(resumer.events(), 'spawn')).toEqual([]);
+    expect(runs()).toEqual([]);
+  }, 30_000);
 });
 
 /** libfaketime's preload library, where Debian's faketime(1) finds it. */
