@@ -111,6 +111,39 @@ describe('another local user cannot make warden write outside the state dir', ()
     expect(fs.readdirSync(mine)).toEqual([]);
   });
 
+  it('refuses a state dir below a folder another user owns further up, which could swap the path under a running watch', async () => {
+    const shared = sharedDir('ancestor');
+    const evil = path.join(shared, 'evil');
+    exec(asUser(OTHER_UID, ['mkdir', '-m', '0755', evil]));
+    // Warden itself would create evil/a (ours, 0700) and evil/a/state: the immediate parent
+    // looks safe, but the other user may rename evil/a away and put a path of theirs there.
+    const stateDir = path.join(evil, 'a', 'state');
+    const { dir } = testDir('ancestor-own');
+    let r = await runWarden(['run', '--state-dir', stateDir, '--', 'touch', `${dir}/ran`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`refusing ${stateDir}: it sits in ${evil}, owned by uid ${OTHER_UID}`);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    expect(fs.readdirSync(evil), 'nothing created in their folder').toEqual([]);
+    // Made by the user earlier (before the folder changed hands, say): refused all the same.
+    fs.mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    for (const argv of [['run', '--state-dir', stateDir, '--', 'touch', `${dir}/ran`], ['status', '--state-dir', stateDir]]) {
+      r = await runWarden(argv);
+      expect(r.code, `${argv[0]}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(`sits in ${evil}, owned by uid ${OTHER_UID}`);
+    }
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    // The same for a folder further up that others may write without the sticky bit.
+    const open = path.join(dir, 'open');
+    fs.mkdirSync(open, { mode: 0o777 });
+    fs.chmodSync(open, 0o777);
+    r = await runWarden(['run', '--state-dir', path.join(open, 'a', 'b', 'state'), '--', 'touch', `${dir}/ran`]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain(`sits in ${open}, which others can write`);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    expect(fs.readdirSync(open)).toEqual([]);
+  });
+
   it('refuses a symlinked pools folder or slot record in its own state dir and writes nothing through it', async () => {
     const { dir, env } = testDir('planted');
     const stateDir = path.join(dir, 'state');

@@ -26,9 +26,11 @@ export function defaultStateDir(): string {
  */
 export function ensureStateDir(dir: string): void {
   const missing: string[] = [];
-  for (let p = dir; ; ) {
+  for (let p = path.resolve(dir); ; ) {
     try {
       fs.statSync(p);
+      // Nothing is created under a folder that someone else could swap.
+      if (missing.length) checkAncestors(dir, p);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -54,13 +56,31 @@ export function ensureStateDir(dir: string): void {
 export function checkStateDir(dir: string): void {
   const problem = privacyProblem(fs.lstatSync(dir), true);
   if (problem) throw new UnsafePathError(dir, problem);
-  const parent = path.dirname(dir);
-  if (parent === dir) return;
-  const p = fs.statSync(parent);
+  const parent = path.dirname(path.resolve(dir));
+  if (parent !== path.resolve(dir)) checkAncestors(dir, parent);
+}
+
+/**
+ * Whoever may write a folder on the way to the state dir, at any depth, can rename what is in
+ * it and put a path of theirs in its place (as ssh's StrictModes reasons): a running warden
+ * would then write its records wherever that path leads. Every folder from `from` up to the
+ * root, as written and as resolved, must be ours or root's and closed to others (or sticky).
+ */
+function checkAncestors(dir: string, from: string): void {
   const uid = myUid();
-  // Whoever may write the parent can rename our folder away and put theirs in its place.
-  if (p.mode & 0o022 && !(p.mode & STICKY)) throw new UnsafePathError(dir, msg.unsafe.parentOpen(parent, p.mode & 0o7777));
-  if (uid !== undefined && p.uid !== uid && p.uid !== 0) throw new UnsafePathError(dir, msg.unsafe.parentOwner(parent, p.uid));
+  const check = (folder: string, stat: fs.Stats): void => {
+    if (uid !== undefined && stat.uid !== uid && stat.uid !== 0) throw new UnsafePathError(dir, msg.unsafe.parentOwner(folder, stat.uid));
+    if (stat.isDirectory() && stat.mode & 0o022 && !(stat.mode & STICKY)) throw new UnsafePathError(dir, msg.unsafe.parentOpen(folder, stat.mode & 0o7777));
+  };
+  // As written: a symlink on the way must be ours or root's too (its target is checked below).
+  for (const folder of upFrom(from)) check(folder, fs.lstatSync(folder));
+  for (const folder of upFrom(fs.realpathSync(from))) check(folder, fs.statSync(folder));
+}
+
+function upFrom(folder: string): string[] {
+  const chain = [folder];
+  for (let p = folder; path.dirname(p) !== p; p = path.dirname(p)) chain.push(path.dirname(p));
+  return chain;
 }
 
 /**
