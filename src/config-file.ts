@@ -22,8 +22,10 @@ interface Loaded {
 export function loadConfig(file: string, defs: OptionDef[]): Loaded | { error: string } {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
+    if (err instanceof ConfigTooLarge) return { error: msg.configTooLarge(file, CONFIG_MAX_BYTES) };
+    if (err instanceof ConfigTooSlow) return { error: msg.configTooSlow(file, CONFIG_WAIT_MS) };
     return { error: msg.configUnreadable(file, describeFsError(err)) };
   }
   let data: unknown;
@@ -122,4 +124,46 @@ function configValue(def: OptionDef, raw: unknown, where: string): Parsed {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Settings fit in far less; a bound keeps `--config /dev/zero` from eating the memory. */
+const CONFIG_MAX_BYTES = 1024 * 1024;
+/** How long a pipe (`--config <(...)`) may keep us waiting for its next bytes. */
+const CONFIG_WAIT_MS = 5000;
+class ConfigTooLarge extends Error {}
+class ConfigTooSlow extends Error {}
+
+/**
+ * The file's text, read to its end but never past the bound. Opened non-blocking, so a FIFO
+ * nobody writes reads as empty instead of hanging warden; a pipe with a writer is read as it
+ * comes, waiting for it at most CONFIG_WAIT_MS at a time.
+ */
+function readConfigText(file: string): string {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    let waitedMs = 0;
+    for (;;) {
+      const buf = Buffer.alloc(64 * 1024);
+      let n: number;
+      try {
+        n = fs.readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        if (waitedMs >= CONFIG_WAIT_MS) throw new ConfigTooSlow();
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+        waitedMs += 10;
+        continue;
+      }
+      if (n === 0) break;
+      waitedMs = 0;
+      total += n;
+      if (total > CONFIG_MAX_BYTES) throw new ConfigTooLarge();
+      chunks.push(buf.subarray(0, n));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }

@@ -1,9 +1,10 @@
 // `warden once` for cron: exit codes, overlapping one-shots on one pool, --detach, --config
 // files, WARDEN_* variables and cron's bare environment.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
+import { runCommand, wardenArgv } from './helpers/other-user.js';
 import { BIN, ROOT, alive, eventsNamed, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
@@ -229,6 +230,29 @@ describe('--config and WARDEN_* variables', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(pattern);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('refuses a --config that never ends or never comes (endless device, FIFO without a writer, over 1 MiB) with exit 2, and still reads a pipe', async () => {
+    const fifo = path.join(dir, 'config.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const big = path.join(dir, 'big.json');
+    fs.writeFileSync(big, `{"job": "true", "check": "${'x'.repeat(2 * 1024 * 1024)}"}`);
+    for (const [file, pattern] of [
+      ['/dev/zero', /--config: \/dev\/zero is larger than 1 MiB/],
+      [fifo, /--config: .*config\.fifo is not valid JSON/],
+      [big, /--config: .*big\.json is larger than 1 MiB/],
+    ] as const) {
+      const r = await runCommand(wardenArgv(['once', '--config', file]), { ...process.env, ...env }, 10_000);
+      expect(r.timedOut, `${file}: warden hung`).toBe(false);
+      expect(r.code, `${file}: ${r.stderr}`).toBe(2);
+      expect(r.stderr).toMatch(pattern);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    // A pipe whose writer takes its time (bash's <(...)) is still read to its end.
+    const sh = `exec 3<>"${fifo}"; ( sleep 0.3; printf '{"job": "touch ${dir}/piped"}' >&3; exec 3>&- ) & exec 3>&-; exec "${process.execPath}" "${BIN}" once --config "${fifo}"`;
+    const piped = await runCommand(['/bin/sh', '-c', sh], { ...process.env, ...env }, 20_000);
+    expect(piped.code, piped.stderr).toBe(0);
+    expect(fs.existsSync(`${dir}/piped`)).toBe(true);
   });
 
   it('takes flag over environment over config over default', async () => {
