@@ -4,6 +4,7 @@ import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, IOType, SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
 import { outputFile } from './job-output.js';
+import { openOutputFile } from './output-file.js';
 import type { Slot } from './pool/pool.js';
 import { RunningJob } from './running-job.js';
 import type { JobIdentity } from './running-job.js';
@@ -45,7 +46,7 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
   try {
     let out: StdioEntry = 'pipe';
     if (request.output.kind === 'file') {
-      outFd = fs.openSync(outputFile(request.output.dir, request.jobId), 'a', 0o644);
+      outFd = openOutputFile(outputFile(request.output.dir, request.jobId));
       out = outFd;
     } else if (request.output.kind === 'inherit') out = 'inherit';
     const stdio: StdioEntry[] = [request.stdin, out, out];

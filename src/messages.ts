@@ -57,9 +57,11 @@ export const msg = {
       `sits in ${parent}, which others can write (mode ${mode.toString(8).padStart(4, '0')}, no sticky bit): they could replace it`,
     parentOwner: (parent: string, uid: number): string => `sits in ${parent}, owned by uid ${uid}, who could replace it`,
     notIdentity: 'is not a warden pool identity (remove it to start afresh)',
+    hardLinked: 'has other names (hard links)',
   },
   logFileUnusable: (file: string, why: string): string => `--log-file: cannot write ${file}: ${why}`,
   outputDirUnusable: (dir: string, why: string): string => `--output: cannot write into ${dir}: ${why}`,
+  outputFileRefused: (file: string, problem: string): string => `--output: refusing ${file}: it ${problem}`,
   redisPool: (where: string): string => `${where}: a pool is named, not a URL; share it across hosts with --redis URL --pool NAME`,
   notRedisUrl: (where: string, why: string): string => `${where}: not a Redis URL (${why}); use ${REDIS_URL_FORM}`,
   stateDirTooLong: (dir: string, extra: number): string =>

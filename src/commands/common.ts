@@ -6,7 +6,7 @@ import { UnavailableError, UsageError, VERSION } from '../exit.js';
 import { describeFsError, msg } from '../messages.js';
 import { openPool } from '../pool/open-pool.js';
 import { UnsafePathError } from '../pool/safe-fs.js';
-import { checkStateDir, ensureStateDir } from '../pool/state-dir.js';
+import { checkStateDir, ensureStateDir, mkdirLevels } from '../pool/state-dir.js';
 import { finite } from '../pool/pool.js';
 import type { Pool } from '../pool/pool.js';
 import { openLogFile } from '../report/log-file.js';
@@ -50,7 +50,7 @@ export async function openReporter(settings: Settings, display: Display, display
   }
   if (settings.output) {
     try {
-      fs.mkdirSync(settings.output, { recursive: true });
+      mkdirLevels(settings.output, 0o777);
       fs.accessSync(settings.output, fs.constants.W_OK);
     } catch (err) {
       throw new UsageError(msg.outputDirUnusable(settings.output, describeFsError(err)));

@@ -20,17 +20,28 @@ export function defaultStateDir(): string {
 }
 
 /**
- * Create the state dir (0700) if it is missing, then make sure it is ours alone. Created one
- * level at a time: Node's recursive mkdir loops for ever where a parent exists but refuses
- * children with ENOENT (/proc). Throws a file system error or UnsafePathError.
+ * Create the state dir (0700) if it is missing, then make sure it is ours alone. Throws a file
+ * system error or UnsafePathError.
  */
 export function ensureStateDir(dir: string): void {
+  // Nothing is created under a folder that someone else could swap.
+  mkdirLevels(dir, 0o700, (existing) => checkAncestors(dir, existing));
+  checkStateDir(dir);
+  // Ours and private, but perhaps read-only (chattr +i, a read-only mount).
+  fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
+}
+
+/**
+ * Create `dir` and its missing parents one level at a time: Node's recursive mkdir loops for
+ * ever where a parent exists but refuses children with ENOENT (/proc). `vet` sees the nearest
+ * existing folder first, when anything is to be created.
+ */
+export function mkdirLevels(dir: string, mode: number, vet?: (existing: string) => void): void {
   const missing: string[] = [];
   for (let p = path.resolve(dir); ; ) {
     try {
       fs.statSync(p);
-      // Nothing is created under a folder that someone else could swap.
-      if (missing.length) checkAncestors(dir, p);
+      if (missing.length) vet?.(p);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -42,14 +53,11 @@ export function ensureStateDir(dir: string): void {
   }
   for (const p of missing) {
     try {
-      fs.mkdirSync(p, { mode: 0o700 });
+      fs.mkdirSync(p, { mode });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  checkStateDir(dir);
-  // Ours and private, but perhaps read-only (chattr +i, a read-only mount).
-  fs.accessSync(dir, fs.constants.W_OK | fs.constants.X_OK);
 }
 
 /** Refuse a state dir that is a symlink, not ours, open to others, or replaceable by others. */
