@@ -248,8 +248,8 @@ describe('--config and WARDEN_* variables', () => {
       expect(r.stderr).toMatch(pattern);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
     }
-    // A pipe whose writer takes its time (bash's <(...)) is still read to its end.
-    const sh = `exec 3<>"${fifo}"; ( sleep 0.3; printf '{"job": "touch ${dir}/piped"}' >&3; exec 3>&- ) & exec 3>&-; exec "${process.execPath}" "${BIN}" once --config "${fifo}"`;
+    // A pipe whose writer takes its time (bash's <(...), /dev/stdin) is still read to its end.
+    const sh = `( sleep 0.3; printf '{"job": "touch ${dir}/piped"}' ) | "${process.execPath}" "${BIN}" once --config /dev/stdin`;
     const piped = await runCommand(['/bin/sh', '-c', sh], { ...process.env, ...env }, 20_000);
     expect(piped.code, piped.stderr).toBe(0);
     expect(fs.existsSync(`${dir}/piped`)).toBe(true);
