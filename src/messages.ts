@@ -112,6 +112,8 @@ export const msg = {
     `Dropped spooled job ${id} (${jobId}: ${command})${held ? '; the warden holding it will not start it' : ''}.`,
   notRegularFile: (): string => 'not a regular file',
   isSymlink: (): string => 'is a symbolic link (never written through)',
+  othersSymlink: (): string => 'is a symbolic link another user made (never followed)',
+  othersFile: (uid: number): string => `belongs to another user (uid ${uid})`,
   logReopenFailed: (file: string, why: string): string =>
     `${PROGRAM}: --log-file: cannot reopen ${file} after rotation: ${why}; still writing to the file open before`,
   onFailureFailed: (jobId: string, problem: string): string => `--on-failure for job ${jobId} ${problem}`,

@@ -10,22 +10,41 @@ export const ROTATION_CHECK_MS = 500;
 
 const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 
-/** Open the log file named on the command line (any file the user chose: a device, a FIFO). */
+/** Root's or ours: a link or file anyone else made in a shared folder (/tmp) is not the user's choice. */
+const trusted = (uid: number): boolean => uid === 0 || uid === process.geteuid?.();
+
+/**
+ * Open the log file named on the command line: any file the user chose (a device, a FIFO, a
+ * symlink of theirs or root's such as /dev/stdout), but never through a symlink another user
+ * made, which in a shared folder could point warden's lines into any file it may write.
+ */
 export function openLogFile(file: string): number {
+  try {
+    return fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ELOOP') throw err;
+  }
+  if (!trusted(fs.lstatSync(file).uid)) throw new Error(msg.othersSymlink());
   return fs.openSync(file, 'a', 0o644);
 }
 
 /**
  * Reopen after a rotation, when the path may have been replaced by anyone: O_NOFOLLOW, so a
- * symlink planted there is never written through (unless the user's own path was one);
- * O_NONBLOCK, so a planted FIFO fails the open instead of hanging the supervisor; and only a
- * regular file is taken.
+ * symlink planted there is never written through (unless the user's own path was one, and this
+ * one is still theirs); O_NONBLOCK, so a planted FIFO fails the open instead of hanging the
+ * supervisor; and only a regular file of the log's first owner or ours is taken (logrotate's
+ * `create` gives the new file the old one's owner; a file another user planted would let them
+ * read every event).
  */
-function reopenLogFile(file: string, followLinks: boolean): number {
+function reopenLogFile(file: string, followLinks: boolean, owner: number): number {
+  const link = followLinks ? fs.lstatSync(file, { throwIfNoEntry: false }) : undefined;
+  if (link?.isSymbolicLink() && !trusted(link.uid)) throw new Error(msg.othersSymlink());
   const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NONBLOCK | (followLinks ? 0 : O_NOFOLLOW), 0o644);
-  if (!fs.fstatSync(fd).isFile()) {
+  const stat = fs.fstatSync(fd);
+  const problem = !stat.isFile() ? msg.notRegularFile() : stat.uid !== owner && !trusted(stat.uid) ? msg.othersFile(stat.uid) : undefined;
+  if (problem) {
     fs.closeSync(fd);
-    throw new Error(msg.notRegularFile());
+    throw new Error(problem);
   }
   return fd;
 }
@@ -39,6 +58,8 @@ export class LogFile {
   private readonly timer: NodeJS.Timeout | undefined;
   /** The path given was a symlink: the user's choice, followed again at a reopen. */
   private readonly followLinks: boolean;
+  /** Who owned the file named at start: a file rotated in by logrotate's `create` has the same. */
+  private readonly owner: number;
   private readonly onSignal = (): void => this.check();
   private closed = false;
   /** Why the last reopen failed: reported once, not at every check. */
@@ -57,6 +78,7 @@ export class LogFile {
     this.ino = stat.ino;
     this.dev = stat.dev;
     this.size = stat.size;
+    this.owner = stat.uid;
     this.sink = new Sink(fd, path, onError);
     this.followLinks = isSymlink(path);
     // Only a regular file is rotated: a terminal, /dev/null or a FIFO stays as it is.
@@ -90,7 +112,7 @@ export class LogFile {
   private reopen(): void {
     let fd: number;
     try {
-      fd = reopenLogFile(this.path, this.followLinks);
+      fd = reopenLogFile(this.path, this.followLinks, this.owner);
     } catch (err) {
       // Keep writing where we were: a line in the rotated file beats a line lost.
       const why = describeOpenError(err);
