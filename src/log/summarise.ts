@@ -68,7 +68,7 @@ export class Summariser {
     this.track(e, procKey, pool, inside);
     if (inside) {
       this.counted++;
-      this.first ??= e.ts;
+      this.first = Math.min(this.first ?? e.ts, e.ts);
       this.last = Math.max(this.last ?? e.ts, e.ts);
       this.hosts.add(e.host);
       if (!this.current.has(procKey)) {
