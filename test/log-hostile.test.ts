@@ -22,19 +22,45 @@ function logText(command: string, pool: string, host: string, jobs = 3): string 
 }
 
 describe('warden log shows what is in a log, never lets it drive the terminal', () => {
-  it('control characters in commands, pools and hosts are printed as \\xNN, in the summary and the timeline', async () => {
+  it('control characters and bidi overrides in commands, pools and hosts are printed as \\xNN or \\uNNNN, in the summary and the timeline', async () => {
     const { dir } = testDir('log-escapes');
     const file = path.join(dir, 'other-host.jsonl');
     // Set the window title, clear the screen, write the clipboard (OSC 52), a C1 CSI.
-    const command = 'echo \u001b]0;pwned\u0007\u001b[2J\u001b]52;c;ZXZpbA==\u0007 \u009b31m';
+    const command = 'echo \u001b]0;pwned\u0007\u001b[2J\u001b]52;c;ZXZpbA==\u0007 \u009b31m \u202egnp.exe';
     fs.writeFileSync(file, logText(command, 'p\u001b[5m', 'h\u001b[8m'));
     const r = await runWarden(['log', '--timeline', file]);
     expect(r.code).toBe(0);
     expect(r.stdout).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
     expect(r.stdout).toContain('echo \\x1b]0;pwned\\x07\\x1b[2J');
+    expect(r.stdout).not.toMatch(/[\u202a-\u202e\u2066-\u2069]/);
     expect(r.stdout).toContain('pool p\\x1b[5m (cap 2)');
     // The figures are still those of the log.
     expect(r.stdout).toMatch(/^echo \\x1b.* {2,}3 +0 +3 /m);
+  });
+});
+
+describe('a clock stepped back in the middle of a log (NTP after a suspend)', () => {
+  it('the heading spans from the earliest event, and the timeline draws the jobs after the step', async () => {
+    const { dir } = testDir('log-clock-step');
+    const file = path.join(dir, 'stepped.jsonl');
+    const line = (ms: number, e: Record<string, unknown>): string => JSON.stringify({ ts: at(ms), pid: 7, ...e });
+    const job = (ms: number, id: string, durationMs: number): string[] => [
+      line(ms, { event: 'spawn', jobId: id, jobPid: 9, command: 'backup', slot: 0, tick: 1, attempt: 1 }),
+      line(ms + durationMs, { event: 'exit', jobId: id, jobPid: 9, command: 'backup', slot: 0, tick: 1, attempt: 1, exitCode: 0, signal: null, durationMs, outcome: 'ok', tail: '' }),
+    ];
+    const lines = [
+      line(3_600_000, { event: 'start', mode: 'watch', pool: 'p', maxLive: 1, schedule: 'every 1m', version: '0.1.0', backend: 'socket', stateDir: '/s' }),
+      ...job(3_600_100, '1.1', 1000),
+      // The clock goes back an hour: the next jobs are logged with earlier times.
+      ...job(60_000, '2.1', 600_000),
+      ...job(900_000, '3.1', 600_000),
+    ];
+    fs.writeFileSync(file, `${lines.join('\n')}\n`);
+    const r = await runWarden(['log', '--timeline', '--width', '80', file], { env: { TZ: 'UTC' } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^7 events from 1 process, \S+ 08:01:00 to \S+ 09:00:01 \(59m01s\)$/m);
+    const drawn = r.stdout.split('\n').find((l) => l.includes('slot 0')) ?? '';
+    expect([...drawn].filter((c) => c === '█').length).toBeGreaterThan(20);
   });
 });
 

@@ -14,9 +14,13 @@ export const durationOrDash = (ms: number | null): string => (ms === null ? '-' 
 /**
  * Control characters shown as `\xNN` instead of sent to the terminal: a log read from another
  * host or user could otherwise set the window title, clear the screen or write the clipboard.
+ * Bidirectional overrides likewise (`\u202e`): they could make `gnp.exe` read as `exe.png`.
  */
 export function printable(text: string): string {
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const code = c.charCodeAt(0);
+    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`;
+  });
 }
 
 /** Cut to `max` characters with an ellipsis, on one line, printable. */
