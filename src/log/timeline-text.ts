@@ -30,7 +30,7 @@ const HELD: Style = { glyph: '╌', kind: 6, weight: 0.25, paint: (c, s) => c.di
 const BY_KIND = [...Object.values(STYLES), OTHER, HELD];
 const KINDS = BY_KIND.length;
 const STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800].map((s) => s * 1000);
-const MIN_PLOT = 20;
+const MIN_PLOT = 8;
 
 /** The drawing, or '' when there is nothing to draw (no job, wait or skip in the window). */
 export function timelineText(t: Timeline, width: number, c: ChalkInstance): string {

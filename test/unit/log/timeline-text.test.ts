@@ -24,7 +24,7 @@ const timeline: Timeline = {
 describe('timelineText', () => {
   const plain = new Chalk({ level: 0 });
 
-  it.each([40, 80, 132])('fits %i columns', (width) => {
+  it.each([20, 24, 40, 80, 132])('fits %i columns', (width) => {
     const text = timelineText(timeline, width, plain);
     for (const line of text.trimEnd().split('\n')) expect([...line].length).toBeLessThanOrEqual(width);
   });
