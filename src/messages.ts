@@ -154,7 +154,7 @@ export const msg = {
   htmlIsInput: (file: string): string => `--html: ${file} is one of the logs being read; name another file for the page`,
   logNoEvents: (files: number): string => `No events in ${files === 1 ? 'the file' : `the ${files} files`} (in the window asked for).`,
   logHeading: (events: number, processes: number, hosts: number, first: string, last: string, span: string): string =>
-    `${events.toLocaleString('en-US')} events from ${processes} process${processes === 1 ? '' : 'es'}${hosts > 1 ? ` on ${hosts} hosts` : ''}, ${first} to ${last} (${span})`,
+    `${events.toLocaleString('en-US')} event${events === 1 ? '' : 's'} from ${processes} process${processes === 1 ? '' : 'es'}${hosts > 1 ? ` on ${hosts} hosts` : ''}, ${first} to ${last} (${span})`,
   logMalformed: (count: number, examples: string[]): string =>
     `${count.toLocaleString('en-US')} malformed line${count === 1 ? '' : 's'} skipped (${examples.join('; ')}${count > examples.length ? '; …' : ''})`,
   htmlWritten: (file: string, jobs: number): string => `wrote ${file} (${jobs} job${jobs === 1 ? '' : 's'} on the timeline)`,
