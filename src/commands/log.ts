@@ -33,7 +33,7 @@ export async function logCommand(settings: Settings): Promise<number> {
 async function summarise(settings: Settings): Promise<number> {
   const window = windowOf(settings, Date.now());
   // Every file must open before anything is read: a typo is a usage error, not half a summary.
-  const sources = settings.argv.map((file) => {
+  const sources = onceEach(settings.argv).map((file) => {
     try {
       return openLog(file);
     } catch (err) {
@@ -74,6 +74,22 @@ async function summarise(settings: Settings): Promise<number> {
     new Sink(2, 'stderr', () => undefined).write(`${msg.htmlWritten(settings.html, timeline.bars.length)}\n`);
   }
   return EXIT.ok;
+}
+
+/**
+ * A file named twice (`warden log run.jsonl logs/*.jsonl`, a link to it) is read once: read
+ * twice, each of its jobs would count twice.
+ */
+function onceEach(files: string[]): string[] {
+  const seen = new Set<string>();
+  return files.filter((file) => {
+    const s = file === '-' ? undefined : fs.statSync(file, { throwIfNoEntry: false });
+    if (!s?.isFile()) return true;
+    const key = `${s.dev}:${s.ino}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
 }
 
 function windowOf(settings: Settings, now: number): Window {
