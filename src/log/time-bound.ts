@@ -1,7 +1,7 @@
 // --since / --until: an ISO time, or a duration meaning that long ago ("2h" = two hours ago).
 import { parseDuration } from '../duration.js';
 
-const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}:?\d{2})?$/i;
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 /** A century of history is plenty, and keeps the sum a safe number. */
 const MAX_AGO = 100 * 365 * 86_400_000;
 
