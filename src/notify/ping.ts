@@ -50,13 +50,18 @@ export class Pinger {
    */
   private readonly ended = new Set<number>();
   private finishing = false;
-  /** A signal is stopping warden: pings get one attempt, and the wait for them one timeout. */
+  /** A signal stopped warden: once its jobs are done, pings get one attempt and one timeout. */
   private signalled = false;
 
   constructor(
     private readonly options: PingOptions,
     private readonly reporter: Reporter,
   ) {}
+
+  /** Stopped by a signal, with the jobs done (a Ctrl-C's drain may take hours: retries go on in it). */
+  private get lastCall(): boolean {
+    return this.signalled && this.finishing;
+  }
 
   private get watching(): boolean {
     return this.options.mode === 'watch';
@@ -183,7 +188,7 @@ export class Pinger {
     }
     let why = '';
     let made = 0;
-    while (made < (this.signalled ? 1 : PING_ATTEMPTS) && !this.abort.signal.aborted) {
+    while (made < (this.lastCall ? 1 : PING_ATTEMPTS) && !this.abort.signal.aborted) {
       made++;
       try {
         const res = await fetch(target, {
@@ -200,7 +205,7 @@ export class Pinger {
       } catch (err) {
         why = this.abort.signal.aborted ? msg.pingAbandoned() : describeFetchError(err, this.options.timeoutMs);
       }
-      if (made < PING_ATTEMPTS && !this.signalled) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
+      if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
     if (this.abort.signal.aborted) why = msg.pingAbandoned();
     this.reporter.emit({ event: 'error', message: made ? msg.pingFailed(redact(url), made, why) : msg.pingNotSent(redact(url), why) });
