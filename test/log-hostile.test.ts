@@ -64,6 +64,41 @@ describe('a clock stepped back in the middle of a log (NTP after a suspend)', ()
   });
 });
 
+describe('the smallest logs', () => {
+  it('one event is "1 event"; a job that began and ended in the same millisecond is drawn', async () => {
+    const { dir } = testDir('log-tiny');
+    const one = path.join(dir, 'one.jsonl');
+    fs.writeFileSync(one, `${JSON.stringify({ ts: at(0), pid: 7, event: 'skip', reason: 'pool-full', tick: 1, pool: 'p' })}\n`);
+    const r = await runWarden(['log', one]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^1 event from 1 process, /);
+    const instant = path.join(dir, 'instant.jsonl');
+    const job = { pid: 7, jobId: '1.1', jobPid: 9, command: 'x', slot: 0, tick: 1, attempt: 1 };
+    fs.writeFileSync(instant, `${JSON.stringify({ ts: at(0), event: 'spawn', ...job })}\n${JSON.stringify({ ts: at(0), event: 'exit', ...job, exitCode: 0, signal: null, durationMs: 0, outcome: 'ok', tail: '' })}\n`);
+    const drawn = await runWarden(['log', '--timeline', instant]);
+    expect(drawn.code).toBe(0);
+    expect(drawn.stdout).toMatch(/^2 events from 1 process, /);
+    expect(drawn.stdout).toMatch(/slot 0 │█ +│/);
+  });
+});
+
+describe('one file named twice', () => {
+  it('by the same name, another name or a link, it is read once: no figure doubles', async () => {
+    const { dir } = testDir('log-twice');
+    const file = path.join(dir, 'run.jsonl');
+    fs.writeFileSync(file, logText('./report.sh', 'p', 'h', 5));
+    fs.symlinkSync(file, path.join(dir, 'link.jsonl'));
+    const read = async (...files: string[]): Promise<{ events: number; files: string[]; jobs: { runs: number }[] }> =>
+      JSON.parse((await runWarden(['log', '--json', ...files])).stdout) as { events: number; files: string[]; jobs: { runs: number }[] };
+    const once = await read(file);
+    expect(once.events).toBe(16);
+    const twice = await read(file, `${dir}/./run.jsonl`, path.join(dir, 'link.jsonl'));
+    expect(twice.events).toBe(16);
+    expect(twice.jobs[0].runs).toBe(5);
+    expect(twice.files).toEqual([file]);
+  });
+});
+
 describe('compressed logs', () => {
   const { dir } = testDir('log-gzip');
   const text = logText('./report.sh', 'p', 'h', 40);
