@@ -148,3 +148,39 @@ describe('the page of ten thousand jobs', () => {
     }
   }, 90_000);
 });
+
+describe('a job whose command is 100 KB long', () => {
+  it('gets a tooltip that fits the window and still says how the job ended', async () => {
+    const { dir } = testDir('log-html-long');
+    const file = path.join(dir, 'long.jsonl');
+    const command = `echo ${'x'.repeat(100_000)}`;
+    const job = { pid: 7, jobId: '1.1', jobPid: 9, command, slot: 0, tick: 1, attempt: 1 };
+    const t0 = Date.parse('2026-12-01T08:00:00Z');
+    fs.writeFileSync(
+      file,
+      [
+        { ts: new Date(t0).toISOString(), event: 'start', pid: 7, mode: 'watch', pool: 'p', maxLive: 1, schedule: 'every 1m', version: '0.1.0', backend: 'socket', stateDir: '/s' },
+        { ts: new Date(t0 + 1000).toISOString(), event: 'spawn', ...job },
+        { ts: new Date(t0 + 9000).toISOString(), event: 'exit', ...job, exitCode: 1, signal: null, durationMs: 8000, outcome: 'failed', tail: 'it broke' },
+      ]
+        .map((e) => JSON.stringify(e))
+        .join('\n') + '\n',
+    );
+    const page = path.join(dir, 'long.html');
+    expect((await runWarden(['log', '--html', page, file])).code).toBe(0);
+    const b = await openPage(page, { width: 1280, height: 800 });
+    try {
+      await b.page.waitForSelector('body[data-ready="1"]');
+      expect(b.errors).toEqual([]);
+      const text = await hoverAJob(b);
+      expect(text).toContain('job 1.1: failed, exit code 1');
+      expect(text).toContain('it broke');
+      const tip = await b.page.locator('#tip').boundingBox();
+      // Before, it was 21,909 px tall: the outcome, times and output were far below the window.
+      expect(tip?.height).toBeLessThan(400);
+      await b.page.screenshot({ path: artifactPath('log-timeline-long-command.png') });
+    } finally {
+      await b.close();
+    }
+  }, 60_000);
+});

@@ -124,6 +124,9 @@ export function timelineClient(): void {
     draw();
   }
 
+  // A command of a hundred kilobytes would make a tooltip taller than the page, hiding the rest.
+  const cut = (text: string, max: number): string => (text.length > max ? `${text.slice(0, max)}…` : text);
+
   function hit(x: number, yy: number): string[] | undefined {
     const line = lines.find((l) => yy >= l.y && yy < l.y + l.h);
     if (!line || x < LABEL) return undefined;
@@ -147,13 +150,13 @@ export function timelineClient(): void {
     if (best < 0) return undefined;
     const b = data.bars;
     const how = b.exitCode[best] !== null ? `exit code ${b.exitCode[best]}` : b.signal[best] ? `signal ${b.signal[best]}` : '';
-    const host = data.hosts[b.host[best]];
+    const host = cut(data.hosts[b.host[best]], 120);
     return [
-      data.commands[b.command[best]],
+      cut(data.commands[b.command[best]], 300),
       `job ${b.jobId[best]}${b.attempt[best] > 1 ? ` (attempt ${b.attempt[best]})` : ''}: ${data.outcomes[b.outcome[best]]}${how ? `, ${how}` : ''}`,
       `${dateTime(b.start[best])} – ${clock(b.end[best], true)} (${human(b.end[best] - b.start[best])})`,
       b.held[best] === null ? '' : `held its slot ${human(b.start[best] - (b.held[best] as number))} through --delay first`,
-      `pid ${b.pid[best]}${host ? ` on ${host}` : ''}, slot ${data.pools[b.pool[best]].slots[b.row[best]]} of pool ${data.pools[b.pool[best]].label}`,
+      `pid ${b.pid[best]}${host ? ` on ${host}` : ''}, slot ${data.pools[b.pool[best]].slots[b.row[best]]} of pool ${cut(data.pools[b.pool[best]].label, 120)}`,
       b.tail[best],
     ];
   }

@@ -22,6 +22,7 @@ canvas{display:block;cursor:crosshair}
 #brush{position:absolute;background:rgba(59,130,214,.15);border:1px solid rgba(59,130,214,.5);pointer-events:none}
 #tip{position:absolute;z-index:2;max-width:560px;background:#fffffb;border:1px solid #bbb;border-radius:4px;padding:6px 8px;box-shadow:0 2px 8px rgba(0,0,0,.15);font-size:12px;pointer-events:none}
 #tip .cmd{font-weight:600;font-family:ui-monospace,monospace;word-break:break-all}
+#tip div{overflow-wrap:anywhere}
 #tip pre{margin:4px 0 0;max-height:160px;overflow:hidden;white-space:pre-wrap;color:#444;border-top:1px solid #eee;padding-top:4px}
 [hidden]{display:none!important}
 table{border-collapse:collapse;margin:14px 0;font-size:13px}
