@@ -190,7 +190,7 @@ export class Acceptance {
       return release();
     }
     // It may have waited for the slot past --max-late.
-    const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
+    const dueAt = request.dueAt ?? Date.parse(request.trigger) + request.spec.delayMs;
     if (request.spoolId && (await this.delays.droppedTooLate({ ...request, dueAt }, request.spoolId).catch(() => false))) {
       slot.release();
       return release();

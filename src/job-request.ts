@@ -13,6 +13,8 @@ export interface JobRequest extends Request {
   attempt: number;
   /** Its entry in the spool, once it is spooled. */
   spoolId?: string;
+  /** A resumed job's due time by this host's clock (a fleet spool keeps it by the server's). */
+  dueAt?: number;
   /** With --redis: the fleet lease that holds its spool claim (a --detach runner inherits only the descriptor). */
   claimLease?: string;
   /** Where it runs: where it was accepted (for a job resumed by another process). */

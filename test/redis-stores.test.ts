@@ -50,10 +50,10 @@ function makeHost(): Host {
 }
 
 /** Run warden on a host: inside its network namespace, with its state dir. */
-function onHost(h: Host, args: string[]): Proc {
+function onHost(h: Host, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
   const child = spawn('nsenter', ['-t', String(h.ns.pid), '-n', '--', process.execPath, BIN, ...args], {
     // Everything of the host (warden, its keeper, its jobs) carries the host's tag: a "host death" kills them all.
-    env: { ...process.env, NO_COLOR: '1', WARDEN_STATE_DIR: h.stateDir, WARDEN_TEST_TAG: tag, HOST_TAG: h.tag },
+    env: { ...process.env, NO_COLOR: '1', WARDEN_STATE_DIR: h.stateDir, WARDEN_TEST_TAG: tag, HOST_TAG: h.tag, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const p: Proc = {
@@ -341,6 +341,32 @@ describe('the spool across hosts', () => {
     w.child.kill('SIGTERM');
     await w.done;
     expect(lines(ran)).toEqual(['1.1']);
+    [a, b].forEach((h) => h.ns.kill('SIGKILL'));
+  }, 60_000);
+
+  it('a resumer whose clock is an hour ahead starts the job at its due time by the server\'s clock, not an hour early', async () => {
+    const [a, b] = [makeHost(), makeHost()];
+    const ran = path.join(dir, 'spool-skew-ran');
+    // The job tells the real time even where warden's clock is faked (the preload is inherited).
+    const w = onHost(a, ['watch', ...common('skew'), '--every', '1h', '--delay', '3s', '--job', `env -u LD_PRELOAD -u FAKETIME date +%s%3N >> '${ran}'`]);
+    const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
+    w.child.kill('SIGKILL');
+    await w.done;
+    const args = ['once', ...common('skew'), '--check', 'exit 1', '--job', 'true'];
+    const skewed = { LD_PRELOAD: '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', FAKETIME: '+1h' };
+    const resumer = await waitFor(
+      'host b to take the job up',
+      async () => {
+        const p = onHost(b, args, skewed);
+        await p.done;
+        return eventsNamed(p.events(), 'resume').length > 0 && p;
+      },
+      15_000,
+    );
+    expect(Number(eventsNamed(resumer.events(), 'resume')[0].lateMs)).toBe(0);
+    expect(lines(ran)).toHaveLength(1);
+    const offMs = Number(lines(ran)[0]) - Date.parse(String(delay.dueAt));
+    expect(Math.abs(offMs), `ran ${offMs} ms from its due time`).toBeLessThanOrEqual(500);
     [a, b].forEach((h) => h.ns.kill('SIGKILL'));
   }, 60_000);
 });

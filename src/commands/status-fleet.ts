@@ -28,7 +28,7 @@ export async function fleetStatus(settings: Settings): Promise<number> {
   try {
     if (settings.drop !== undefined) return await dropInFleet(redis, settings, out);
     view = await readFleet(redis, settings.pool);
-    spooled = await fleetSpooled(redis, settings.pool, view.serverTime);
+    spooled = await fleetSpooled(redis, settings.pool);
   } finally {
     await redis.close();
   }

@@ -152,6 +152,7 @@ export class DelayedJobs {
       checkOutput: entry.checkOutput,
       attempt: 1,
       spoolId: entry.id,
+      dueAt: entry.dueAt,
       cwd: entry.cwd,
       ...(entry.item !== undefined ? { item: entry.item } : {}),
       ...(entry.uniqueKey !== undefined ? { uniqueKey: entry.uniqueKey } : {}),
@@ -173,7 +174,7 @@ export class DelayedJobs {
   }
 
   private wait(request: JobRequest, slot: Slot | undefined, holds: Holds): void {
-    const dueAt = Date.parse(request.trigger) + request.spec.delayMs;
+    const dueAt = request.dueAt ?? Date.parse(request.trigger) + request.spec.delayMs;
     const w: Waiting = {
       request,
       slot,

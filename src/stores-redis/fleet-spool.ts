@@ -28,7 +28,8 @@ function spoolOf(redis: Connection, pool: string): RedisSpool {
   return new RedisSpool(redis, keys, locks, pool, '/nonexistent');
 }
 
-export async function fleetSpooled(redis: Connection, pool: string, serverNow: number): Promise<FleetSpooled[]> {
+/** Due times are read back in this host's clock (from the server's). */
+export async function fleetSpooled(redis: Connection, pool: string): Promise<FleetSpooled[]> {
   const spool = spoolOf(redis, pool);
   const entries = await spool.list();
   const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
@@ -39,7 +40,7 @@ export async function fleetSpooled(redis: Connection, pool: string, serverNow: n
     command: e.command,
     ...(e.item !== undefined ? { item: e.item } : {}),
     dueAt: new Date(e.dueAt).toISOString(),
-    dueInMs: e.dueAt - serverNow,
+    dueInMs: e.dueAt - Date.now(),
     held: held[k],
     ...(e.starting ? { startingOn: e.starting.host } : {}),
   }))];

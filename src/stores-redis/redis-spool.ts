@@ -27,7 +27,11 @@ export interface Starting {
   marker: string;
 }
 
-export type FleetEntry = SpoolEntry & { starting?: Starting };
+/**
+ * `serverDueAt`: the due time by the server's clock, so that a host whose clock is off neither
+ * starts a job early nor drops it as too late; `dueAt` is read back in the reading host's terms.
+ */
+export type FleetEntry = SpoolEntry & { starting?: Starting; serverDueAt?: number };
 
 const ID = /^[A-Za-z0-9-]+$/;
 let serial = 0;
@@ -57,7 +61,7 @@ export class RedisSpool implements Spool {
       const claim = await this.claims.lock(id);
       if (!claim) continue;
       this.mine.set(id, claim.lease);
-      const entry: SpoolEntry = { id, ...fields, owner: process.pid };
+      const entry: FleetEntry = { id, ...fields, owner: process.pid, serverDueAt: (await this.serverOffset()) + fields.dueAt };
       try {
         if (Number(await this.redis.command(['HSETNX', this.keys.spool, id, JSON.stringify(entry)])) === 1) return { entry, claim };
       } catch (err) {
@@ -69,12 +73,25 @@ export class RedisSpool implements Spool {
   }
 
   async list(): Promise<FleetEntry[]> {
-    return parseAll(texts(await this.redis.command(['HGETALL', this.keys.spool])), this.pool);
+    return this.local(parseAll(texts(await this.redis.command(['HGETALL', this.keys.spool])), this.pool));
+  }
+
+  /** How far the server's clock is ahead of this host's, in ms. */
+  private async serverOffset(): Promise<number> {
+    const [s, us] = texts(await this.redis.command(['TIME']));
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000) - Date.now();
+  }
+
+  /** Entries with their due times in this host's clock. */
+  private async local(entries: FleetEntry[]): Promise<FleetEntry[]> {
+    if (!entries.some((e) => e.serverDueAt !== undefined)) return entries;
+    const offset = await this.serverOffset();
+    return entries.map((e) => (typeof e.serverDueAt === 'number' && Number.isFinite(e.serverDueAt) ? { ...e, dueAt: e.serverDueAt - offset } : e)).sort((a, b) => a.dueAt - b.dueAt);
   }
 
   /** Entries no live process holds, less those being started on another host (theirs to settle). */
   async orphans(): Promise<FleetEntry[]> {
-    const all = parseAll(texts(await this.redis.script(ORPHANS, [this.keys.spool, this.keys.expiry, this.keys.owners], [])), this.pool);
+    const all = await this.local(parseAll(texts(await this.redis.script(ORPHANS, [this.keys.spool, this.keys.expiry, this.keys.owners], [])), this.pool));
     const me = this.host();
     return all.filter((e) => !e.starting || e.starting.host === me);
   }
@@ -89,7 +106,8 @@ export class RedisSpool implements Spool {
   async read(id: string): Promise<FleetEntry | undefined> {
     if (!ID.test(id)) return undefined;
     const text = await this.redis.command(['HGET', this.keys.spool, id]);
-    return typeof text === 'string' ? parseEntry(text, id, this.pool) : undefined;
+    const entry = typeof text === 'string' ? parseEntry(text, id, this.pool) : undefined;
+    return entry ? (await this.local([entry]))[0] : undefined;
   }
 
   async remove(id: string): Promise<boolean> {
