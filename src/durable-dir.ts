@@ -38,6 +38,8 @@ export function machineName(): string {
 
 export interface DurableDir {
   dir: string;
+  /** The passwd home it is under (not set when it is the state dir). */
+  home?: string;
   /** Why the durable state fell back to the (volatile) state dir: no usable home. */
   volatile?: string;
 }
@@ -62,18 +64,19 @@ function passwdHome(): { home: string } | { why: string } {
 }
 
 /**
- * `<home>/.local/state/warden/<machine>` under the passwd home, the state dir itself when it was chosen.
- * `create` false only looks (status): nothing is made, an unsafe folder is still refused.
+ * `<home>/.local/state/warden/<machine>` under the passwd home, the state dir itself when it was
+ * chosen. Only looks: an unsafe folder is refused, a missing one is made by `makeDurableDir` when
+ * something is first written there (a `once` that keeps nothing makes nothing in the home).
  */
-export function durableDirFor(stateDir: string, create = true): DurableDir {
+export function durableDirFor(stateDir: string): DurableDir {
   const known = cache.get(stateDir);
   if (known) return known;
-  const found = resolve(stateDir, create);
-  if (create) cache.set(stateDir, found);
+  const found = resolve(stateDir);
+  cache.set(stateDir, found);
   return found;
 }
 
-function resolve(stateDir: string, create: boolean): DurableDir {
+function resolve(stateDir: string): DurableDir {
   if (path.resolve(stateDir) !== path.resolve(defaultStateDir())) return { dir: stateDir };
   const found = passwdHome();
   if ('why' in found) return { dir: stateDir, volatile: found.why };
@@ -82,22 +85,33 @@ function resolve(stateDir: string, create: boolean): DurableDir {
   const top = path.join(found.home, '.local', 'state', 'warden');
   const dir = path.join(top, machineName());
   try {
-    // Both levels are ours: a symlink at either is refused, never followed (the top one before
-    // anything is made in it).
+    // Both levels are ours: a symlink at either is refused, never followed.
     if (there(top)) checkStateDir(top);
-    // Missing levels are made 0700 one at a time; the home itself is never made.
-    if (create && !there(dir)) {
-      ensureStateDir(dir);
-      // The folders just made must be there after a reboot too.
-      for (let p = dir; p !== found.home; p = path.dirname(p)) syncDirNow(path.dirname(p));
-    } else if (create) ensureStateDir(dir);
-    else if (there(dir)) checkStateDir(dir);
+    if (there(dir)) checkStateDir(dir);
+    else {
+      // It can be made later only if the deepest folder that exists can be written.
+      let p = path.dirname(dir);
+      while (!there(p)) p = path.dirname(p);
+      fs.accessSync(p, fs.constants.W_OK | fs.constants.X_OK);
+    }
   } catch (err) {
     // Someone else's, a symlink, open to others: refused, as the state dir would be.
     if (err instanceof UnsafePathError) throw new UsageError(msg.durable.refused(err.file, err.problem));
     // A read-only or foreign home: the live state dir it is, and the user is told.
     return { dir: stateDir, volatile: msg.durable.unwritable(dir, describeFsError(err)) };
   }
-  return { dir };
+  return { dir, home: found.home };
 }
 
+/** Make the durable folder (0700, a level at a time, synced into its parents) if it is missing. */
+export function makeDurableDir(d: DurableDir): void {
+  if (d.volatile || !d.home || there(d.dir)) return;
+  try {
+    ensureStateDir(d.dir);
+  } catch (err) {
+    if (err instanceof UnsafePathError) throw new UsageError(msg.durable.refused(err.file, err.problem));
+    throw err;
+  }
+  // The folders just made must be there after a reboot too.
+  for (let p = d.dir; p !== d.home; p = path.dirname(p)) syncDirNow(path.dirname(p));
+}

@@ -3,7 +3,7 @@
 // (stores-redis/), so that every host of the fleet shares them.
 import { FileChangeStore } from './change/change-store.js';
 import type { ChangeStore } from './change/change-store.js';
-import { durableDirFor } from './durable-dir.js';
+import { durableDirFor, makeDurableDir } from './durable-dir.js';
 import type { Emit } from './events.js';
 import type { Pool } from './pool/pool.js';
 import { RedisPool } from './pool/redis/redis-pool.js';
@@ -33,11 +33,12 @@ export interface Stores {
 export function openStores(settings: StoreSettings, pool: Pool, onChange: boolean, emit: Emit): Stores {
   const { stateDir } = settings;
   const durable = durableDirFor(stateDir);
-  if (pool instanceof RedisPool) return openRedisStores(pool, settings, onChange, durable.dir, emit);
+  const prepare = (): void => makeDurableDir(durable);
+  if (pool instanceof RedisPool) return openRedisStores(pool, settings, onChange, durable.dir, emit, prepare);
   return {
-    change: onChange ? new FileChangeStore(durable.dir, stateDir) : undefined,
+    change: onChange ? new FileChangeStore(durable.dir, stateDir, prepare) : undefined,
     unique: socketKeyLocks(stateDir, `unique:${pool.name}`),
-    spool: new FileSpool(durable.dir, pool.name, stateDir),
+    spool: new FileSpool(durable.dir, pool.name, stateDir, prepare),
     volatile: durable.volatile,
     where: durable.dir,
   };

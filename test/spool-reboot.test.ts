@@ -62,6 +62,13 @@ describe.runIf(canBoot())('a reboot during a delay', () => {
     expect(fs.existsSync(path.join(m.dir, 'session-home'))).toBe(false);
   }, 40_000);
 
+  it('a once that keeps nothing (no delay, no --on-change) makes nothing in the home', async () => {
+    m = newMachine();
+    const r = await boot(m, ['once', '--job', 'true']).done;
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(m.home)).toEqual([]);
+  }, 30_000);
+
   it('--on-change state survives the boot: the same firing result after it does not fire again', async () => {
     m = newMachine();
     const args = ['once', '--log', 'json', '--check', 'echo in-stock', '--on-change', '--job', 'true'];

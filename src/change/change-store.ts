@@ -28,12 +28,13 @@ export class FileChangeStore implements ChangeStore {
   private readonly locks: KeyLocks;
 
   /** `dir`: where the state is kept (it must survive a reboot); `stateDir`: where the live lock is. */
-  constructor(dir: string, stateDir: string) {
+  constructor(dir: string, stateDir: string, private readonly prepare: () => void = () => undefined) {
     this.root = path.join(dir, 'changes');
     this.locks = socketKeyLocks(stateDir, 'changes');
   }
 
   async transact<T>(key: string, decide: (prev: ChangeState | undefined) => { next: ChangeState | undefined; result: T }): Promise<T> {
+    this.prepare();
     const file = path.join(privateDir(this.root), `${fnv64(key)}${fnv64(key, 1)}.json`);
     const deadline = performance.now() + LOCK_DEADLINE_MS;
     let lock = await this.locks.tryLock(key);

@@ -57,7 +57,7 @@ export interface SpooledView {
 }
 
 async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
-  const spool = new FileSpool(durableDirFor(stateDir, false).dir, pool, stateDir);
+  const spool = new FileSpool(durableDirFor(stateDir).dir, pool, stateDir);
   const now = Date.now();
   const entries = await spool.list();
   const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
@@ -78,7 +78,7 @@ async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[
 export async function dropSpooled(stateDir: string, id: string, only?: string): Promise<SpooledView | undefined> {
   for (const name of only ? [only] : knownPools(stateDir)) {
     const view = (await spooledJobs(stateDir, name)).find((v) => v.id === id);
-    if (view && (await new FileSpool(durableDirFor(stateDir, false).dir, name, stateDir).remove(id))) return view;
+    if (view && (await new FileSpool(durableDirFor(stateDir).dir, name, stateDir).remove(id))) return view;
   }
   return undefined;
 }
@@ -86,7 +86,7 @@ export async function dropSpooled(stateDir: string, id: string, only?: string): 
 /** Pools of the state dir, and those with delayed jobs kept where a reboot does not empty it. */
 function knownPools(stateDir: string): string[] {
   const names = new Set(listPools(stateDir));
-  for (const name of spoolPools(durableDirFor(stateDir, false).dir)) names.add(name);
+  for (const name of spoolPools(durableDirFor(stateDir).dir)) names.add(name);
   return [...names].sort();
 }
 
@@ -143,7 +143,7 @@ export async function statusCommand(settings: Settings, only: string | undefined
   if (settings.drop !== undefined) {
     const dropped = await dropSpooled(settings.stateDir, settings.drop, only);
     if (!dropped) {
-      new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, durableDirFor(settings.stateDir, false).dir)) + '\n');
+      new Sink(2, 'stderr', () => undefined).write(msg.usageError(msg.noSpooledJob(settings.drop, durableDirFor(settings.stateDir).dir)) + '\n');
       return EXIT.failed;
     }
     out.write(settings.json ? JSON.stringify({ dropped }, null, 2) + '\n' : msg.droppedSpooled(dropped.id, dropped.jobId, dropped.command, dropped.held) + '\n');
@@ -153,14 +153,14 @@ export async function statusCommand(settings: Settings, only: string | undefined
   checkExistingStateDir(settings.stateDir);
   const pools = await inspectPools(settings.stateDir, only);
   if (settings.json) {
-    out.write(JSON.stringify({ stateDir: settings.stateDir, spoolDir: durableDirFor(settings.stateDir, false).dir, pools }, null, 2) + '\n');
+    out.write(JSON.stringify({ stateDir: settings.stateDir, spoolDir: durableDirFor(settings.stateDir).dir, pools }, null, 2) + '\n');
     return EXIT.ok;
   }
   if (!pools.length) {
     out.write((only ? msg.noSuchPool(only, settings.stateDir) : msg.noPools(settings.stateDir)) + '\n');
     return EXIT.ok;
   }
-  const spoolDir = durableDirFor(settings.stateDir, false).dir;
+  const spoolDir = durableDirFor(settings.stateDir).dir;
   out.write(pools.map((p) => renderPool(p, spoolDir)).join('\n') + '\n');
   return EXIT.ok;
 }

@@ -84,12 +84,14 @@ export class FileSpool implements Spool {
   private readonly claims: KeyLocks;
 
   /** `dir`: where entries are kept (it must survive a reboot); `stateDir`: where the live claims are. */
-  constructor(dir: string, pool: string, stateDir: string) {
+  /** `prepare` makes `dir` when it is missing, before the first entry is written. */
+  constructor(dir: string, pool: string, stateDir: string, private readonly prepare: () => void = () => undefined) {
     this.dir = path.join(dir, 'spool', pool);
     this.claims = socketKeyLocks(stateDir, `spool:${pool}`);
   }
 
   private folder(): string {
+    this.prepare();
     privateDir(path.dirname(this.dir));
     return privateDir(this.dir);
   }

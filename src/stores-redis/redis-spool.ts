@@ -50,6 +50,8 @@ export class RedisSpool implements Spool {
     locks: LeaseLocks,
     private readonly pool: string,
     private readonly dir: string,
+    /** Makes `dir` when it is missing, before this host's id or a marker is written there. */
+    private readonly prepare: () => void = () => undefined,
   ) {
     this.claims = leaseKeyLocks(locks, 'spool', false);
     this.markers = path.join(dir, 'starts');
@@ -158,6 +160,7 @@ export class RedisSpool implements Spool {
   async startLine(id: string, claimLease?: string): Promise<string | undefined> {
     const entry = await this.read(id);
     if (!entry) return undefined;
+    this.prepare();
     const marker = path.join(privateDir(this.markers), id);
     // The marker first: an entry marked starting always has one, until the job's shell removes it.
     removeFile(marker);
@@ -191,6 +194,7 @@ export class RedisSpool implements Spool {
   /** This host's id: made once, kept in its durable folder. */
   private host(): string {
     if (this.hostId) return this.hostId;
+    this.prepare();
     const file = path.join(privateDir(this.dir), 'host-id');
     let id = readPrivate(file)?.trim();
     if (!id) {

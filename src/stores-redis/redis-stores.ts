@@ -13,7 +13,7 @@ import { lockPoolName, triggerKeys } from './scripts.js';
 export type StoreSettings = Pick<Settings, 'stateDir' | 'leaseMs' | 'killAfterMs' | 'logFile' | 'redis'>;
 
 /** `dir`: this host's durable folder (the spool's start markers live there). */
-export function openRedisStores(pool: RedisPool, settings: StoreSettings, onChange: boolean, dir: string, emit: Emit): Stores {
+export function openRedisStores(pool: RedisPool, settings: StoreSettings, onChange: boolean, dir: string, emit: Emit, prepare: () => void): Stores {
   const target = settings.redis;
   if (!target) throw new Error('Redis stores without --redis');
   const redis = pool.connection;
@@ -49,7 +49,7 @@ export function openRedisStores(pool: RedisPool, settings: StoreSettings, onChan
   return {
     change: onChange ? new RedisChangeStore(redis, keys) : undefined,
     unique: leaseKeyLocks(locks, 'unique', true),
-    spool: new RedisSpool(redis, keys, locks, pool.name, dir),
+    spool: new RedisSpool(redis, keys, locks, pool.name, dir, prepare),
     where: `${target.shown} (pool ${pool.name})`,
   };
 }
