@@ -287,7 +287,8 @@ describe('the spool across hosts', () => {
     const ran = path.join(dir, 'spool-detach-ran');
     const log = path.join(dir, 'detach.jsonl');
     const job = `date +%s%3N >> '${ran}'`;
-    const first = onHost(a, ['once', ...common('det'), '--detach', '--log-file', log, '--unique', '--delay', '2s', '--job', job]);
+    // Long enough that the runner is surely killed before the job is due, on a loaded machine too.
+    const first = onHost(a, ['once', ...common('det'), '--detach', '--log-file', log, '--unique', '--delay', '5s', '--job', job]);
     expect(await first.done).toBe(0);
     const delay = eventsNamed(first.events(), 'delay')[0];
     // Another host's trigger of the same job is a duplicate while the runner waits.
@@ -304,7 +305,7 @@ describe('the spool across hosts', () => {
         await p.done;
         return eventsNamed(p.events(), 'resume').length > 0;
       },
-      15_000,
+      20_000,
     );
     expect(lines(ran)).toHaveLength(1);
     expect(Number(lines(ran)[0])).toBeGreaterThanOrEqual(Date.parse(String(delay.dueAt)) - 50);
