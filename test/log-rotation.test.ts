@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { eventsNamed, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { eventsNamed, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
@@ -153,6 +153,26 @@ describe('SIGUSR1', () => {
     const r = await w.done;
     expect(r.code).toBe(130);
     expect(r.stderr).not.toMatch(/Debugger/);
+  });
+
+  it('one that comes while the program loads opens no debugger port either', async () => {
+    // The signal is sent from inside the process at the moment bin/warden.js asks for the bundle:
+    // before, warden's own handler came with the bundle, and Node opened its debugger on 9229.
+    const preload = path.join(dir, 'usr1-on-load.cjs');
+    fs.writeFileSync(
+      preload,
+      `const Module = require('module');
+const load = Module._load;
+Module._load = function (request, ...rest) {
+  if (request.endsWith('warden.cjs')) process.kill(process.pid, 'SIGUSR1');
+  return load.call(this, request, ...rest);
+};
+`,
+    );
+    const r = await runWarden(['once', '--log', 'json', '--job', 'sleep 0.3'], { env: { ...env, NODE_OPTIONS: `--require ${preload}` } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toMatch(/Debugger/);
+    expect(eventsNamed(parseEvents(r.stderr + r.stdout), 'stop')).toHaveLength(1);
   });
 });
 
