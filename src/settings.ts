@@ -8,7 +8,7 @@ import { msg } from './messages.js';
 import { envName, optionsFor, parseAddress, parseText } from './options.js';
 import type { Address, CommandName, OptionDef, Parsed, Value } from './options.js';
 import { defaultBackend } from './pool/pool.js';
-import { defaultStateDir } from './pool/state-dir.js';
+import { canonicalStateDir, defaultStateDir } from './pool/state-dir.js';
 import { isTimeZone } from './zone.js';
 import type { PoolBackend } from './pool/pool.js';
 import type { LeaseLostPolicy } from './pool/redis/keeper-protocol.js';
@@ -195,7 +195,7 @@ function finish(command: CommandName, values: Values, configJobs: JobSpec[] | un
     logFile: logFile === undefined ? undefined : path.resolve(logFile),
     quiet: bool('quiet'),
     output: str('output'),
-    stateDir: path.resolve(str('stateDir') ?? defaultStateDir()),
+    stateDir: canonicalStateDir(str('stateDir') ?? defaultStateDir()),
     poolBackend,
     detach,
     json: bool('json'),

@@ -54,6 +54,22 @@ describe('the default state dir does not depend on the session', () => {
     await a.done;
   });
 
+  it('is one pool whatever path leads to its folder (a symlinked parent, as /var/run is to /run)', async () => {
+    const { dir } = testDir('spelling');
+    fs.mkdirSync(path.join(dir, 'real'));
+    fs.symlinkSync(path.join(dir, 'real'), path.join(dir, 'link'));
+    const args = (via: string): string[] => ['run', '--state-dir', path.join(dir, via, 'state'), '--pool', 'p', '--max-live', '1'];
+    const a = startWarden([...args('real'), '--', holdUntil(dir, 'release')]);
+    await waitFor('the job', () => fs.existsSync(`${dir}/started`));
+    const r = await runWarden([...args('link'), '--overflow', 'skip', '--', 'touch', `${dir}/ran`]);
+    expect(r.code, r.stderr).toBe(75);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    const status = await runWarden(['status', '--json', '--state-dir', path.join(dir, 'link', 'state')]);
+    expect(JSON.parse(status.stdout)).toMatchObject({ stateDir: path.join(dir, 'real', 'state'), pools: [{ name: 'p', live: 1 }] });
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await a.done).code).toBe(0);
+  });
+
   it('is created private (0700)', async () => {
     const { dir, env } = testDir('private');
     expect((await runWarden(['run', '--', 'true'], { env })).code).toBe(0);

@@ -20,6 +20,33 @@ export function defaultStateDir(): string {
 }
 
 /**
+ * The state dir as one string whatever path leads to it: its parent with symlinks resolved
+ * (/var/run/x and /run/x are one folder). Pools, locks and identity beacons are named after
+ * this string, so two spellings of one folder would make two pools, each admitting N. The last
+ * component stays as written: a symlinked state dir is refused, never followed.
+ */
+export function canonicalStateDir(dir: string): string {
+  const abs = path.resolve(dir);
+  const parent = path.dirname(abs);
+  return parent === abs ? abs : path.join(realExisting(parent), path.basename(abs));
+}
+
+/** realpath of the deepest part of `p` that exists, with the rest (not created yet) appended. */
+function realExisting(p: string): string {
+  const rest: string[] = [];
+  for (let cur = p; ; ) {
+    try {
+      return path.join(fs.realpathSync(cur), ...rest);
+    } catch {
+      const up = path.dirname(cur);
+      if (up === cur) return p;
+      rest.unshift(path.basename(cur));
+      cur = up;
+    }
+  }
+}
+
+/**
  * Create the state dir (0700) if it is missing, then make sure it is ours alone. Throws a file
  * system error or UnsafePathError.
  */
