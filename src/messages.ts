@@ -99,6 +99,7 @@ export const msg = {
   spoolFailed: (err: unknown): string => `spool: ${err instanceof Error ? err.message : String(err)}`,
   changeFailed: (err: unknown): string => `--on-change: cannot read or record the check's last result: ${err instanceof Error ? err.message : String(err)}`,
   poolFailed: (pool: string, err: unknown): string => `pool ${pool}: ${err instanceof Error ? err.message : String(err)}`,
+  mixedBackends: (other: string): string => `in use with the ${other} backend by another process; every process of a pool must use the same --pool-backend`,
   runnerFailed: (why: string): string => `--detach: the runner did not take over the jobs, none of them ran${why ? ` (${why})` : ''}`,
   internalError: (why: string): string => `${PROGRAM}: internal error: ${why}`,
   cannotStart: (command: string, why: string): string => `${PROGRAM}: cannot start ${quote(command)}: ${why}`,

@@ -45,7 +45,13 @@ export async function runCommand(settings: Settings): Promise<number> {
   });
   reporter.emit(startEvent('run', pool, settings));
   const admitAndRun = async (): Promise<number> => {
-    let slot: Slot | undefined = await pool.tryAcquire();
+    let slot: Slot | undefined;
+    try {
+      slot = await pool.tryAcquire();
+    } catch (err) {
+      reportFailure(reporter, msg.poolFailed(pool.name, err));
+      return EXIT.software;
+    }
     if (!slot && settings.overflow === 'skip') {
       reporter.emit({ event: 'skip', reason: 'pool-full', tick: 1, pool: pool.name, command });
       reporter.notice(msg.runSkipped(pool.name, await liveSlots(pool), pool.maxLive));

@@ -5,7 +5,7 @@ import { formatCap, msg } from '../messages.js';
 import { listPools, poolDir, readMeta } from '../pool/holders.js';
 import { processAlive } from '../process-group.js';
 import { openPool } from '../pool/open-pool.js';
-import type { PoolBackend } from '../pool/pool.js';
+import type { PoolBackend, SlotState } from '../pool/pool.js';
 import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
 import { EXIT } from '../exit.js';
@@ -101,8 +101,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
       if (spooled.length) views.push({ name, backend: 'socket', maxLive: null, live: 0, free: null, maxLiveValues: [], mismatch: false, holders: [], spooled });
       continue;
     }
-    const pool = openPool({ name, maxLive: meta.maxLive, stateDir, backend: meta.backend, inspectOnly: true });
-    const states = await pool.inspect(Number.isFinite(meta.maxLive) ? meta.maxLive : 0);
+    const { backend, states } = await heldStates(stateDir, name, meta.maxLive, meta.backend);
     const now = Date.now();
     const holders: SlotView[] = states
       .filter((s) => s.held)
@@ -123,7 +122,7 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
     const cap = Math.max(...caps);
     views.push({
       name,
-      backend: meta.backend,
+      backend,
       maxLive: Number.isFinite(cap) ? cap : null,
       live: holders.length,
       free: Number.isFinite(cap) ? Math.max(0, cap - holders.filter((h) => h.slot < cap).length) : null,
@@ -134,6 +133,21 @@ export async function inspectPools(stateDir: string, only?: string): Promise<Poo
     });
   }
   return views;
+}
+
+/**
+ * The pool's slots as its recorded backend sees them, or as the other backend does when only
+ * that one has slots held: pool.json names the backend of the last process to open the pool,
+ * which may be one that was turned away for using the other backend.
+ */
+async function heldStates(stateDir: string, name: string, maxLive: number, recorded: PoolBackend): Promise<{ backend: PoolBackend; states: SlotState[] }> {
+  const upTo = Number.isFinite(maxLive) ? maxLive : 0;
+  const look = (backend: PoolBackend): Promise<SlotState[]> => openPool({ name, maxLive, stateDir, backend, inspectOnly: true }).inspect(upTo);
+  const states = await look(recorded);
+  if (states.some((s) => s.held)) return { backend: recorded, states };
+  const other: PoolBackend = recorded === 'socket' ? 'flock' : 'socket';
+  const others = await look(other);
+  return others.some((s) => s.held) ? { backend: other, states: others } : { backend: recorded, states };
 }
 
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */

@@ -12,6 +12,8 @@ import { msg } from '../messages.js';
 import { openPrivate } from './safe-fs.js';
 import { abortable, scanOrder } from './wait.js';
 import { PoolError } from './pool.js';
+import { socketSlotsHeld } from './mixed-backends.js';
+import { fileKey, procLockedFiles } from './proc-locks.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 
 // try: lock the first free descriptor without blocking (exit 1: none free). wait: one blocking
@@ -47,8 +49,11 @@ type Mode = 'try' | 'wait' | 'test';
 export class FlockPool extends BasePool {
   readonly backend = 'flock' as const;
 
+  private readonly stateDir: string;
+
   constructor(options: PoolOptions) {
     super(options, 'flock');
+    this.stateDir = options.stateDir;
   }
 
   async tryAcquire(): Promise<Slot | undefined> {
@@ -98,6 +103,10 @@ export class FlockPool extends BasePool {
       fds.forEach((fd) => fd !== keep && fs.closeSync(fd));
     }
     if (won[0] === undefined) return undefined;
+    if (socketSlotsHeld(this.stateDir, this.name, this.dir, this.maxLive)) {
+      fs.closeSync(won[0]);
+      throw new PoolError(msg.mixedBackends('socket'));
+    }
     const index = indexes[fds.indexOf(won[0])];
     this.hint = index + 1;
     const slot = new FdSlot(this.name, index, won[0], this.dir, this.maxLive, this.forgetSlot);
@@ -154,33 +163,6 @@ function runHelper(mode: Mode, fds: number[], onStart?: (kill: () => void) => vo
       child.kill('SIGKILL');
     });
   });
-}
-
-/** A file as /proc/locks names it: "major:minor:inode" (device numbers in hex). */
-function fileKey(stat: fs.BigIntStats): string {
-  const dev = stat.dev;
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return `${major.toString(16)}:${minor.toString(16)}:${stat.ino}`;
-}
-
-/** Files with a flock held (device and inode: inode numbers repeat across file systems); undefined off Linux. */
-function procLockedFiles(): Set<string> | undefined {
-  let text: string;
-  try {
-    text = fs.readFileSync('/proc/locks', 'utf8');
-  } catch {
-    return undefined;
-  }
-  const files = new Set<string>();
-  for (const line of text.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    // "1: FLOCK ADVISORY WRITE 1234 fd:01:5678 0 EOF"; blocked waiters are marked "->".
-    if (f[1] !== 'FLOCK' || f.includes('->')) continue;
-    const [major, minor, ino] = f[5]?.split(':') ?? [];
-    if (ino) files.add(`${parseInt(major, 16).toString(16)}:${parseInt(minor, 16).toString(16)}:${ino}`);
-  }
-  return files;
 }
 
 /** Open every slot file, or none (a refused one closes those already open). */

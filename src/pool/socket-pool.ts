@@ -9,7 +9,10 @@ import { SLOT_BACKLOG, SocketSlot } from './socket-slot.js';
 import { Line } from './socket-line.js';
 import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
+import { PoolError } from './pool.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
+import { flockSlotsHeld } from './mixed-backends.js';
+import { msg } from '../messages.js';
 
 // A waiter that found a slot's queue full (thousands of waiters on a slot no warden holds) asks
 // again after this long, doubling up to the maximum: rare by design, and never a busy loop.
@@ -234,6 +237,11 @@ export class SocketPool extends BasePool {
         if (typeof fd !== 'number' || fd < 0) {
           server.close();
           reject(new Error('abstract socket has no descriptor'));
+          return;
+        }
+        if (flockSlotsHeld(this.dir)) {
+          server.close();
+          reject(new PoolError(msg.mixedBackends('flock')));
           return;
         }
         const slot = new SocketSlot(this.name, index, fd, this.dir, this.maxLive, server, this.forgetSlot);
