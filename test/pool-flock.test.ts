@@ -69,6 +69,15 @@ describe('the flock backend', () => {
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });
 
+  it('takes a slot of a large pool (--max-live 100000) without opening a file for every slot', async () => {
+    const { dir, env } = testDir('flock-large');
+    const r = await runCommand(wardenArgv(['run', '--pool', 'big', '--max-live', '100000', '--pool-backend', 'flock', '--', 'touch', `${dir}/ran`]), { ...process.env, ...env }, 30_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(true);
+    const locks = fs.readdirSync(path.join(dir, 'state', 'pools', 'big')).filter((n) => n.endsWith('.lock'));
+    expect(locks.length).toBeLessThanOrEqual(64);
+  });
+
   it('does not count a slot as held because a file with the same inode is locked on another file system', () => {
     const { dir } = testDir('flock-dev');
     const script = path.join(dir, 'same-inode.sh');

@@ -46,6 +46,9 @@ const prctl = process.platform === 'linux' ? (PRCTL[process.arch] ?? 0) : 0;
 
 type Mode = 'try' | 'wait' | 'test';
 
+/** Slot files one helper tries at once. */
+const BATCH = 64;
+
 export class FlockPool extends BasePool {
   readonly backend = 'flock' as const;
 
@@ -58,13 +61,18 @@ export class FlockPool extends BasePool {
 
   async tryAcquire(): Promise<Slot | undefined> {
     if (!Number.isFinite(this.maxLive)) {
-      for (let base = 0; ; base += 64) {
-        const slot = await this.lockOne('try', range(base, 64));
+      for (let base = 0; ; base += BATCH) {
+        const slot = await this.lockOne('try', range(base, BATCH));
         if (slot) return slot;
       }
     }
+    // In batches, as above: a large cap must not mean a descriptor (and a file) for every slot.
     const free = [...scanOrder(this.hint, this.maxLive)].filter((i) => !this.ours.has(i));
-    return free.length ? this.lockOne('try', free) : undefined;
+    for (let k = 0; k < free.length; k += BATCH) {
+      const slot = await this.lockOne('try', free.slice(k, k + BATCH));
+      if (slot) return slot;
+    }
+    return undefined;
   }
 
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
