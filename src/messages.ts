@@ -71,6 +71,7 @@ export const msg = {
   redisUnreachable: (shown: string, why: string): string => `Redis at ${shown} is unreachable (${why}); retrying, and no job starts without a lease`,
   // Runtime notices (stderr).
   writeFailed: (what: string, why: string): string => `${PROGRAM}: cannot write ${what}: ${why}; carrying on`,
+  statusUnwritten: (why: string): string => `${PROGRAM}: status: cannot write stdout: ${why}`,
   runSkipped: (pool: string, live: number, max: number): string =>
     `${PROGRAM}: pool '${pool}' is full (${live}/${formatCap(max)}); not running the command (exit 75)`,
   runWaitTimeout: (pool: string): string => `${PROGRAM}: gave up waiting for a slot in pool '${pool}' (exit 75)`,

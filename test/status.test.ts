@@ -1,9 +1,24 @@
 // `warden status`: pools with caps, live holders and free slots, as text and JSON.
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { runCommand } from './helpers/other-user.js';
+import { BIN, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import type { Result } from './helpers/warden.js';
 
 describe('warden status', () => {
+  it('fails (70, one line) when its report cannot be written, and not when the reader stops reading', async () => {
+    const { env } = testDir('status-full');
+    expect((await runWarden(['run', '--', 'true'], { env })).code).toBe(0);
+    const sh = (redirect: string): Promise<Result & { timedOut: boolean }> =>
+      runCommand(['/bin/sh', '-c', `"${process.execPath}" "${BIN}" status ${redirect}; echo "rc=$?" >&2`], { ...process.env, ...env });
+    for (const args of ['> /dev/full', '--json > /dev/full']) {
+      const r = await sh(args);
+      expect(r.stderr, args).toBe('warden: status: cannot write stdout: no space left on device\nrc=70\n');
+    }
+    const closed = await sh('| head -c 0');
+    expect(closed.stderr).toBe('rc=0\n');
+  });
+
   it('says so kindly when nothing has run yet', async () => {
     const { env } = testDir();
     const r = await runWarden(['status'], { env });

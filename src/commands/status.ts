@@ -153,7 +153,19 @@ async function heldStates(stateDir: string, name: string, maxLive: number, recor
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
 export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
   if (settings.redis) return (await import('./status-fleet.js')).fleetStatus(settings);
-  const out = new Sink(1, 'stdout', () => undefined);
+  // What status shows is all it does: a report that could not be written (a full disk) is a
+  // failure, not exit 0 with an empty file. A reader that stopped reading (`| head`) is not.
+  let lost: string | undefined;
+  const out = new Sink(1, 'stdout', (_what, why, code) => {
+    if (code !== 'EPIPE') lost ??= why;
+  });
+  const code = await showStatus(settings, only, out);
+  if (lost === undefined) return code;
+  new Sink(2, 'stderr', () => undefined).write(msg.statusUnwritten(lost) + '\n');
+  return EXIT.software;
+}
+
+async function showStatus(settings: Settings, only: string | undefined, out: Sink): Promise<number> {
   if (settings.drop !== undefined) {
     const dropped = await dropSpooled(settings.stateDir, settings.drop, only);
     if (!dropped) {

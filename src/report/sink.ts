@@ -18,7 +18,7 @@ export class Sink {
   constructor(
     readonly fd: number,
     private readonly what: string,
-    private readonly onError: (what: string, why: string) => void,
+    private readonly onError: (what: string, why: string, code?: string) => void,
   ) {}
 
   get usable(): boolean {
@@ -47,7 +47,7 @@ export class Sink {
         const first = !this.failing;
         this.failing = true;
         // Set before reporting: the report may come back here (the same terminal) and must not recurse.
-        if (first) this.onError(this.what, describeFsError(err));
+        if (first) this.onError(this.what, describeFsError(err), code);
         return;
       }
     }
