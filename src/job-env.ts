@@ -35,9 +35,17 @@ export function jobEnv(base: NodeJS.ProcessEnv, c: JobContext): NodeJS.ProcessEn
     WARDEN_ATTEMPT: String(c.attempt),
   };
   if (c.tick !== undefined) env.WARDEN_TICK = String(c.tick);
-  if (c.checkOutput !== undefined) env.WARDEN_CHECK_OUTPUT = c.checkOutput;
+  if (c.checkOutput !== undefined) env.WARDEN_CHECK_OUTPUT = withoutNul(c.checkOutput);
   // A supervisor's trigger without an item must not pass on an item warden itself inherited.
-  if (c.item !== undefined) env.WARDEN_ITEM = c.item;
+  if (c.item !== undefined) env.WARDEN_ITEM = withoutNul(c.item);
   else if (Object.hasOwn(c, 'item')) delete env.WARDEN_ITEM;
   return env;
+}
+
+/**
+ * An environment variable cannot hold a NUL byte (the job could not even be started): drop
+ * them, as a shell's $(...) does with a check's binary output.
+ */
+function withoutNul(text: string): string {
+  return text.includes('\0') ? text.replaceAll('\0', '') : text;
 }

@@ -202,6 +202,17 @@ describe('overlapping one-shots', () => {
   });
 });
 
+describe('a check whose output holds NUL bytes', () => {
+  it('still starts its jobs, with WARDEN_CHECK_OUTPUT and WARDEN_ITEM without them (as $(...) drops them)', async () => {
+    const job = `printf '%s' "$WARDEN_ITEM" > "${dir}/item.$WARDEN_JOB_ID"; printf '%s' "$WARDEN_CHECK_OUTPUT" > "${dir}/output.$WARDEN_JOB_ID"`;
+    const r = await runWarden(['once', '--log', 'json', '--check', "printf 'a\\000b\\nc\\n'", '--each-line', '--job', job], { env });
+    expect(r.code, r.stdout).toBe(0);
+    expect(eventsNamed(parseEvents(r.stdout), 'exit').map((e) => e.outcome)).toEqual(['ok', 'ok']);
+    expect([readText(`${dir}/item.1.1`), readText(`${dir}/item.1.2`)]).toEqual(['ab', 'c']);
+    expect(readText(`${dir}/output.1.1`)).toMatch(/^ab\nc\n?$/);
+  });
+});
+
 describe('--config and WARDEN_* variables', () => {
   it('runs jobs with different delays from one trigger', async () => {
     const config = path.join(dir, 'stock.json');
