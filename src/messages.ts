@@ -83,6 +83,7 @@ export const msg = {
       ENFILE: 'too many open files on the system',
       EAGAIN: 'too many processes',
       ENOMEM: 'out of memory',
+      E2BIG: 'its arguments and environment are too large (a variable over 128 KiB, such as a --each-line item?)',
     };
     return code ? `${code}: ${reasons[code] ?? fallback}` : fallback;
   },

@@ -211,6 +211,14 @@ describe('a check whose output holds NUL bytes', () => {
     expect([readText(`${dir}/item.1.1`), readText(`${dir}/item.1.2`)]).toEqual(['ab', 'c']);
     expect(readText(`${dir}/output.1.1`)).toMatch(/^ab\nc\n?$/);
   });
+
+  it('fails a job whose --each-line item is too long for the environment, saying so', async () => {
+    const check = `head -c 200000 /dev/zero | tr '\\000' x; echo; echo short`;
+    const r = await runWarden(['once', '--log', 'json', '--check', check, '--each-line', '--job', 'true'], { env });
+    const exits = eventsNamed(parseEvents(r.stdout), 'exit');
+    expect(exits.map((e) => e.outcome)).toEqual(['failed', 'ok']);
+    expect(exits[0].error).toMatch(/^E2BIG: its arguments and environment are too large/);
+  });
 });
 
 describe('--config and WARDEN_* variables', () => {
