@@ -1,6 +1,7 @@
 // Starts admitted jobs and follows them to their end: the spawn event, the exit record, the
 // tally, and a retry of a failed job (back through admission, after its backoff). Processes a
 // finished job left behind go to the strays.
+import { MAX_DURATION_MS } from './duration.js';
 import type { Decision } from './admission.js';
 import type { ExitRecord } from './events.js';
 import { isFailure } from './exit-record.js';
@@ -206,7 +207,7 @@ export class JobRunner {
   }
 
   private retry(request: JobRequest): void {
-    const delayMs = this.o.settings.retryDelayMs * 2 ** (request.attempt - 1);
+    const delayMs = retryBackoffMs(this.o.settings.retryDelayMs, request.attempt);
     const next: JobRequest = { ...request, attempt: request.attempt + 1 };
     this.o.reporter.emit({ event: 'retry', jobId: request.jobId, attempt: next.attempt, delayMs });
     const timer = setTimeout(() => {
@@ -227,4 +228,12 @@ export class JobRunner {
     }, delayMs);
     this.retryTimers.add(timer);
   }
+}
+
+/**
+ * The wait after failed attempt `attempt`: doubling from --retry-delay, but never past what a
+ * timer holds; Node runs a longer timer after 1 ms, which turned a long backoff into none.
+ */
+export function retryBackoffMs(baseMs: number, attempt: number): number {
+  return Math.min(MAX_DURATION_MS, baseMs * 2 ** (attempt - 1));
 }
