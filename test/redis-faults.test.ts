@@ -148,6 +148,39 @@ describe('the server restarted empty', () => {
   }, 60_000);
 });
 
+describe('a server that stops answering (SIGSTOP: connections stay open, no reply ever comes)', () => {
+  it('the keeper logs lease-lost (unreachable) once renewals have failed past the lease, while the server is still silent; run exits 69', async () => {
+    const started = path.join(dir, 'silent-started');
+    const ran = path.join(dir, 'silent-ran');
+    const watches: ReturnType<typeof startWarden>[] = [];
+    const holder = startWarden(['run', '--redis', redis.url, '--pool', 'silent', '--max-live', '1', '--lease', '2s', '--log', 'json', '--', 'sh', '-c', `touch ${started}; sleep 60`], { env: host('silent-a') });
+    const spawn = await waitFor('the job to start', () => fs.existsSync(started) && eventsNamed(parseEvents(holder.stderr()), 'spawn')[0]);
+    redis.pause();
+    try {
+      const lost = await waitFor('lease-lost while the server is silent', () => eventsNamed(parseEvents(holder.stderr()), 'lease-lost')[0], 30_000);
+      expect(lost).toMatchObject({ cause: 'unreachable', token: spawn.token, jobId: spawn.jobId, jobPid: spawn.jobPid });
+      expect(lost.heldMs).toBeGreaterThanOrEqual(2000);
+      const r = await runWarden(['run', '--redis', redis.url, '--pool', 'silent', '--', 'true'], { env: host('silent-b') });
+      expect(r.code).toBe(69);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(redis.socket);
+      // A watch started now logs the outage once, goes on ticking, and starts nothing.
+      const watch = startWarden(['watch', '--redis', redis.url, '--pool', 'silent-w', '--max-live', '1', '--every', '300ms', '--job', `touch ${ran}`, '--log', 'json'], { env: host('silent-c') });
+      watches.push(watch);
+      await waitFor('the outage in its log', () => eventsNamed(watch.events(), 'error').length > 0, 20_000);
+      await waitFor('ticks to go on', () => watch.events().filter((e) => e.event === 'skip' || e.event === 'wait').length >= 5, 20_000);
+      expect(eventsNamed(watch.events(), 'error')).toHaveLength(1);
+      expect(String(eventsNamed(watch.events(), 'error')[0].message)).toContain(redis.socket);
+      expect(fs.existsSync(ran)).toBe(false);
+    } finally {
+      redis.resume();
+    }
+    await waitFor('the job once the server answers again', () => fs.existsSync(ran), 20_000);
+    for (const w of [holder, ...watches]) w.child.kill('SIGTERM');
+    await Promise.all([holder.done, ...watches.map((w) => w.done)]);
+  }, 90_000);
+});
+
 describe('the server away', () => {
   it('watch logs one error per outage, starts no job without a lease, and goes on once the server is back', async () => {
     const marker = path.join(dir, 'away-ran');

@@ -19,6 +19,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Start it again on the same socket, empty. */
   restart(): Promise<void>;
+  /** SIGSTOP the server: connections stay open and nothing is answered (a hung server, or a network that drops packets). */
+  pause(): void;
+  /** SIGCONT it: it answers again, with its data. */
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -58,6 +62,8 @@ export async function startRedis(options: { password?: string; port?: number } =
       fs.rmSync(socket, { force: true });
       await launch();
     },
+    pause: () => child?.kill('SIGSTOP'),
+    resume: () => child?.kill('SIGCONT'),
     stop: async () => {
       await exited('SIGKILL');
       fs.rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,10 @@
 // The Redis connection of a warden process or keeper: node-redis, loaded only when --redis is
 // given. Commands fail fast while the server is away (no offline queue, so nothing is granted
 // late behind our back); the client reconnects with backoff and reports each outage once.
+// A server that accepts the connection but never answers (stopped, hung, or a network that
+// drops packets without a reset) is an outage too: the handshake and every command have a
+// deadline, without which a one-shot would wait for ever and a keeper would never learn that
+// its renewals are failing.
 import { createHash } from 'node:crypto';
 import type { RedisTarget } from './target.js';
 import { dialHost } from './target.js';
@@ -32,6 +36,9 @@ export interface ConnectOptions {
 const BACKOFF_MIN_MS = 50;
 const BACKOFF_MAX_MS = 2000;
 const CONNECT_TIMEOUT_MS = 3000;
+// Far above any answer of a working server (the scripts are small), and short enough that a
+// keeper renewing every third of a lease notices a silent server well within the lease.
+const COMMAND_TIMEOUT_MS = 2000;
 
 /** An error of the connection itself (refused, reset, timed out), not of a command. */
 export class UnreachableError extends Error {}
@@ -70,23 +77,26 @@ export async function connect(target: RedisTarget, options: ConnectOptions): Pro
       name: options.name,
     });
   const client = make();
-  client.on('error', (err: Error) => {
+  const outage = (err: Error): void => {
     // A one-shot's first connection failing is its exit 69, not an outage to log.
     if (down || (options.failFast && !connectedOnce)) return;
     down = true;
     options.onOutage?.(err);
-  });
+  };
+  const back = (): void => {
+    if (!down) return;
+    down = false;
+    options.onBack?.();
+  };
+  client.on('error', outage);
   client.on('ready', () => {
     connectedOnce = true;
     options.onReady?.();
-    if (down) {
-      down = false;
-      options.onBack?.();
-    }
+    back();
   });
   if (options.failFast) {
     try {
-      await client.connect();
+      await withDeadline(client.connect(), CONNECT_TIMEOUT_MS);
     } catch (err) {
       try {
         client.destroy();
@@ -97,15 +107,28 @@ export async function connect(target: RedisTarget, options: ConnectOptions): Pro
     }
   } else {
     client.connect().catch(() => undefined);
+    // Connected but never answered (the handshake hangs): an outage all the same.
+    const silent = setTimeout(() => {
+      if (!connectedOnce) outage(new UnreachableError(noAnswer(CONNECT_TIMEOUT_MS)));
+    }, CONNECT_TIMEOUT_MS);
+    silent.unref();
   }
 
   const run = async (args: string[]): Promise<Reply> => {
+    let reply: Reply;
     try {
-      return (await client.sendCommand(args)) as Reply;
+      reply = (await withDeadline(client.sendCommand(args), COMMAND_TIMEOUT_MS)) as Reply;
     } catch (err) {
+      if (err instanceof UnreachableError) {
+        outage(err);
+        throw err;
+      }
       if (!client.isReady) throw new UnreachableError(err instanceof Error ? err.message : String(err));
       throw err;
     }
+    // A server that fell silent is heard again.
+    if (client.isReady) back();
+    return reply;
   };
 
   return {
@@ -143,6 +166,25 @@ export async function connect(target: RedisTarget, options: ConnectOptions): Pro
       client.destroy();
     },
   };
+}
+
+const noAnswer = (ms: number): string => `no answer within ${ms} ms`;
+
+/** `promise`, or an UnreachableError once `ms` have passed without it settling. */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new UnreachableError(noAnswer(ms))), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The parts of a reply as text, for scripts that return arrays of strings and numbers. */

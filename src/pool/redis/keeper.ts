@@ -64,6 +64,7 @@ class Keeper {
   private timer: NodeJS.Timeout | undefined;
   private idleSince = performance.now();
   private outage = false;
+  private renewing = false;
 
   constructor(
     config: KeeperConfig,
@@ -160,7 +161,13 @@ class Keeper {
   }
 
   private tick(): void {
-    void this.renewAll().finally(() => this.schedule());
+    // One round at a time: a round waiting on a silent server must not be overtaken by another.
+    if (this.renewing) return;
+    this.renewing = true;
+    void this.renewAll().finally(() => {
+      this.renewing = false;
+      this.schedule();
+    });
   }
 
   private async renewAll(): Promise<void> {
