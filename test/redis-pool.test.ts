@@ -232,6 +232,40 @@ describe('passwords', () => {
   });
 });
 
+describe('a keeper started with a wrong password', () => {
+  it('is not the keeper of a warden that has the right one: that warden\'s lease is renewed', async () => {
+    const secret = 'pw-right-8841';
+    const port = await freePort();
+    const locked = await startRedis({ password: secret, port });
+    const hostTag = `${tag}-wrongpw`;
+    const started = path.join(dir, 'wrongpw-started');
+    const go = path.join(dir, 'wrongpw-go');
+    const env = host('wrongpw', { WARDEN_TEST_TAG: hostTag });
+    const client = await redisClient(`redis://127.0.0.1:${port}`, secret);
+    try {
+      // A typo: the watch cannot log in, but its keeper stays for a while after it is stopped.
+      const typo = startWarden(['watch', '--redis', `redis://:${secret}-typo@127.0.0.1:${port}`, '--pool', 'wrongpw', '--every', '1h', '--job', 'true', '--log', 'json'], { env });
+      await waitFor('the typo to be reported', () => eventsNamed(typo.events(), 'error').length > 0);
+      await waitFor('its keeper', () => taggedPids('WARDEN_TEST_TAG', hostTag).some((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper')));
+      typo.child.kill('SIGTERM');
+      await typo.done;
+      // Fixed and run again on the same host.
+      const fixed = startWarden(['run', '--redis', `redis://:${secret}@127.0.0.1:${port}`, '--pool', 'wrongpw', '--max-live', '1', '--lease', '2s', '--log', 'json', '--', 'sh', '-c', `touch ${started}; while [ ! -e ${go} ]; do sleep 0.01; done`], { env });
+      await waitFor('the job to start', () => fs.existsSync(started));
+      const expiry = async (): Promise<number> => Number(((await client.command(['ZRANGE', 'warden:{wrongpw}:expiry', '0', '-1', 'WITHSCORES'])) as string[])[1]);
+      const first = await expiry();
+      await waitFor('a renewal of its lease', async () => (await expiry()) > first, 15_000);
+      expect(eventsNamed(parseEvents(fixed.stderr()), 'lease-lost')).toHaveLength(0);
+      fs.writeFileSync(go, '');
+      expect((await fixed.done).code).toBe(0);
+    } finally {
+      await client.close();
+      killTagged('WARDEN_TEST_TAG', hostTag);
+      await locked.stop();
+    }
+  });
+});
+
 function fakeTimeLib(): string {
   const candidates = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'];
   const found = candidates.find((f) => fs.existsSync(f));

@@ -1,8 +1,8 @@
 // What a warden process and its host's keeper say to each other: JSON lines over a unix
 // socket in the (private) state dir.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fnv64 } from '../../hash.js';
 import type { RedisTarget } from './target.js';
 
 import type { LeaseCause } from '../../events.js';
@@ -36,12 +36,15 @@ export interface KeeperConfig {
 }
 
 /**
- * One keeper per state dir, server and network namespace: lease sockets are abstract names,
- * which only processes of the same network namespace see (containers sharing a state dir
- * each get their own keeper).
+ * One keeper per state dir, server, credentials and network namespace: lease sockets are
+ * abstract names, which only processes of the same network namespace see (containers sharing a
+ * state dir each get their own keeper). The password is part of the name (as a one-way hash): a
+ * keeper started with a mistyped one must not keep the leases of a warden that has the right one.
  */
-export const keeperSocketPath = (stateDir: string, target: RedisTarget): string =>
-  path.join(stateDir, `keeper-${fnv64(`${target.shown}\0${target.username ?? ''}\0${networkNamespace()}`).slice(0, 12)}.sock`);
+export const keeperSocketPath = (stateDir: string, target: RedisTarget): string => {
+  const key = createHash('sha256').update([target.shown, target.username ?? '', target.password ?? '', networkNamespace()].join('\0')).digest('hex');
+  return path.join(stateDir, `keeper-${key.slice(0, 12)}.sock`);
+};
 
 function networkNamespace(): string {
   try {
