@@ -112,6 +112,32 @@ describe('the keeper killed', () => {
   }, 60_000);
 });
 
+describe('a paused keeper whose warden was SIGKILLed', () => {
+  it('writes lease-lost into the warden\'s log file as the warden would have (numeric token, pool, job, time held, cause)', async () => {
+    const hostTag = `${tag}-orphan`;
+    const started = path.join(dir, 'orphan-started');
+    const log = path.join(dir, 'orphan.jsonl');
+    const holder = startWarden(['run', '--redis', redis.url, '--pool', 'orphan', '--max-live', '1', '--lease', '1s', '--log-file', log, '--', 'sh', '-c', `touch ${started}; sleep 30`], { env: host('orphan', hostTag) });
+    await waitFor('the job to start', () => fs.existsSync(started));
+    const spawn = await waitFor('its spawn in the log', () => eventsNamed(parseEvents(readText(log)), 'spawn')[0]);
+    holder.child.kill('SIGKILL');
+    await holder.done;
+    const [keeper] = taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+    const client = await redisClient(redis.url);
+    process.kill(keeper, 'SIGSTOP');
+    try {
+      await leasesLapsed(client, 'orphan');
+    } finally {
+      process.kill(keeper, 'SIGCONT');
+      await client.close();
+    }
+    const lost = await waitFor('lease-lost in the log file', () => eventsNamed(parseEvents(readText(log)), 'lease-lost')[0]);
+    expect(lost).toMatchObject({ pool: 'orphan', token: spawn.token, jobId: spawn.jobId, jobPid: spawn.jobPid, cause: 'expired', pid: holder.pid });
+    expect(lost.heldMs).toBeGreaterThanOrEqual(1000);
+    killTagged('WARDEN_TEST_TAG', hostTag);
+  }, 60_000);
+});
+
 describe('the server restarted empty', () => {
   it('holders put their leases back within one renewal interval: the cap holds again; the outage is logged once', async () => {
     const ledger = path.join(dir, 'restart-ledger');

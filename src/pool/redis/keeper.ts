@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
+import type { Event } from '../../events.js';
 import { groupAlive, signalGroup, terminateGroup } from '../../process-group.js';
 import { connect, texts, UnreachableError } from './client.js';
 import type { Connection } from './client.js';
@@ -249,7 +250,7 @@ class Keeper {
       cause,
     };
     if (!lease.conn.destroyed) lease.conn.write(JSON.stringify(message) + '\n');
-    else if (lease.logFile) appendEvent(lease.logFile, lease.owner, message);
+    else if (lease.logFile) appendEvent(lease.logFile, lease.owner, lease.pool, message);
     if (lease.policy === 'kill' && lease.job && this.leases.has(lease.id)) {
       const pgid = lease.job.pid;
       terminateGroup(pgid);
@@ -261,8 +262,10 @@ class Keeper {
 }
 
 /** With its warden gone, the keeper logs a lost lease into the warden's log file itself. */
-function appendEvent(file: string, pid: number, m: FromKeeper): void {
-  const line = JSON.stringify({ ts: new Date().toISOString(), event: 'lease-lost', jobId: m.jobId, jobPid: m.jobPid, token: m.token, heldMs: m.heldMs, cause: m.cause, pid });
+function appendEvent(file: string, pid: number, pool: string, m: FromKeeper): void {
+  // The same fields and types as the warden's own lease-lost event.
+  const event: Event = { event: 'lease-lost', pool, jobId: m.jobId, jobPid: m.jobPid, token: Number(m.token), heldMs: m.heldMs, cause: m.cause };
+  const line = JSON.stringify({ ts: new Date().toISOString(), ...event, pid });
   try {
     const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
     try {
