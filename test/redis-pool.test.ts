@@ -127,6 +127,32 @@ describe('the lease lives with the job', () => {
     expect(gapMs).toBeLessThan(15_000);
   });
 
+  it("a warden that sees its job end releases the lease itself, not only through the host's keeper (which may not be connected yet)", async () => {
+    const hostTag = `${tag}-selfrel`;
+    const env = host('selfrel', { WARDEN_TEST_TAG: hostTag });
+    const started = path.join(dir, 'selfrel-started');
+    // A long job makes the host's keeper; then the keeper stops answering anyone.
+    const long = startWarden(['run', '--redis', redis.url, '--pool', 'selfrel', '--max-live', '2', '--', 'sh', '-c', `touch ${started}; sleep 60`], { env });
+    await waitFor('the long job to start', () => fs.existsSync(started));
+    const [keeper] = await waitFor('the keeper', () => {
+      const pids = taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+      return pids.length ? pids : undefined;
+    });
+    process.kill(keeper, 'SIGSTOP');
+    const client = await redisClient(redis.url);
+    try {
+      const short = await runWarden(['run', '--redis', redis.url, '--pool', 'selfrel', '--max-live', '2', '--', 'true'], { env });
+      expect(short.code).toBe(0);
+      // Only the long job's lease is left, though the keeper never heard that the short one ended.
+      await waitFor('the short job\'s lease to be released', async () => (await client.command(['HLEN', 'warden:{selfrel}:leases'])) === 1, 5000);
+    } finally {
+      process.kill(keeper, 'SIGCONT');
+      await client.close();
+      long.child.kill('SIGTERM');
+      await long.done;
+    }
+  });
+
   it('a lease whose host stops renewing (warden, keeper and job all gone) lapses after --lease, by the server clock', async () => {
     const started = path.join(dir, 'd-started');
     const env = host('dies', { WARDEN_TEST_TAG: `${tag}-dies` });

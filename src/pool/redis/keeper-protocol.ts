@@ -18,6 +18,8 @@ export interface Grant {
   leaseMs: number;
   /** The holder record, put back as it was if the server loses its data. */
   info: string;
+  /** When it was granted (ms, this host's clock): a keeper may hear of it later, busy starting. */
+  grantedAt: number;
 }
 
 export type ToKeeper =

@@ -30,7 +30,7 @@ interface Lease {
   owner: number;
   conn: net.Socket;
   stopWatch: () => void;
-  grant?: Grant & { grantedAt: number; lastOk: number };
+  grant?: Grant & { lastOk: number };
   job?: { pid: number; jobId: string };
   lost: boolean;
 }
@@ -80,7 +80,10 @@ class Keeper {
       this.outage = false;
       this.tick();
     };
-    void connect(config.target, { failFast: false, name: 'warden-keeper', onOutage, onBack }).then((redis) => {
+    // Leases freed before the connection was up (a job that ended while a keeper just started
+    // was still connecting) are released the moment it is, not at the next renewal round.
+    const onReady = (): void => this.flushUnreleased();
+    void connect(config.target, { failFast: false, name: 'warden-keeper', onOutage, onBack, onReady }).then((redis) => {
       this.redis = redis;
       this.schedule();
     });
@@ -121,7 +124,7 @@ class Keeper {
     if (!lease) return;
     if (m.op === 'granted') {
       const now = performance.now();
-      lease.grant = { pool: m.pool, slot: m.slot, token: m.token, epoch: m.epoch, leaseMs: m.leaseMs, info: m.info, grantedAt: Date.now(), lastOk: now };
+      lease.grant = { pool: m.pool, slot: m.slot, token: m.token, epoch: m.epoch, leaseMs: m.leaseMs, info: m.info, grantedAt: m.grantedAt, lastOk: now };
       this.schedule();
     } else if (m.op === 'job') {
       lease.job = { pid: m.pid, jobId: m.jobId };
@@ -147,6 +150,10 @@ class Keeper {
     } catch {
       if (!this.unreleased.has(id)) this.unreleased.set(id, { pool, until: performance.now() + lapseMs });
     }
+  }
+
+  private flushUnreleased(): void {
+    for (const [id, u] of [...this.unreleased]) void this.release(id, u.pool, 0);
   }
 
   /** Renew at a third of the shortest lease held. */

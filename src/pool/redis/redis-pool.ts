@@ -4,6 +4,7 @@
 // socket handed to its job, which the host's keeper watches: the lease lives as long as the job.
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import type { Emit } from '../../events.js';
 import { msg } from '../../messages.js';
@@ -69,6 +70,8 @@ interface Lease {
   socket: LeaseSocket;
   grant?: Grant;
   job?: { pid: number; jobId: string; info: string };
+  /** Its socket was handed to a job: only the job (and what it started) holds it now. */
+  handedOff?: boolean;
 }
 
 // A waiter asks again this often even without a wake-up (a lost message, a host cut off and
@@ -109,6 +112,7 @@ export class RedisPool implements Pool {
   private closed = false;
   private reopening: Promise<void> | undefined;
   private readonly undescribed = new Map<string, string>();
+  private readonly pending = new Set<Promise<void>>();
 
   constructor(
     private readonly options: RedisPoolOptions,
@@ -235,10 +239,13 @@ export class RedisPool implements Pool {
     if (this.closed) return;
     this.closed = true;
     for (const wake of this.wakers) wake();
-    void this.spare?.then((l) => this.abandon(l));
+    const spare = this.spare?.then((l) => this.abandon(l));
+    // Leases handed to jobs that have ended (a `run`'s job) are released now, by this process.
+    for (const lease of this.leases.values()) if (lease.handedOff) this.releaseIfFree(lease);
     this.unsubscribeNow();
     this.link.close();
-    void this.redis.close();
+    // The connection goes once the releases under way have had their answer (or their deadline).
+    void Promise.allSettled([spare, ...this.pending]).then(() => this.redis.close());
   }
 
   wakeAll(): void {
@@ -292,7 +299,7 @@ export class RedisPool implements Pool {
     this.leases.delete(lease.id);
     this.undescribed.delete(lease.id);
     lease.socket.close();
-    this.redis.script(RELEASE, this.keys, [lease.id, this.channel]).catch(() => undefined);
+    void this.release(lease.id);
   }
 
   private info(jobId: string | null = null, command: string | null = null, pid = process.pid, startedAt = new Date().toISOString()): string {
@@ -306,7 +313,7 @@ export class RedisPool implements Pool {
     const info = this.info();
     const reply = texts(await this.redis.script(ACQUIRE, this.keys, [lease.id, cap, o.leaseMs, wait ? 1 : 0, o.leaseMs, info, this.channel, randomBytes(8).toString('hex')]));
     if (reply[0] !== '1') return undefined;
-    lease.grant = { pool: this.name, slot: Number(reply[1]), token: reply[2], epoch: reply[3], leaseMs: o.leaseMs, info };
+    lease.grant = { pool: this.name, slot: Number(reply[1]), token: reply[2], epoch: reply[3], leaseMs: o.leaseMs, info, grantedAt: Date.now() };
     this.link.send({ op: 'granted', id: lease.id, ...lease.grant });
     return new RedisSlot(this, lease);
   }
@@ -339,10 +346,38 @@ export class RedisPool implements Pool {
     this.abandon(lease);
   }
 
-  /** The job is done with the lease: the keeper releases it as its socket frees. */
+  /** Release over our own connection; `close` waits for it (or its deadline). */
+  private release(id: string): Promise<void> {
+    return this.track(this.redis.script(RELEASE, this.keys, [id, this.channel]).then(() => undefined));
+  }
+
+  /**
+   * A job of ours ended: if nothing else holds its lease's socket (no process it left behind),
+   * release the lease at once over our own connection. The keeper would too, but a keeper that
+   * has just been started may not be connected yet, and a slot must be free within milliseconds
+   * of its job's exit. A second release (the keeper's) changes nothing.
+   */
+  private releaseIfFree(lease: Lease): void {
+    void this.track(socketHeld(lease.socket.address).then((held) => (held ? undefined : this.release(lease.id))));
+  }
+
+  private track(work: Promise<void>): Promise<void> {
+    const done = work.catch(() => undefined);
+    this.pending.add(done);
+    void done.then(() => this.pending.delete(done));
+    return done;
+  }
+
+  /** The job is done with the lease: released now if its socket is free, else by the keeper as it frees. */
   forgetLease(lease: Lease): void {
     this.leases.delete(lease.id);
     this.undescribed.delete(lease.id);
+    this.releaseIfFree(lease);
+  }
+
+  handedOff(lease: Lease): void {
+    lease.handedOff = true;
+    lease.socket.close();
   }
 
   private onLost(m: FromKeeper): void {
@@ -380,7 +415,7 @@ class RedisSlot implements Slot {
   }
 
   handOff(): void {
-    this.lease.socket.close();
+    this.owner.handedOff(this.lease);
   }
 
   forget(): void {
@@ -429,6 +464,18 @@ function parseInfo(text: string | undefined): Info | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether some process still holds the abstract socket at `address` (a connection is refused once none does). */
+function socketHeld(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: address });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
 }
 
 function closeQuietly(fd: number): void {
