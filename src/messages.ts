@@ -145,6 +145,7 @@ export const msg = {
   noSuchLocalAddress: (): string => 'no such address on this machine',
   metricsNotFound: (): string => 'warden serves its metrics at /metrics\n',
   noPools: (dir: string): string => `No pools in ${dir} yet: nothing has run here.`,
+  noFleetPools: (shown: string): string => `No fleet pools on ${shown} yet: no warden has asked it for a slot.`,
   poolOnlySpooled: (name: string): string => `pool ${name}: nothing live (no warden has used it since the state dir was emptied, e.g. by a reboot)`,
   noSuchPool: (name: string, dir: string): string => `No pool named '${name}' in ${dir}.`,
   // warden log

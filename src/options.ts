@@ -5,6 +5,9 @@ import { msg } from './messages.js';
 import { isTimeZone } from './zone.js';
 import { parseRedisUrl } from './pool/redis/target.js';
 
+/** What --pool accepts. */
+export const POOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
 export type CommandName = 'watch' | 'once' | 'run' | 'status' | 'log';
 
 export type Kind =
@@ -138,7 +141,7 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
     }
     case 'pool':
       if (raw.startsWith('redis://')) return { error: msg.redisPool(where) };
-      return /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/.test(raw) ? { value: raw } : { error: msg.notPoolName(where, raw) };
+      return POOL_NAME.test(raw) ? { value: raw } : { error: msg.notPoolName(where, raw) };
     case 'cron':
       return cronError(raw, where) ?? { value: raw };
     case 'zone':

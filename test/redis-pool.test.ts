@@ -63,10 +63,48 @@ describe('grants', () => {
     expect(status.holders[0].ageMs).toBeGreaterThanOrEqual(0);
     expect(status.waiters[0]).toMatchObject({ pid: waiter.pid });
     const text = await runWarden(['status', '--redis', redis.url, '--pool', 'shown'], { env: host('c') });
-    expect(text.stdout).toContain('1 live, 1 waiting');
+    expect(text.stdout).toContain('pool shown (redis, unix://');
+    expect(text.stdout).toContain('1 live of 1, 0 free, 1 waiting');
     expect(text.stdout).toContain(String(token));
     holder.child.kill('SIGTERM');
     expect((await waiter.done).code).toBe(0);
+  });
+});
+
+describe('status --redis without --pool', () => {
+  it('lists every fleet pool of the database, as status lists every local pool', async () => {
+    const ready = (p: string): string => path.join(dir, `all-${p}-ready`);
+    const holders = ['all-a', 'all-b'].map((p) =>
+      startWarden(['run', '--redis', redis.url, '--pool', p, '--max-live', '3', '--', 'sh', '-c', `touch ${ready(p)}; sleep 30`], { env: host(p) }),
+    );
+    await waitFor('both jobs to start', () => fs.existsSync(ready('all-a')) && fs.existsSync(ready('all-b')));
+    const json = await waitFor('both pools with their holder', async () => {
+      const r = await runWarden(['status', '--redis', redis.url, '--json'], { env: host('all-c') });
+      const view = JSON.parse(r.stdout) as { pools: { pool: string; maxLive: number | null; holders: Record<string, unknown>[] }[] };
+      const mine = view.pools.filter((p) => p.pool === 'all-a' || p.pool === 'all-b');
+      return mine.length === 2 && mine.every((p) => p.holders.length === 1) ? mine : undefined;
+    });
+    for (const p of json) expect(p.maxLive).toBe(3);
+    expect(json.map((p) => p.holders[0].owner)).toEqual(holders.map((h) => h.pid));
+    const text = await runWarden(['status', '--redis', redis.url], { env: host('all-c') });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^pool all-a \(redis, unix:\/\/.*\): 1 live of 3, 2 free, 0 waiting$/m);
+    expect(text.stdout).toMatch(/^pool all-b \(redis, unix:\/\/.*\): 1 live of 3, 2 free, 0 waiting$/m);
+    for (const h of holders) h.child.kill('SIGTERM');
+    await Promise.all(holders.map((h) => h.done));
+  });
+
+  it('says so when the database has no fleet pool yet', async () => {
+    const empty = await startRedis();
+    try {
+      const r = await runWarden(['status', '--redis', empty.url], { env: host('none') });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('No fleet pools');
+      const json = JSON.parse((await runWarden(['status', '--redis', empty.url, '--json'], { env: host('none') })).stdout) as { pools: unknown[] };
+      expect(json.pools).toEqual([]);
+    } finally {
+      await empty.stop();
+    }
   });
 });
 

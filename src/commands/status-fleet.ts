@@ -1,18 +1,27 @@
-// `warden status --redis URL`: a fleet pool's holders on every host (host, pid, job, command,
-// age, token) and its waiters, read from Redis at one instant of the server's clock.
+// `warden status --redis URL`: the fleet pools' holders on every host (host, pid, job, command,
+// age, token), their waiters and their spooled delayed jobs, read from Redis at one instant of
+// the server's clock; every fleet pool of the database, or the one named with --pool.
 import { formatDuration } from '../duration.js';
 import { EXIT, UnavailableError } from '../exit.js';
-import { msg } from '../messages.js';
+import { formatCap, msg } from '../messages.js';
 import { connect, UnreachableError } from '../pool/redis/client.js';
-import { readFleet } from '../pool/redis/redis-pool.js';
-import type { FleetEntry, FleetView } from '../pool/redis/redis-pool.js';
+import type { Connection } from '../pool/redis/client.js';
+import { listFleetPools, readFleet } from '../pool/redis/fleet-view.js';
+import type { FleetEntry, FleetView } from '../pool/redis/fleet-view.js';
 import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
-import type { Connection } from '../pool/redis/client.js';
 import { dropFleetSpooled, fleetSpooled } from '../stores-redis/fleet-spool.js';
 import type { FleetSpooled } from '../stores-redis/fleet-spool.js';
 
-export async function fleetStatus(settings: Settings): Promise<number> {
+interface FleetPool extends FleetView {
+  pool: string;
+  /** The largest cap its holders and waiters were given (they may differ); null if none says. */
+  maxLive: number | null;
+  spooled: FleetSpooled[];
+}
+
+/** `only`: the pool named with --pool (or WARDEN_POOL); every fleet pool otherwise. */
+export async function fleetStatus(settings: Settings, only?: string): Promise<number> {
   const target = settings.redis;
   if (!target) return EXIT.usage;
   let redis;
@@ -23,43 +32,63 @@ export async function fleetStatus(settings: Settings): Promise<number> {
     throw err;
   }
   const out = new Sink(1, 'stdout', () => undefined);
-  let view: FleetView;
-  let spooled: FleetSpooled[];
+  const pools: FleetPool[] = [];
   try {
     if (settings.drop !== undefined) return await dropInFleet(redis, settings, out);
-    view = await readFleet(redis, settings.pool);
-    spooled = await fleetSpooled(redis, settings.pool);
+    for (const name of only !== undefined ? [only] : await listFleetPools(redis)) {
+      const view = await readFleet(redis, name);
+      const caps = [...view.holders, ...view.waiters].flatMap((e) => (e.maxLive === null ? [] : [e.maxLive]));
+      const spooled = await fleetSpooled(redis, name);
+      pools.push({ pool: name, maxLive: caps.length ? Math.max(...caps) : null, ...view, spooled });
+    }
+  } catch (err) {
+    if (err instanceof UnreachableError) throw new UnavailableError(msg.redisUnavailable(target.shown, err.message));
+    throw err;
   } finally {
     await redis.close();
   }
+  const iso = (p: FleetPool): string => new Date(p.serverTime).toISOString();
   if (settings.json) {
-    out.write(JSON.stringify({ redis: target.shown, pool: settings.pool, serverTime: new Date(view.serverTime).toISOString(), holders: view.holders, waiters: view.waiters, spooled }, null, 2) + '\n');
+    const shown =
+      only !== undefined
+        ? { redis: target.shown, pool: only, serverTime: iso(pools[0]), holders: pools[0].holders, waiters: pools[0].waiters, spooled: pools[0].spooled }
+        : { redis: target.shown, pools: pools.map((p) => ({ pool: p.pool, serverTime: iso(p), maxLive: p.maxLive, holders: p.holders, waiters: p.waiters, spooled: p.spooled })) };
+    out.write(JSON.stringify(shown, null, 2) + '\n');
     return EXIT.ok;
   }
-  const lines = [`pool ${settings.pool} on ${target.shown}: ${view.holders.length} live, ${view.waiters.length} waiting`];
+  if (!pools.length) {
+    out.write(msg.noFleetPools(target.shown) + '\n');
+    return EXIT.ok;
+  }
+  out.write(pools.map((p) => renderPool(p, target.shown)).join('\n') + '\n');
+  return EXIT.ok;
+}
+
+function renderPool(p: FleetPool, shown: string): string {
+  const live = p.holders.length;
+  const cap = p.maxLive === null ? `${live} live` : `${live} live of ${formatCap(p.maxLive)}, ${Math.max(0, p.maxLive - live)} free`;
+  const lines = [`pool ${p.pool} (redis, ${shown}): ${cap}, ${p.waiters.length} waiting`];
   const table = (head: string[], rows: string[][]): void => {
     const all = [head, ...rows];
     const widths = head.map((_, i) => Math.max(...all.map((r) => r[i].length)));
     for (const r of all) lines.push('  ' + r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  '));
   };
-  const age = (e: FleetEntry): string => {
-    return e.ageMs === null ? '?' : formatDuration(e.ageMs);
-  };
-  if (view.holders.length) {
+  const age = (e: FleetEntry): string => (e.ageMs === null ? '?' : formatDuration(e.ageMs));
+  if (p.holders.length) {
     table(
       ['slot', 'host', 'pid', 'job', 'age', 'token', 'command'],
-      view.holders.map((h) => [String(h.slot ?? '?'), h.host, String(h.pid), h.jobId ?? '-', age(h), String(h.token ?? '?'), h.command ?? '(waiting to start)']),
+      p.holders.map((h) => [String(h.slot ?? '?'), h.host, String(h.pid), h.jobId ?? '-', age(h), String(h.token ?? '?'), h.command ?? '(waiting to start)']),
     );
   }
-  if (view.waiters.length) {
+  if (p.waiters.length) {
     lines.push('  waiting, first come first served:');
-    table(['#', 'host', 'pid', 'waiting'], view.waiters.map((w, i) => [String(i + 1), w.host, String(w.pid), age(w)]));
+    table(['#', 'host', 'pid', 'waiting'], p.waiters.map((w, i) => [String(i + 1), w.host, String(w.pid), age(w)]));
   }
-  if (spooled.length) {
-    lines.push(`  spooled delayed jobs (drop one with: warden status --redis URL --pool ${settings.pool} --drop ID):`);
+  if (p.spooled.length) {
+    lines.push(`  spooled delayed jobs (drop one with: warden status --redis URL --pool ${p.pool} --drop ID):`);
     table(
       ['id', 'job', 'due', 'in', 'state', 'command'],
-      spooled.map((j) => [
+      p.spooled.map((j) => [
         j.id,
         j.jobId,
         j.damaged ? '?' : j.dueAt.replace('T', ' ').slice(0, 19),
@@ -69,8 +98,7 @@ export async function fleetStatus(settings: Settings): Promise<number> {
       ]),
     );
   }
-  out.write(lines.join('\n') + '\n');
-  return EXIT.ok;
+  return lines.join('\n');
 }
 
 /** `--drop ID` with --redis: only a job that has not started can be dropped. */

@@ -152,7 +152,7 @@ async function heldStates(stateDir: string, name: string, maxLive: number, recor
 
 /** `only`: the pool named with --pool (or WARDEN_POOL); all pools otherwise. */
 export async function statusCommand(settings: Settings, only: string | undefined): Promise<number> {
-  if (settings.redis) return (await import('./status-fleet.js')).fleetStatus(settings);
+  if (settings.redis) return (await import('./status-fleet.js')).fleetStatus(settings, only);
   // What status shows is all it does: a report that could not be written (a full disk) is a
   // failure, not exit 0 with an empty file. A reader that stopped reading (`| head`) is not.
   let lost: string | undefined;

@@ -11,13 +11,18 @@ import { msg } from '../../messages.js';
 import { abortable } from '../wait.js';
 import type { AcquireOptions, HolderInfo, Pool, Slot, SlotState } from '../pool.js';
 import { connect, texts, UnreachableError } from './client.js';
-import type { Connection, Reply } from './client.js';
+import type { Connection } from './client.js';
 import { KeeperLink } from './keeper-link.js';
 import type { FromKeeper, Grant, LeaseLostPolicy } from './keeper-protocol.js';
 import { bindLeaseSocket, leaseAddress } from './lease-socket.js';
 import type { LeaseSocket } from './lease-socket.js';
-import { ACQUIRE, DESCRIBE, freeChannel, poolKeys, RELEASE, SNAPSHOT } from './scripts.js';
+import { readFleet } from './fleet-view.js';
+import type { FleetView, HolderRecord } from './fleet-view.js';
+import { ACQUIRE, DESCRIBE, freeChannel, poolKeys, RELEASE } from './scripts.js';
 import type { RedisTarget } from './target.js';
+
+export { readFleet } from './fleet-view.js';
+export type { FleetEntry, FleetView } from './fleet-view.js';
 
 export interface RedisPoolOptions {
   name: string;
@@ -33,36 +38,6 @@ export interface RedisPoolOptions {
   emit: Emit;
   /** The warden script that starts the host's keeper, when not this process's own. */
   keeperBin?: string;
-}
-
-/** What `status` shows of one lease or waiter, fleet-wide. */
-/** Who holds or waits for a lease, as its host recorded it. */
-interface HolderFacts {
-  host: string;
-  pid: number;
-  owner: number;
-  jobId: string | null;
-  command: string | null;
-  startedAt: string;
-}
-
-export interface FleetEntry extends HolderFacts {
-  slot: number | null;
-  token: number | null;
-  /** Held (since the grant) or waiting (since the host says it began), in ms. */
-  ageMs: number | null;
-  /** Milliseconds until the lease lapses if its host stops renewing it (server's clock). */
-  expiresInMs: number | null;
-}
-
-export interface FleetView {
-  serverTime: number;
-  holders: FleetEntry[];
-  waiters: FleetEntry[];
-}
-
-interface Info extends HolderFacts {
-  maxLive: number | null;
 }
 
 interface Lease {
@@ -303,7 +278,7 @@ export class RedisPool implements Pool {
   }
 
   private info(jobId: string | null = null, command: string | null = null, pid = process.pid, startedAt = new Date().toISOString()): string {
-    const info: Info = { host: this.host, pid, owner: process.pid, jobId, command, startedAt, maxLive: Number.isFinite(this.maxLive) ? this.maxLive : null };
+    const info: HolderRecord = { host: this.host, pid, owner: process.pid, jobId, command, startedAt, maxLive: Number.isFinite(this.maxLive) ? this.maxLive : null };
     return JSON.stringify(info);
   }
 
@@ -420,49 +395,6 @@ class RedisSlot implements Slot {
 
   forget(): void {
     this.owner.forgetLease(this.lease);
-  }
-}
-
-/** Read a pool's holders and waiters (status needs no keeper and no lease of its own). */
-export async function readFleet(redis: Connection, pool: string): Promise<FleetView> {
-  const reply = (await redis.script(SNAPSHOT, poolKeys(pool), [])) as Reply[];
-  const now = Number(reply[0]);
-  const pairs = (r: Reply): [string, string][] => {
-    const t = texts(r);
-    return Array.from({ length: t.length / 2 }, (_, k) => [t[2 * k], t[2 * k + 1]]);
-  };
-  const leases = new Map(pairs(reply[2]));
-  const info = new Map(pairs(reply[3]));
-  const expiry = new Map(pairs(reply[4]));
-  const entry = (id: string): FleetEntry => {
-    const [slot, token, grantedAt] = (leases.get(id) ?? '').split(':');
-    const i = parseInfo(info.get(id));
-    const exp = expiry.get(id);
-    return {
-      slot: slot ? Number(slot) : null,
-      token: token ? Number(token) : null,
-      host: i?.host ?? '?',
-      pid: i?.pid ?? 0,
-      owner: i?.owner ?? 0,
-      jobId: i?.jobId ?? null,
-      command: i?.command ?? null,
-      startedAt: i?.startedAt ?? '',
-      // Holders by the server's clock; waiters by their host's (all there is for them).
-      ageMs: grantedAt ? now - Number(grantedAt) : i?.startedAt ? Math.max(0, Date.now() - Date.parse(i.startedAt)) : null,
-      expiresInMs: exp === undefined ? null : Number(exp) - now,
-    };
-  };
-  const holders = [...leases.keys()].map(entry).sort((a, b) => (a.slot ?? 0) - (b.slot ?? 0));
-  const waiters = texts(reply[5]).map(entry);
-  return { serverTime: now, holders, waiters };
-}
-
-function parseInfo(text: string | undefined): Info | undefined {
-  if (!text) return undefined;
-  try {
-    return JSON.parse(text) as Info;
-  } catch {
-    return undefined;
   }
 }
 
