@@ -2,6 +2,7 @@
 // It is handed to the job as a local slot is, so the kernel tells the host's keeper the moment
 // the job and everything that inherited it are gone: the keeper then releases the lease in
 // Redis at once instead of letting it lapse.
+import fs from 'node:fs';
 import net from 'node:net';
 
 // sizeof(sun_path): every Node version then binds the same address (see the socket pool).
@@ -18,6 +19,21 @@ export interface LeaseSocket {
   readonly fd: number;
   /** Stop holding it here: the job (if it was handed the descriptor) holds it alone. */
   close(): void;
+}
+
+/** The socket of a lease handed to this process as descriptor `fd` (a detached job's runner). */
+export function adoptLeaseSocket(id: string, fd: number): LeaseSocket {
+  return {
+    address: leaseAddress(id),
+    fd,
+    close: () => {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // Closed already.
+      }
+    },
+  };
 }
 
 /** Bind the lease's socket. Connections (the keeper's watch) are let go on close, so they re-dial. */
@@ -86,4 +102,16 @@ export function watchLeaseSocket(address: string, onFree: () => void): () => voi
     stopped = true;
     sock?.destroy();
   };
+}
+
+/** Whether some process still holds the socket at `address` (a connection is refused once none does). */
+export function leaseSocketHeld(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: address });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code !== 'ECONNREFUSED' && err.code !== 'ENOENT'));
+  });
 }
