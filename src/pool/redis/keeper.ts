@@ -2,38 +2,17 @@
 // for as long as the kernel says their local sockets are held, whether or not the warden that
 // started them is still alive, and releases each one the moment its socket frees. A host that
 // dies or is cut off stops renewing, and its leases lapse after --lease by the server's clock.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import type { Event } from '../../events.js';
-import { groupAlive, signalGroup, terminateGroup } from '../../process-group.js';
-import { connect, texts, UnreachableError } from './client.js';
-import type { Connection } from './client.js';
 import { lineReader } from './keeper-protocol.js';
-import type { FromKeeper, Grant, KeeperConfig, LeaseCause, LeaseLostPolicy, ToKeeper } from './keeper-protocol.js';
+import type { KeeperConfig, ToKeeper } from './keeper-protocol.js';
+import { Renewals } from './keeper-renewal.js';
+import type { KeptLease } from './kept-lease.js';
+import { reportLost } from './lease-lost.js';
 import { watchLeaseSocket } from './lease-socket.js';
-import { freeChannel, poolKeys, REASSERT, RELEASE, RENEW } from './scripts.js';
 
 // With nothing to keep and no warden connected for this long, the keeper exits.
 const IDLE_MS = 10_000;
-const MIN_TICK_MS = 50;
-const LATE_RELEASE_MS = 1000;
-// A lease whose length the keeper never learnt (freed before its grant arrived): SPEC's default.
-const DEFAULT_LEASE_MS = 30_000;
-
-interface Lease {
-  id: string;
-  pool: string;
-  policy: LeaseLostPolicy;
-  killAfterMs: number;
-  logFile?: string;
-  owner: number;
-  conn: net.Socket;
-  stopWatch: () => void;
-  grant?: Grant & { lastOk: number };
-  job?: { pid: number; jobId: string };
-  lost: boolean;
-}
 
 export async function keeperCommand(): Promise<number> {
   const config = JSON.parse(await readStdin()) as KeeperConfig;
@@ -53,19 +32,10 @@ export async function keeperCommand(): Promise<number> {
 class Keeper {
   readonly done: Promise<void>;
   private finish: () => void = () => undefined;
-  private readonly leases = new Map<string, Lease>();
-  /**
-   * Leases whose socket freed while the server was away: released once it is back, or
-   * forgotten once their lease has lapsed by itself (a server that never returns must not keep
-   * the keeper alive for ever).
-   */
-  private readonly unreleased = new Map<string, { pool: string; until: number }>();
+  private readonly leases = new Map<string, KeptLease>();
   private readonly conns = new Set<net.Socket>();
-  private redis: Connection | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly renewals: Renewals;
   private idleSince = performance.now();
-  private outage = false;
-  private renewing = false;
 
   constructor(
     config: KeeperConfig,
@@ -73,25 +43,11 @@ class Keeper {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     server.on('connection', (conn) => this.accept(conn));
-    const onOutage = (): void => {
-      this.outage = true;
-    };
-    const onBack = (): void => {
-      this.outage = false;
-      this.tick();
-    };
-    // Leases freed before the connection was up (a job that ended while a keeper just started
-    // was still connecting) are released the moment it is, not at the next renewal round.
-    const onReady = (): void => this.flushUnreleased();
-    void connect(config.target, { failFast: false, name: 'warden-keeper', onOutage, onBack, onReady }).then((redis) => {
-      this.redis = redis;
-      this.schedule();
-    });
+    this.renewals = new Renewals(config.target, () => [...this.leases.values()], (lease, cause) => reportLost(lease, cause, () => this.leases.has(lease.id)));
     const idle = setInterval(() => {
       const now = performance.now();
-      for (const [id, u] of this.unreleased) if (now > u.until) this.unreleased.delete(id);
-      if (this.leases.size || this.conns.size || this.unreleased.size) this.idleSince = now;
-      else if (performance.now() - this.idleSince > IDLE_MS) {
+      if (this.leases.size || this.conns.size || this.renewals.owed(now)) this.idleSince = now;
+      else if (now - this.idleSince > IDLE_MS) {
         clearInterval(idle);
         this.stop();
       }
@@ -100,9 +56,7 @@ class Keeper {
 
   private stop(): void {
     this.server.close();
-    if (this.timer) clearTimeout(this.timer);
-    void this.redis?.close().finally(() => this.finish());
-    if (!this.redis) this.finish();
+    void this.renewals.close().finally(() => this.finish());
   }
 
   private accept(conn: net.Socket): void {
@@ -115,173 +69,23 @@ class Keeper {
   private onMessage(conn: net.Socket, m: ToKeeper): void {
     if (m.op === 'watch') {
       if (this.leases.has(m.id)) return;
-      const lease: Lease = { id: m.id, pool: m.pool, policy: m.policy, killAfterMs: m.killAfterMs, logFile: m.logFile, owner: m.owner, conn, lost: false, stopWatch: () => undefined };
+      const lease: KeptLease = { id: m.id, pool: m.pool, policy: m.policy, killAfterMs: m.killAfterMs, logFile: m.logFile, owner: m.owner, conn, lost: false, stopWatch: () => undefined };
       this.leases.set(m.id, lease);
-      lease.stopWatch = watchLeaseSocket(m.address, () => this.freed(lease));
+      lease.stopWatch = watchLeaseSocket(m.address, () => {
+        this.leases.delete(lease.id);
+        this.renewals.freed(lease);
+      });
       return;
     }
     const lease = this.leases.get(m.id);
     if (!lease) return;
     if (m.op === 'granted') {
-      const now = performance.now();
-      lease.grant = { pool: m.pool, slot: m.slot, token: m.token, epoch: m.epoch, leaseMs: m.leaseMs, info: m.info, grantedAt: m.grantedAt, lastOk: now };
-      this.schedule();
+      lease.grant = { pool: m.pool, slot: m.slot, token: m.token, epoch: m.epoch, leaseMs: m.leaseMs, info: m.info, grantedAt: m.grantedAt, lastOk: performance.now() };
+      this.renewals.schedule();
     } else if (m.op === 'job') {
       lease.job = { pid: m.pid, jobId: m.jobId };
       if (lease.grant) lease.grant.info = m.info;
     }
-  }
-
-  /** The lease's socket is free: its job and everything that inherited it are gone. */
-  private freed(lease: Lease): void {
-    this.leases.delete(lease.id);
-    const lapse = lease.grant?.leaseMs ?? DEFAULT_LEASE_MS;
-    void this.release(lease.id, lease.pool, lapse);
-    // A warden killed just after asking may have its request still on the way to the server,
-    // behind our release: a second release a moment later catches that grant or place in line.
-    setTimeout(() => void this.release(lease.id, lease.pool, lapse), LATE_RELEASE_MS);
-  }
-
-  private async release(id: string, pool: string, lapseMs: number): Promise<void> {
-    try {
-      if (!this.redis) throw new UnreachableError('not connected yet');
-      await this.redis.script(RELEASE, poolKeys(pool), [id, freeChannel(pool)]);
-      this.unreleased.delete(id);
-    } catch {
-      if (!this.unreleased.has(id)) this.unreleased.set(id, { pool, until: performance.now() + lapseMs });
-    }
-  }
-
-  private flushUnreleased(): void {
-    for (const [id, u] of [...this.unreleased]) void this.release(id, u.pool, 0);
-  }
-
-  /** Renew at a third of the shortest lease held. */
-  private schedule(): void {
-    if (this.timer) return;
-    const grants = [...this.leases.values()].flatMap((l) => (l.grant && !l.lost ? [l.grant.leaseMs] : []));
-    if (!grants.length && !this.unreleased.size) return;
-    const every = Math.max(MIN_TICK_MS, Math.min(...grants, 3000) / 3);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.tick();
-    }, every);
-  }
-
-  private tick(): void {
-    // One round at a time: a round waiting on a silent server must not be overtaken by another.
-    if (this.renewing) return;
-    this.renewing = true;
-    void this.renewAll().finally(() => {
-      this.renewing = false;
-      this.schedule();
-    });
-  }
-
-  private async renewAll(): Promise<void> {
-    for (const [id, u] of [...this.unreleased]) await this.release(id, u.pool, 0);
-    const now = performance.now();
-    const held = [...this.leases.values()].filter((l) => l.grant && !l.lost);
-    if (!this.redis?.ready) {
-      // Cut off from the server: a lease not renewed within its time is lost. (Still making the
-      // first connection is no outage: the server's answer, once connected, decides.)
-      if (this.outage) for (const l of held) if (l.grant && now - l.grant.lastOk > l.grant.leaseMs) this.lost(l, 'unreachable');
-      return;
-    }
-    const groups = new Map<string, Lease[]>();
-    for (const l of held) {
-      const key = `${l.pool}\0${l.grant?.epoch}`;
-      groups.set(key, [...(groups.get(key) ?? []), l]);
-    }
-    for (const group of groups.values()) await this.renew(group);
-  }
-
-  private async renew(group: Lease[]): Promise<void> {
-    const redis = this.redis;
-    const first = group[0].grant;
-    if (!redis || !first) return;
-    const pool = group[0].pool;
-    const asked = performance.now();
-    let reply;
-    try {
-      reply = texts(await redis.script(RENEW, poolKeys(pool), [first.epoch, freeChannel(pool), ...group.flatMap((l) => [l.id, l.grant?.leaseMs ?? 0])]));
-    } catch (err) {
-      const cause = err instanceof UnreachableError ? 'unreachable' : 'evicted';
-      for (const l of group) if (l.grant && asked - l.grant.lastOk > l.grant.leaseMs) this.lost(l, cause);
-      return;
-    }
-    if (reply[0] === 'reset') return this.reassert(group);
-    group.forEach((l, k) => {
-      const g = l.grant;
-      if (!g) return;
-      const stale = asked - g.lastOk > g.leaseMs;
-      if (reply[k] === 'ok' && !stale) g.lastOk = asked;
-      else if (reply[k] === 'ok') {
-        // Past its lease by our clock but not by the server's: the server decides.
-        g.lastOk = asked;
-      } else this.lost(l, reply[k] === 'gone' && !stale ? 'evicted' : 'expired');
-    });
-  }
-
-  /** The server lost its data (restarted empty): put back every lease still within its time. */
-  private async reassert(group: Lease[]): Promise<void> {
-    const redis = this.redis;
-    if (!redis) return;
-    const asked = performance.now();
-    const live = group.filter((l) => l.grant && asked - l.grant.lastOk <= l.grant.leaseMs);
-    for (const l of group) if (!live.includes(l)) this.lost(l, 'expired');
-    if (!live.length) return;
-    const pool = group[0].pool;
-    try {
-      const args = live.flatMap((l) => {
-        const g = l.grant as Grant;
-        return [l.id, String(g.slot), g.token, String(g.leaseMs), g.info];
-      });
-      const epoch = String(await redis.script(REASSERT, poolKeys(pool), [randomBytes(8).toString('hex'), ...args]));
-      for (const l of live) if (l.grant) Object.assign(l.grant, { epoch, lastOk: asked });
-    } catch {
-      // Tried again at the next renewal.
-    }
-  }
-
-  private lost(lease: Lease, cause: LeaseCause): void {
-    if (lease.lost || !lease.grant) return;
-    lease.lost = true;
-    const message: FromKeeper = {
-      op: 'lost',
-      id: lease.id,
-      token: lease.grant.token,
-      jobId: lease.job?.jobId ?? null,
-      jobPid: lease.job?.pid ?? null,
-      heldMs: Date.now() - lease.grant.grantedAt,
-      cause,
-    };
-    if (!lease.conn.destroyed) lease.conn.write(JSON.stringify(message) + '\n');
-    else if (lease.logFile) appendEvent(lease.logFile, lease.owner, lease.pool, message);
-    if (lease.policy === 'kill' && lease.job && this.leases.has(lease.id)) {
-      const pgid = lease.job.pid;
-      terminateGroup(pgid);
-      setTimeout(() => {
-        if (this.leases.has(lease.id) && groupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
-      }, lease.killAfterMs).unref();
-    }
-  }
-}
-
-/** With its warden gone, the keeper logs a lost lease into the warden's log file itself. */
-function appendEvent(file: string, pid: number, pool: string, m: FromKeeper): void {
-  // The same fields and types as the warden's own lease-lost event.
-  const event: Event = { event: 'lease-lost', pool, jobId: m.jobId, jobPid: m.jobPid, token: Number(m.token), heldMs: m.heldMs, cause: m.cause };
-  const line = JSON.stringify({ ts: new Date().toISOString(), ...event, pid });
-  try {
-    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW);
-    try {
-      fs.writeSync(fd, line + '\n');
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch {
-    // Nowhere to say it.
   }
 }
 
