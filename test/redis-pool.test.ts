@@ -251,11 +251,14 @@ describe('the server unreachable', () => {
   });
 
   it('bad URLs exit 2 naming --redis and the accepted form', async () => {
-    for (const url of ['http://localhost', 'redis://', 'redis://host:99999', 'unix:relative.sock', 'redis://h/notadb']) {
+    // Malformed %-escapes in the password or the path too: one line, never the password.
+    for (const url of ['http://localhost', 'redis://', 'redis://host:99999', 'unix:relative.sock', 'redis://h/notadb', 'redis://:pw-%zz-secret@h', 'redis://us%er:pw@h', 'unix:///tmp/x%zz.sock']) {
       const r = await runWarden(['run', '--redis', url, '--', 'true'], { env: host('bad') });
       expect(r.code, url).toBe(2);
+      expect(r.stderr.trim().split('\n'), url).toHaveLength(1);
       expect(r.stderr).toContain('--redis');
       expect(r.stderr).toContain('redis://');
+      expect(r.stderr).not.toContain('secret');
     }
     const env = await runWarden(['run', '--', 'true'], { env: host('bad', { WARDEN_REDIS_URL: 'nonsense' }) });
     expect(env.code).toBe(2);

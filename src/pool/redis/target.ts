@@ -24,10 +24,13 @@ export function parseRedisUrl(text: string, password?: string): RedisTarget | st
   } catch {
     return 'not a URL';
   }
-  const user = url.username ? decodeURIComponent(url.username) : undefined;
-  const secret = url.password ? decodeURIComponent(url.password) : password || undefined;
+  const user = url.username ? decoded(url.username) : undefined;
+  const secret = url.password ? decoded(url.password) : password || undefined;
+  if (user === null) return 'a malformed %-escape in the user name';
+  if (secret === null) return 'a malformed %-escape in the password';
   if (url.protocol === 'unix:') {
-    const path = decodeURIComponent(url.pathname);
+    const path = decoded(url.pathname);
+    if (path === null) return 'a malformed %-escape in the path';
     if (!path.startsWith('/') || url.host) return 'a unix socket needs an absolute path (unix:///path/to/redis.sock)';
     const db = url.searchParams.get('db') ?? '0';
     if (!/^\d{1,4}$/.test(db)) return `database ${JSON.stringify(db)} is not a number`;
@@ -49,6 +52,15 @@ export function parseRedisUrl(text: string, password?: string): RedisTarget | st
     password: secret,
     shown: `${url.protocol}//${user ? `${user}@` : ''}${hostname}:${port}${db === '0' ? '' : `/${db}`}`,
   };
+}
+
+/** A %-encoded part of the URL as text; null when an escape is malformed. */
+function decoded(part: string): string | null {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return null;
+  }
 }
 
 /** The hostname to dial (URL brackets around IPv6 addresses removed). */
