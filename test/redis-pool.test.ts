@@ -71,6 +71,52 @@ describe('grants', () => {
   });
 });
 
+describe('waiters', () => {
+  it('are served first come, first served across hosts', async () => {
+    const go = path.join(dir, 'fifo-go');
+    const order = path.join(dir, 'fifo-order');
+    const common = ['run', '--redis', redis.url, '--pool', 'fifo', '--max-live', '1'];
+    const held = path.join(dir, 'fifo-held');
+    const holder = startWarden([...common, '--', 'sh', '-c', `touch ${held}; while [ ! -e ${go} ]; do sleep 0.01; done`], { env: host('fifo-0') });
+    await waitFor('the holder to hold', () => fs.existsSync(held));
+    const waiters: ReturnType<typeof startWarden>[] = [];
+    for (let i = 1; i <= 4; i++) {
+      const w = startWarden([...common, '--log', 'json', '--', 'sh', '-c', `echo ${i} >> ${order}`], { env: host(`fifo-${i}`) });
+      await waitFor(`waiter ${i} to wait`, () => eventsNamed(parseEvents(w.stderr()), 'wait').length > 0);
+      waiters.push(w);
+    }
+    fs.writeFileSync(go, '');
+    expect((await Promise.all(waiters.map((w) => w.done))).map((r) => r.code)).toEqual([0, 0, 0, 0]);
+    expect(readText(order).split('\n').filter(Boolean)).toEqual(['1', '2', '3', '4']);
+    await holder.done;
+  });
+
+  it('one that is stopped (Ctrl-Z) holds up the line for a few seconds, not for --lease', async () => {
+    const go = path.join(dir, 'stopped-go');
+    const got = path.join(dir, 'stopped-got');
+    const common = ['run', '--redis', redis.url, '--pool', 'stopped', '--max-live', '1', '--lease', '60s'];
+    const held = path.join(dir, 'stopped-held');
+    const holder = startWarden([...common, '--', 'sh', '-c', `touch ${held}; while [ ! -e ${go} ]; do sleep 0.01; done`], { env: host('stopped-0') });
+    await waitFor('the holder to hold', () => fs.existsSync(held));
+    const first = startWarden([...common, '--log', 'json', '--', 'true'], { env: host('stopped-1') });
+    await waitFor('the first waiter to wait', () => eventsNamed(parseEvents(first.stderr()), 'wait').length > 0);
+    const second = startWarden([...common, '--log', 'json', '--', 'touch', got], { env: host('stopped-2') });
+    await waitFor('the second waiter to wait', () => eventsNamed(parseEvents(second.stderr()), 'wait').length > 0);
+    first.child.kill('SIGSTOP');
+    try {
+      fs.writeFileSync(go, '');
+      await holder.done;
+      // Served while the first is still stopped, long before its 60 s lease would have run out.
+      await waitFor('the second waiter to be served', () => fs.existsSync(got), 20_000);
+    } finally {
+      first.child.kill('SIGCONT');
+    }
+    expect((await second.done).code).toBe(0);
+    // The stopped one, resumed, takes its turn again.
+    expect((await first.done).code).toBe(0);
+  });
+});
+
 describe('status --redis without --pool', () => {
   it('lists every fleet pool of the database, as status lists every local pool', async () => {
     const ready = (p: string): string => path.join(dir, `all-${p}-ready`);

@@ -40,6 +40,7 @@ export interface RedisPoolOptions {
 
 // A waiter asks again at least this often (see lease-waiter.ts).
 const POLL_MAX_MS = 1000;
+const PLACE_MIN_MS = 2000;
 
 export async function openRedisPool(options: RedisPoolOptions): Promise<RedisPool> {
   const { target, emit } = options;
@@ -80,9 +81,11 @@ export class RedisPool implements Pool {
   ) {
     this.name = options.name;
     this.maxLive = options.maxLive;
-    this.server = new ServerLeases(redis, options.name, options.maxLive, options.leaseMs);
-    this.keeper = new KeeperChannel(link, { ...options, pool: options.name }, () => this.leases.values(), (m) => this.onLost(m));
     this.pollMs = Math.min(POLL_MAX_MS, options.leaseMs / 3);
+    // A few polls missed: a waiter that is stopped (Ctrl-Z) or cut off loses its place within
+    // seconds, not after a whole lease, and those behind it move up.
+    this.server = new ServerLeases(redis, options.name, options.maxLive, options.leaseMs, Math.max(PLACE_MIN_MS, 3 * this.pollMs));
+    this.keeper = new KeeperChannel(link, { ...options, pool: options.name }, () => this.leases.values(), (m) => this.onLost(m));
   }
 
   get connection(): Connection {

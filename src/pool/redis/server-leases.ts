@@ -25,6 +25,8 @@ export class ServerLeases {
     private readonly pool: string,
     private readonly maxLive: number,
     private readonly leaseMs: number,
+    /** How long a waiter's place in line lasts unless it asks again (it asks every poll). */
+    private readonly placeMs: number,
   ) {
     this.keys = poolKeys(pool);
     this.channel = freeChannel(pool);
@@ -48,7 +50,7 @@ export class ServerLeases {
   async ask(lease: Lease, wait: boolean): Promise<Grant | undefined> {
     const cap = Number.isFinite(this.maxLive) ? this.maxLive : -1;
     const info = this.record();
-    const reply = texts(await this.redis.script(ACQUIRE, this.keys, [lease.id, cap, this.leaseMs, wait ? 1 : 0, this.leaseMs, info, this.channel, randomBytes(8).toString('hex')]));
+    const reply = texts(await this.redis.script(ACQUIRE, this.keys, [lease.id, cap, this.leaseMs, wait ? 1 : 0, this.placeMs, info, this.channel, randomBytes(8).toString('hex')]));
     if (reply[0] !== '1') return undefined;
     return { pool: this.pool, slot: Number(reply[1]), token: reply[2], epoch: reply[3], leaseMs: this.leaseMs, info, grantedAt: Date.now() };
   }
