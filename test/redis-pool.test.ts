@@ -345,6 +345,28 @@ describe('passwords', () => {
   });
 });
 
+describe('the password and the processes warden starts', () => {
+  it('is in the environment of no check, job or --on-failure hook, so none can print it into the log', async () => {
+    const secret = 'pw-env-5521-secret';
+    const port = await freePort();
+    const locked = await startRedis({ password: secret, port });
+    const log = path.join(dir, 'pwenv.jsonl');
+    const dump = 'env | grep -i redis; true';
+    try {
+      for (const env of [{ WARDEN_REDIS_URL: `redis://:${secret}@127.0.0.1:${port}` }, { WARDEN_REDIS_URL: `redis://127.0.0.1:${port}`, WARDEN_REDIS_PASSWORD: secret }]) {
+        const r = await runWarden(['once', '--pool', 'pwenv', '--check', dump, '--job', `${dump}; exit 3`, '--on-failure', dump, '--log-file', log], { env: host('pwenv', env) });
+        expect(r.code).toBe(3);
+        // The check's, the job's and the hook's output is shown: they ran and printed their environment.
+        expect(r.stdout + r.stderr).toContain(`WARDEN_REDIS_URL=redis://127.0.0.1:${port}`);
+        expect(r.stdout + r.stderr).toContain('on-failure');
+        for (const text of [r.stdout, r.stderr, readText(log)]) expect(text).not.toContain(secret);
+      }
+    } finally {
+      await locked.stop();
+    }
+  });
+});
+
 describe('a keeper started with a wrong password', () => {
   it('is not the keeper of a warden that has the right one: that warden\'s lease is renewed', async () => {
     const secret = 'pw-right-8841';

@@ -79,6 +79,7 @@ export async function openCommandPool(settings: Settings, reporter: Reporter, fa
   prepareStateDir(settings.stateDir);
   const { openRedisPool } = await import('../pool/redis/redis-pool.js');
   const { UnreachableError } = await import('../pool/redis/client.js');
+  (await import('../pool/redis/target.js')).dropSecrets(process.env);
   try {
     return await openRedisPool({
       name: settings.pool,

@@ -65,3 +65,17 @@ function decoded(part: string): string | null {
 
 /** The hostname to dial (URL brackets around IPv6 addresses removed). */
 export const dialHost = (t: RedisTarget): string => t.host.slice(0, t.host.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+
+/**
+ * Take the password out of this process's environment once it is read: every process warden
+ * starts (checks, jobs, hooks, the keeper) inherits the environment, and a job that prints it
+ * would put the password into the log. The URL stays, without its password.
+ */
+export function dropSecrets(env: NodeJS.ProcessEnv): void {
+  delete env.WARDEN_REDIS_PASSWORD;
+  const url = env.WARDEN_REDIS_URL;
+  if (url === undefined) return;
+  const own = parseRedisUrl(url);
+  if (typeof own === 'string') delete env.WARDEN_REDIS_URL;
+  else if (own.password !== undefined) env.WARDEN_REDIS_URL = own.shown;
+}
