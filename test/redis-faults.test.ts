@@ -209,6 +209,30 @@ describe('a server that stops answering (SIGSTOP: connections stay open, no repl
   }, 90_000);
 });
 
+describe('the server rolled back to older data (restarted from a snapshot, a lagging replica promoted)', () => {
+  it('a lease the server no longer has is put back by its keeper, same token, not reported lost', async () => {
+    const started = path.join(dir, 'rollback-started');
+    const holder = startWarden(['run', '--redis', redis.url, '--pool', 'rollback', '--max-live', '1', '--lease', '3s', '--log', 'json', '--', 'sh', '-c', `touch ${started}; sleep 60`], { env: host('rollback-a') });
+    const spawn = await waitFor('the job to start', () => fs.existsSync(started) && eventsNamed(parseEvents(holder.stderr()), 'spawn')[0]);
+    const client = await redisClient(redis.url);
+    try {
+      // What a snapshot taken before the grant holds: the pool (its epoch), without the lease.
+      await client.command(['DEL', 'warden:{rollback}:slots', 'warden:{rollback}:leases', 'warden:{rollback}:expiry', 'warden:{rollback}:info']);
+      const leases = async (): Promise<string[]> => (await client.command(['HGETALL', 'warden:{rollback}:leases'])) as string[];
+      const back = await waitFor('the lease to be put back', async () => ((await leases()).length === 2 ? await leases() : undefined), 15_000);
+      expect(Number(back[1].split(':')[1])).toBe(spawn.token);
+      // The cap holds again: the pool is full.
+      const other = await runWarden(['run', '--redis', redis.url, '--pool', 'rollback', '--max-live', '1', '--overflow', 'skip', '--', 'true'], { env: host('rollback-b') });
+      expect(other.code).toBe(75);
+      expect(eventsNamed(parseEvents(holder.stderr()), 'lease-lost')).toHaveLength(0);
+    } finally {
+      await client.close();
+      holder.child.kill('SIGTERM');
+      await holder.done;
+    }
+  }, 60_000);
+});
+
 describe('the server away', () => {
   it('watch logs one error per outage, starts no job without a lease, and goes on once the server is back', async () => {
     const marker = path.join(dir, 'away-ran');

@@ -7,6 +7,7 @@ import { connect, texts, UnreachableError } from './client.js';
 import type { Connection } from './client.js';
 import type { Grant, LeaseCause } from './keeper-protocol.js';
 import type { KeptLease } from './kept-lease.js';
+import { leaseSocketHeld } from './lease-socket.js';
 import { freeChannel, poolKeys, REASSERT, RELEASE, RENEW } from './scripts.js';
 import type { RedisTarget } from './target.js';
 
@@ -138,17 +139,25 @@ export class Renewals {
       return;
     }
     if (reply[0] === 'reset') return this.reassert(group);
+    const forgotten: KeptLease[] = [];
     group.forEach((l, k) => {
       const g = l.grant;
       if (!g) return;
       const stale = asked - g.lastOk > g.leaseMs;
       // Renewed, even if past its lease by our clock: the server's clock decides.
       if (reply[k] === 'ok') g.lastOk = asked;
-      else this.lost(l, reply[k] === 'gone' && !stale ? 'evicted' : 'expired');
+      // Gone within its time: no one else drops a lease before it lapses, so the server's data
+      // went back to before the grant (restarted from a snapshot, a lagging replica promoted).
+      else if (reply[k] === 'gone' && !stale) forgotten.push(l);
+      else this.lost(l, 'expired');
     });
+    // Put back those whose jobs still run (one that just ended was released by its warden).
+    const held = await Promise.all(forgotten.map((l) => leaseSocketHeld(l.address)));
+    const back = forgotten.filter((_, k) => held[k]);
+    if (back.length) await this.reassert(back);
   }
 
-  /** The server lost its data (restarted empty): put back every lease still within its time. */
+  /** The server lost its data (restarted empty, or older): put back every lease still within its time. */
   private async reassert(group: KeptLease[]): Promise<void> {
     const redis = this.redis;
     if (!redis) return;

@@ -9,7 +9,7 @@ import type { KeeperConfig, ToKeeper } from './keeper-protocol.js';
 import { Renewals } from './keeper-renewal.js';
 import type { KeptLease } from './kept-lease.js';
 import { reportLost } from './lease-lost.js';
-import { watchLeaseSocket } from './lease-socket.js';
+import { leaseSocketHeld, watchLeaseSocket } from './lease-socket.js';
 
 // With nothing to keep and no warden connected for this long, the keeper exits.
 const IDLE_MS = 10_000;
@@ -43,7 +43,13 @@ class Keeper {
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
     server.on('connection', (conn) => this.accept(conn));
-    this.renewals = new Renewals(config.target, () => [...this.leases.values()], (lease, cause) => reportLost(lease, cause, () => this.leases.has(lease.id)));
+    this.renewals = new Renewals(
+      config.target,
+      () => [...this.leases.values()],
+      // A lease whose job has just ended (its warden released it a moment before we noticed) is
+      // done, not lost.
+      (lease, cause) => void leaseSocketHeld(lease.address).then((held) => held && reportLost(lease, cause, () => this.leases.has(lease.id))),
+    );
     const idle = setInterval(() => {
       const now = performance.now();
       if (this.leases.size || this.conns.size || this.renewals.owed(now)) this.idleSince = now;
@@ -69,7 +75,7 @@ class Keeper {
   private onMessage(conn: net.Socket, m: ToKeeper): void {
     if (m.op === 'watch') {
       if (this.leases.has(m.id)) return;
-      const lease: KeptLease = { id: m.id, pool: m.pool, policy: m.policy, killAfterMs: m.killAfterMs, logFile: m.logFile, owner: m.owner, conn, lost: false, stopWatch: () => undefined };
+      const lease: KeptLease = { id: m.id, address: m.address, pool: m.pool, policy: m.policy, killAfterMs: m.killAfterMs, logFile: m.logFile, owner: m.owner, conn, lost: false, stopWatch: () => undefined };
       this.leases.set(m.id, lease);
       lease.stopWatch = watchLeaseSocket(m.address, () => {
         this.leases.delete(lease.id);

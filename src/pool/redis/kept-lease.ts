@@ -5,6 +5,8 @@ import type { Grant, LeaseLostPolicy } from './keeper-protocol.js';
 
 export interface KeptLease {
   id: string;
+  /** Its socket's address: held while its job (and what the job started) runs. */
+  address: string;
   pool: string;
   policy: LeaseLostPolicy;
   killAfterMs: number;
