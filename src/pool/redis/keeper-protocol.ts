@@ -38,13 +38,20 @@ export interface KeeperConfig {
 }
 
 /**
- * One keeper per state dir, server, credentials and network namespace: lease sockets are
+ * What wardens and keepers say to each other changes with warden's versions: a warden never
+ * talks to a keeper of another protocol (left running by a long-lived warden of an older
+ * version), it starts its own.
+ */
+const PROTOCOL = 'keeper-2';
+
+/**
+ * One keeper per protocol, state dir, server, credentials and network namespace: lease sockets are
  * abstract names, which only processes of the same network namespace see (containers sharing a
  * state dir each get their own keeper). The password is part of the name (as a one-way hash): a
  * keeper started with a mistyped one must not keep the leases of a warden that has the right one.
  */
 export const keeperSocketPath = (stateDir: string, target: RedisTarget): string => {
-  const key = createHash('sha256').update([target.shown, target.username ?? '', target.password ?? '', networkNamespace()].join('\0')).digest('hex');
+  const key = createHash('sha256').update([PROTOCOL, target.shown, target.username ?? '', target.password ?? '', networkNamespace()].join('\0')).digest('hex');
   return path.join(stateDir, `keeper-${key.slice(0, 12)}.sock`);
 };
 
