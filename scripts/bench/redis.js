@@ -13,8 +13,8 @@ export const title = 'Pools across hosts (Redis)';
 
 // A waiter must be up and waiting before the holder's job ends: a `run --redis` takes longer to
 // start than a local one (it loads the client and connects), hence the longer hold.
-const FULL = { loops: 300, rounds: 11, chainRounds: 3, gaps: 10, holdMs: 1000, releases: 10 };
-const QUICK = { loops: 50, rounds: 3, chainRounds: 1, gaps: 4, holdMs: 800, releases: 3 };
+const FULL = { loops: 300, rounds: 11, chainRounds: 3, gaps: 10, holdMs: 1000, releases: 10, coldReleases: 5 };
+const QUICK = { loops: 50, rounds: 3, chainRounds: 1, gaps: 4, holdMs: 800, releases: 3, coldReleases: 2 };
 
 export function method(quick) {
   const p = quick ? QUICK : FULL;
@@ -26,7 +26,8 @@ export function method(quick) {
     'Hand-off: the chain of the hand-off scenario (cap 1, job k\'s end stamp to job k+1\'s start stamp) with `--redis`, next to the local ' +
     `pool, sem and flock; ${p.chainRounds} round(s) of ${p.gaps}. ` +
     `Release after SIGKILL: a \`warden run --redis\` is SIGKILLed while its job runs; the job ends (its last act writes a stamp); the time from that stamp to the ` +
-    `pool's release message, received by a subscriber in the bench process; ${p.releases} runs, median and maximum.`
+    `pool's release message, received by a subscriber in the bench process; ${p.releases} runs after a warm-up run that starts the host's keeper, median and maximum; ` +
+    `then ${p.coldReleases} runs each on a fresh state dir (a host's first run: its keeper just started).`
   );
 }
 
@@ -61,8 +62,10 @@ export async function run_(ctx) {
       }
     }
 
-    const released = await releaseAfterKill(url, p.releases, notes);
+    const released = await releaseAfterKill(url, p.releases, notes, false);
     ctx.log(`  ${id} release after SIGKILL: ${released.map((g) => g.toFixed(1)).join(' ')} ms`);
+    const cold = await releaseAfterKill(url, p.coldReleases, notes, true);
+    ctx.log(`  ${id} release after SIGKILL, keeper just started: ${cold.map((g) => g.toFixed(1)).join(' ')} ms`);
 
     const cell = (xs, f) => (xs.length ? fmt.ms(f(xs)) : 'absent');
     const handOffMed = median(gaps.warden);
@@ -111,6 +114,15 @@ export async function run_(ctx) {
         ratio: '—',
         goal: '≤ 100 ms',
         met: released.length ? Math.max(...released) <= 100 : null,
+        notes: [],
+      },
+      {
+        scenario: id,
+        measure: `the same on a host's first run (its keeper just started, still connecting): median / max (n=${cold.length})`,
+        cells: { warden: cold.length ? `${fmt.ms(median(cold))} / ${fmt.ms(Math.max(...cold))}` : '—' },
+        ratio: '—',
+        goal: '—',
+        met: null,
         notes: [],
       },
     ];
@@ -188,7 +200,12 @@ async function oneShots(url, rounds, notes) {
   return { redis: median(times.redis), local: median(times.local), sem: median(times.sem) };
 }
 
-async function releaseAfterKill(url, count, notes) {
+/**
+ * `cold`: each run on a fresh state dir, so its keeper has just been started (a host's first
+ * run); else one warm-up run first, so that every sample has a keeper that is up, as a host's
+ * keeper is whenever a run of the last 10 s left it running.
+ */
+async function releaseAfterKill(url, count, notes, cold) {
   const { connect } = await import(path.join(ROOT, 'dist/pool/redis/client.js'));
   const { parseRedisUrl } = await import(path.join(ROOT, 'dist/pool/redis/target.js'));
   const dir = tmpDir('redis-release');
@@ -204,11 +221,13 @@ async function releaseAfterKill(url, count, notes) {
       await client.command(['PUBLISH', 'warden:{rk}:free', 'probe']);
       await sleep(5);
     }
+    const stateDir = (k) => path.join(dir, cold ? `state-${k}` : 'state');
+    if (!cold) await warden(['run', '--redis', url, '--pool', 'rk', '--state-dir', stateDir(0), '--', 'true']).done;
     for (let k = 0; k < count; k++) {
       const started = path.join(dir, `started-${k}`);
       const go = path.join(dir, `go-${k}`);
       const ended = path.join(dir, `ended-${k}`);
-      const holder = start(process.execPath, [WARDEN_BIN, 'run', '--redis', url, '--pool', 'rk', '--max-live', '1', '--state-dir', path.join(dir, 'state'), '--', 'sh', '-c', `touch ${started}; while [ ! -e ${go} ]; do sleep 0.005; done; date +%s%N > ${ended}`]);
+      const holder = start(process.execPath, [WARDEN_BIN, 'run', '--redis', url, '--pool', 'rk', '--max-live', '1', '--state-dir', stateDir(k), '--', 'sh', '-c', `touch ${started}; while [ ! -e ${go} ]; do sleep 0.005; done; date +%s%N > ${ended}`]);
       if (!(await until(() => fs.existsSync(started), { timeoutMs: 30_000 }))) {
         notes.push('a holder never started its job');
         break;
