@@ -177,9 +177,15 @@ export class Acceptance {
       this.o.reporter.emit({ event: 'error', message: msg.spoolFailed(err) });
       return;
     }
-    let slot: Slot;
+    let slot: Slot | undefined;
+    // Whether it had to wait for a slot: only then is --max-late judged again below.
+    let waited = false;
     try {
-      slot = await this.o.pool.acquire({ signal: this.resumeAbort.signal });
+      slot = await this.o.pool.tryAcquire();
+      if (!slot) {
+        waited = true;
+        slot = await this.o.pool.acquire({ signal: this.resumeAbort.signal });
+      }
     } catch {
       // Stopped while waiting for a slot: Ctrl-C cancels it, TERM and HUP leave it spooled.
       if (shutdown.state === 'draining' && request.spoolId) await stores.spool.remove(request.spoolId).catch(() => false);
@@ -189,9 +195,10 @@ export class Acceptance {
       slot.release();
       return release();
     }
-    // It may have waited for the slot past --max-late.
+    // It may have waited for the slot past --max-late (a prompt start a few ms after its due
+    // time, its timer's own slack, is not late).
     const dueAt = request.dueAt ?? Date.parse(request.trigger) + request.spec.delayMs;
-    if (request.spoolId && (await this.delays.droppedTooLate({ ...request, dueAt }, request.spoolId).catch(() => false))) {
+    if (waited && request.spoolId && (await this.delays.droppedTooLate({ ...request, dueAt }, request.spoolId).catch(() => false))) {
       slot.release();
       return release();
     }

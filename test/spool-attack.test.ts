@@ -82,6 +82,15 @@ describe('the spool under attack', () => {
     expect(spooled()).toEqual([]);
   }, 30_000);
 
+  it('--max-late 0 runs a job taken up before its due time: starting it a few ms after (its timer, a free slot) is not late', async () => {
+    const delay = await spoolOne('2s');
+    const r = await runWarden(['once', '--log', 'json', '--max-late', '0', '--check', 'exit 1', '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    expect(eventsNamed(parseEvents(r.stdout), 'resume')).toMatchObject([{ jobId: delay.jobId, lateMs: 0 }]);
+    expect(eventsNamed(parseEvents(r.stdout), 'skip')).toEqual([]);
+    expect(runs()).toHaveLength(1);
+  }, 30_000);
+
   it('a damaged spool entry is not passed over in silence: warden and status name it, and --drop removes it', async () => {
     const delay = await spoolOne('1h');
     const good = path.join(spoolDir(), `${String(delay.spoolId)}.json`);
