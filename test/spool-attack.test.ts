@@ -91,6 +91,26 @@ describe('the spool under attack', () => {
     expect(runs()).toHaveLength(1);
   }, 30_000);
 
+  it('an entry planted as a symlink (to a well-formed entry) or a FIFO: never followed nor waited on, never run; listed as damaged and dropped', async () => {
+    const delay = await spoolOne('1h');
+    expect((await runWarden(['status', '--drop', String(delay.spoolId)], { env })).code).toBe(0);
+    const outside = path.join(dir, 'outside.json');
+    const pwned = path.join(dir, 'pwned');
+    fs.writeFileSync(outside, JSON.stringify({ id: 'link-1', pool: 'default', jobId: '9.9', command: `touch '${pwned}'`, dueAt: 0, delayMs: 0, tick: 9, trigger: new Date().toISOString(), checkOutput: '', cwd: dir, owner: 1 }));
+    fs.symlinkSync(outside, path.join(spoolDir(), 'link-1.json'));
+    expect(spawnSync('mkfifo', [path.join(spoolDir(), 'fifo-1.json')]).status).toBe(0);
+    const r = await runWarden(['once', '--log', 'json', '--check', 'exit 1', '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    expect(eventsNamed(parseEvents(r.stdout), 'resume')).toEqual([]);
+    expect(fs.existsSync(pwned)).toBe(false);
+    const status = await runWarden(['status', '--json'], { env });
+    const ids = ((JSON.parse(status.stdout).pools as { spooled: Ev[] }[])[0].spooled).filter((e) => e.damaged).map((e) => e.id);
+    expect(ids.sort()).toEqual(['fifo-1', 'link-1']);
+    for (const id of ids) expect((await runWarden(['status', '--drop', String(id)], { env })).code).toBe(0);
+    expect(fs.readdirSync(spoolDir())).toEqual([]);
+    expect(fs.existsSync(outside)).toBe(true);
+  }, 30_000);
+
   it('a damaged spool entry is not passed over in silence: warden and status name it, and --drop removes it', async () => {
     const delay = await spoolOne('1h');
     const good = path.join(spoolDir(), `${String(delay.spoolId)}.json`);
