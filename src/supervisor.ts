@@ -235,8 +235,11 @@ export class Supervisor {
     this.acceptingTicks = false;
     this.markStopped();
     this.onStopTicks();
-    // Ctrl-C cancels delayed jobs, a user's choice; TERM and HUP leave them in the spool.
-    const cancelled = this.admission.close() + this.acceptance.stop(this.shutdown.state === 'draining');
+    // Ctrl-C cancels delayed jobs, a user's choice; TERM and HUP leave them in the spool, for
+    // the next warden: kept, not counted as cancelled.
+    const draining = this.shutdown.state === 'draining';
+    const stopped = this.acceptance.stop(draining);
+    const cancelled = this.admission.close() + (draining ? stopped : 0);
     this.runner.cancelRetries();
     this.reporter.emit({ event: 'stop', reason, liveJobs: this.runner.live, cancelled, running: this.runner.running() });
   }

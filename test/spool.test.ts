@@ -87,6 +87,8 @@ describe('the spool', () => {
     const { w } = await watchUntilDelay('1500ms');
     await kill(w, 'SIGTERM');
     expect(spooled()).toHaveLength(1);
+    // Kept, not cancelled: the stop event must not count it as cancelled (warden log would).
+    expect(eventsNamed(parseEvents((await w.done).stdout), 'stop')).toMatchObject([{ reason: 'SIGTERM', cancelled: 0 }]);
     expect(runs()).toEqual([]);
     await runWarden(['once', '--check', 'exit 1', '--job', 'true'], { env });
     expect(runs()).toHaveLength(1);
