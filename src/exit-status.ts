@@ -12,11 +12,13 @@ export interface Tally {
   checkErrors: number;
   /** Failures of warden itself (the pool), not of a job. */
   internal: number;
+  /** Triggers not run because the pool's server (Redis) could not be reached: a one-shot's 69. */
+  unavailable: number;
   /** The last job's record, for `once` with one job: its own exit code. */
   last?: ExitRecord;
 }
 
-export const newTally = (): Tally => ({ ok: 0, failed: 0, skipped: 0, checkErrors: 0, internal: 0 });
+export const newTally = (): Tally => ({ ok: 0, failed: 0, skipped: 0, checkErrors: 0, internal: 0, unavailable: 0 });
 
 /** The command's own code; 128+n for a signal; 127/126 when it could not be started, as shells do. */
 export function exitCodeOf(exitCode: number | null, signal: string | null, error?: string): number {
@@ -33,12 +35,13 @@ export function jobExitCode(record: ExitRecord): number {
 }
 
 /**
- * `once`: signal 128+n; warden's own failure 70; check error 3; a failed job 1 (the job's own
+ * `once`: signal 128+n; warden's own failure 70; the pool's server unreachable 69; check error 3; a failed job 1 (the job's own
  * status when it is the only job); skipped 75.
  */
 export function onceExitCode(t: Tally, jobsPerTrigger: number, signalExit: number | undefined): number {
   if (signalExit !== undefined) return signalExit;
   if (t.internal) return EXIT.software;
+  if (t.unavailable) return EXIT.unavailable;
   if (t.checkErrors) return EXIT.checkFailed;
   if (t.failed) {
     const last = t.last;

@@ -6,7 +6,9 @@ import { Admission } from './admission.js';
 import type { RunningCheck } from './check.js';
 import { checkStep } from './check-step.js';
 import type { CheckStep } from './check-step.js';
+import { UnavailableError } from './exit.js';
 import type { Signal } from './exit.js';
+import { reportFailure } from './report/failure.js';
 import { newTally } from './exit-status.js';
 import type { Tally } from './exit-status.js';
 import { JobRunner } from './job-runner.js';
@@ -168,8 +170,13 @@ export class Supervisor {
           try {
             await this.admission.submit(request);
           } catch (err) {
-            this.tally.internal++;
-            this.reporter.emit({ event: 'error', message: msg.poolFailed(this.pool.name, err) });
+            if (err instanceof UnavailableError) {
+              // A one-shot's server away: said once, on stderr too, and the exit is 69.
+              if (!this.tally.unavailable++) reportFailure(this.reporter, err.message);
+            } else {
+              this.tally.internal++;
+              this.reporter.emit({ event: 'error', message: msg.poolFailed(this.pool.name, err) });
+            }
           }
         }
       }

@@ -253,3 +253,23 @@ describe('the server away', () => {
     await watch.done;
   }, 60_000);
 });
+
+describe('a one-shot whose server goes away after it connected', () => {
+  it('once exits 69 with one line naming the server, not 75 as if the pool were full, and starts nothing', async () => {
+    const own = await startRedis();
+    const go = path.join(dir, 'once-away-go');
+    const ran = path.join(dir, 'once-away-ran');
+    const w = startWarden(['once', '--redis', own.url, '--pool', 'away', '--max-live', '1', '--log', 'json',
+      '--check', `while [ ! -e ${go} ]; do sleep 0.05; done; echo go`, '--job', `touch ${ran}`], { env: host('once-away') });
+    await waitFor('the start event', () => eventsNamed(w.events(), 'start')[0]);
+    await own.stop();
+    fs.writeFileSync(go, '');
+    const r = await w.done;
+    expect(r.code, r.stderr).toBe(69);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(`cannot reach Redis at ${own.url}`);
+    expect(eventsNamed(parseEvents(r.stdout), 'skip')).toEqual([]);
+    expect(fs.existsSync(ran)).toBe(false);
+  }, 30_000);
+});

@@ -64,6 +64,11 @@ describe('once', () => {
     expect(onceExitCode({ ...newTally(), failed: 1, checkErrors: 1 }, 1, 143)).toBe(143);
   });
 
+  it('is 69 when the pool\'s server could not be reached, before job outcomes and skips', () => {
+    expect(onceExitCode({ ...newTally(), unavailable: 1, failed: 1, skipped: 1, checkErrors: 1 }, 1, undefined)).toBe(69);
+    expect(onceExitCode({ ...newTally(), unavailable: 1, internal: 1 }, 1, undefined)).toBe(70);
+  });
+
   it('is 3 for a check error, before job failures and skips', () => {
     expect(onceExitCode({ ...newTally(), checkErrors: 1, skipped: 1 }, 1, undefined)).toBe(3);
   });

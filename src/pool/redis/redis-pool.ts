@@ -3,6 +3,7 @@
 // served by ticket across hosts and woken by a published release). Each lease also has a local
 // socket handed to its job, which the host's keeper watches: the lease lives as long as the job.
 import type { Emit } from '../../events.js';
+import { UnavailableError } from '../../exit.js';
 import { msg } from '../../messages.js';
 import type { AcquireOptions, HolderInfo, Pool, Slot, SlotState } from '../pool.js';
 import { connect, UnreachableError } from './client.js';
@@ -103,6 +104,11 @@ export class RedisPool implements Pool {
       if (!(err instanceof UnreachableError)) {
         this.abandon(lease);
         throw err;
+      }
+      // A one-shot does not wait out an outage: without a server there is no lease to give (69).
+      if (this.options.failFast) {
+        this.spare = Promise.resolve(lease);
+        throw new UnavailableError(msg.redisUnavailable(this.options.target.shown, err.message));
       }
     }
     // Not granted: the prepared lease serves the next attempt.
