@@ -5,7 +5,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { BIN } from './paths.js';
+import { BIN, ROOT } from './paths.js';
 import { parseEvents } from './events.js';
 import type { LogEvent } from './events.js';
 
@@ -60,7 +60,17 @@ export function boot(m: Machine, args: string[], options: BootOptions = {}): Boo
     fs.writeFileSync(file, `${options.machineId}\n`);
     other = `mount --bind '${file}' /etc/machine-id && `;
   }
-  const script = `${other}mount -t tmpfs -o mode=1777 tmpfs /tmp && mount --bind "$1" /root && shift && exec ${user}"$@"`;
+  // A checkout under /tmp (a CI clone) would vanish with the old /tmp: it is kept through the boot
+  // by a bind mount from outside /tmp, put back at its path in the new one.
+  let keepRepo = '';
+  if (ROOT.startsWith('/tmp/')) {
+    const kept = path.join(m.dir, 'repo');
+    fs.mkdirSync(kept, { recursive: true });
+    keepRepo = `mount --bind '${ROOT}' '${kept}' && `;
+    other += keepRepo;
+  }
+  const restoreRepo = keepRepo ? ` && mkdir -p '${ROOT}' && mount --bind '${path.join(m.dir, 'repo')}' '${ROOT}'` : '';
+  const script = `${other}mount -t tmpfs -o mode=1777 tmpfs /tmp${restoreRepo} && mount --bind "$1" /root && shift && exec ${user}"$@"`;
   const ns = options.machineId !== undefined ? ['-m', '-n'] : ['-m'];
   const child = spawn('unshare', [...ns, '--propagation', 'private', 'sh', '-c', script, 'sh', m.home, process.execPath, BIN, ...args], {
     cwd: m.dir,
