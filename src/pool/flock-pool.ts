@@ -117,7 +117,7 @@ export class FlockPool extends BasePool {
     }
     const index = indexes[fds.indexOf(won[0])];
     this.hint = index + 1;
-    const slot = new FdSlot(this.name, index, won[0], this.dir, this.maxLive, this.forgetSlot);
+    const slot = new FdSlot(index, won[0], this.dir, this.maxLive, this.forgetSlot);
     this.ours.set(index, slot);
     return slot;
   }

@@ -8,7 +8,6 @@ export abstract class HeldSlot implements Slot {
   private closed = false;
 
   constructor(
-    readonly pool: string,
     readonly index: number,
     readonly fd: number,
     private readonly dir: string,

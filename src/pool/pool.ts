@@ -16,7 +16,6 @@ export interface HolderInfo {
 
 /** One held slot. Either hand its descriptor to a child (then close it here) or release it. */
 export interface Slot {
-  readonly pool: string;
   readonly index: number;
   /** With --redis: the fencing token of this grant (grows with every grant of the pool). */
   readonly token?: number;

@@ -9,7 +9,7 @@ import { adoptSocketSlot } from './socket-slot.js';
 /** An inherited slot (the --detach runner): the same kernel object, known by its descriptor. */
 export function inheritedSlot(pool: string, index: number, fd: number, stateDir: string, maxLive: number): Slot {
   const dir = poolDir(stateDir, pool);
-  return fs.fstatSync(fd).isSocket() ? adoptSocketSlot(pool, index, fd, dir, maxLive) : new FdSlot(pool, index, fd, dir, maxLive);
+  return fs.fstatSync(fd).isSocket() ? adoptSocketSlot(index, fd, dir, maxLive) : new FdSlot(index, fd, dir, maxLive);
 }
 
 export abstract class BasePool implements Pool {

@@ -244,7 +244,7 @@ export class SocketPool extends BasePool {
           reject(new PoolError(msg.mixedBackends('flock')));
           return;
         }
-        const slot = new SocketSlot(this.name, index, fd, this.dir, this.maxLive, server, this.forgetSlot);
+        const slot = new SocketSlot(index, fd, this.dir, this.maxLive, server, this.forgetSlot);
         this.ours.set(index, slot);
         resolve(slot);
       });

@@ -11,7 +11,6 @@ export class SocketSlot extends HeldSlot {
   private readonly accepted = new Set<net.Socket>();
 
   constructor(
-    pool: string,
     index: number,
     fd: number,
     dir: string,
@@ -19,7 +18,7 @@ export class SocketSlot extends HeldSlot {
     private readonly server: net.Server,
     onForget?: (slot: Slot) => void,
   ) {
-    super(pool, index, fd, dir, maxLive, onForget);
+    super(index, fd, dir, maxLive, onForget);
     // Accepting for waiters is no reason to stay alive (a --detach one-shot exits after the hand-off).
     server.unref();
     server.on('connection', (conn) => {
@@ -38,11 +37,11 @@ export class SocketSlot extends HeldSlot {
 }
 
 /** A listening slot socket inherited as a descriptor (the --detach runner): accept on it again. */
-export function adoptSocketSlot(pool: string, index: number, fd: number, dir: string, maxLive: number): Slot {
+export function adoptSocketSlot(index: number, fd: number, dir: string, maxLive: number): Slot {
   const server = net.createServer();
   server.on('error', () => undefined);
   server.listen({ fd, backlog: SLOT_BACKLOG });
-  return new SocketSlot(pool, index, fd, dir, maxLive, server);
+  return new SocketSlot(index, fd, dir, maxLive, server);
 }
 
 /**

@@ -59,7 +59,6 @@ class FakePool implements Pool {
     let done = false;
     const pool = this;
     return {
-      pool: this.name,
       index,
       fd: 100 + index,
       describe(_info: Omit<HolderInfo, 'slot' | 'maxLive'>): void {},

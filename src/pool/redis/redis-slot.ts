@@ -13,7 +13,6 @@ export interface LeaseOwner {
 }
 
 export class RedisSlot implements Slot {
-  readonly pool: string;
   readonly index: number;
   readonly fd: number;
   readonly token: number;
@@ -24,7 +23,6 @@ export class RedisSlot implements Slot {
     private readonly owner: LeaseOwner,
     private readonly lease: Lease,
   ) {
-    this.pool = owner.name;
     this.index = lease.grant?.slot ?? 0;
     this.token = Number(lease.grant?.token ?? 0);
     this.fd = lease.socket.fd;
