@@ -12,6 +12,7 @@ import { Sink } from '../report/sink.js';
 import type { Settings } from '../settings.js';
 import { dropFleetSpooled, fleetSpooled } from '../stores-redis/fleet-spool.js';
 import type { FleetSpooled } from '../stores-redis/fleet-spool.js';
+import { SPOOLED_COLUMNS, spooledRow } from '../spool/spooled-view.js';
 
 interface FleetPool extends FleetView {
   pool: string;
@@ -87,15 +88,8 @@ function renderPool(p: FleetPool, shown: string): string {
   if (p.spooled.length) {
     lines.push(`  spooled delayed jobs (drop one with: warden status --redis URL --pool ${p.pool} --drop ID):`);
     table(
-      ['id', 'job', 'due', 'in', 'state', 'command'],
-      p.spooled.map((j) => [
-        j.id,
-        j.jobId,
-        j.damaged ? '?' : j.dueAt.replace('T', ' ').slice(0, 19),
-        j.damaged ? '?' : j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
-        j.damaged ? 'damaged' : j.held ? 'held' : j.startingOn ? `start cut short on host ${j.startingOn}; settled by its next warden` : 'waiting for the next watch or once',
-        j.command + (j.item !== undefined ? ` [${j.item}]` : ''),
-      ]),
+      SPOOLED_COLUMNS,
+      p.spooled.map((j) => (j.startingOn ? spooledRow(j, `start cut short on host ${j.startingOn}; settled by its next warden`) : spooledRow(j))),
     );
   }
   return lines.join('\n');

@@ -12,6 +12,8 @@ import { EXIT } from '../exit.js';
 import { checkExistingStateDir } from './common.js';
 import { durableDirFor } from '../durable-dir.js';
 import { FileSpool, spoolPools } from '../spool/spool.js';
+import { SPOOLED_COLUMNS, spooledRow } from '../spool/spooled-view.js';
+import type { SpooledJobView } from '../spool/spooled-view.js';
 
 export interface SlotView {
   slot: number;
@@ -39,21 +41,9 @@ export interface PoolView {
   spooled: SpooledView[];
 }
 
-export interface SpooledView {
-  /** What `warden status --drop` takes. */
-  id: string;
-  jobId: string;
-  command: string;
-  item?: string;
-  dueAt: string;
-  /** Negative once overdue. */
-  dueInMs: number;
-  /** A warden (or the job it is starting) holds it; else the next watch or once takes it up. */
-  held: boolean;
+export interface SpooledView extends SpooledJobView {
   /** The process that accepted it. */
   owner: number;
-  /** It cannot be read back: it never runs, and only --drop removes it. */
-  damaged?: boolean;
 }
 
 async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
@@ -213,18 +203,7 @@ function renderPool(p: PoolView, spoolDir: string): string {
   }
   if (p.spooled.length) {
     lines.push(`  spooled delayed jobs, kept in ${spoolDir} (drop one with: warden status --drop ID):`);
-    const rows = [['id', 'job', 'due', 'in', 'state', 'command']];
-    for (const j of p.spooled) {
-      rows.push([
-        j.id,
-        j.jobId,
-        j.damaged ? '?' : j.dueAt.replace('T', ' ').slice(0, 19),
-        j.damaged ? '?' : j.dueInMs >= 0 ? formatDuration(j.dueInMs) : `overdue ${formatDuration(-j.dueInMs)}`,
-        j.damaged ? 'damaged' : j.held ? 'held' : 'waiting for the next watch or once',
-        j.command + (j.item !== undefined ? ` [${j.item}]` : ''),
-      ]);
-    }
-    lines.push(...table(rows));
+    lines.push(...table([SPOOLED_COLUMNS, ...p.spooled.map((j) => spooledRow(j))]));
   }
   return lines.join('\n');
 }

@@ -5,20 +5,12 @@ import type { Connection } from '../pool/redis/client.js';
 import { LeaseLocks } from './redis-locks.js';
 import { RedisSpool } from './redis-spool.js';
 import { triggerKeys } from './scripts.js';
+import type { SpooledJobView } from '../spool/spooled-view.js';
 
-export interface FleetSpooled {
-  id: string;
-  jobId: string;
-  command: string;
-  item?: string;
-  dueAt: string;
-  dueInMs: number;
-  /** A warden (or its job) on some host holds it; else the next watch or once of any host takes it up. */
-  held: boolean;
+/** `held`: by a warden (or its job) on any host; else the next watch or once of any host takes it up. */
+export interface FleetSpooled extends SpooledJobView {
   /** Its start was under way on a host (the id of that host's durable folder). */
   startingOn?: string;
-  /** It cannot be read back: it never runs, and only --drop removes it. */
-  damaged?: boolean;
 }
 
 function spoolOf(redis: Connection, pool: string): RedisSpool {
