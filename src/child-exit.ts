@@ -40,14 +40,17 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
       settled = true;
       const exitedAt = performance.now();
       onExit();
+      let grace: NodeJS.Timeout | undefined;
       const finish = (): void => {
         onDrained = undefined;
-        clearTimeout(grace);
+        if (grace) clearTimeout(grace);
         // A grandchild may hold the pipes for ever: keep reading, but never keep warden alive.
         for (const stream of open) (stream as { unref?: () => void }).unref?.();
         resolve({ kind: 'exit', exitCode, signal, exitedAt });
       };
-      const grace = setTimeout(finish, open.size ? DRAIN_GRACE_MS : 0);
+      // No pipes (output to a file or the terminal): done now; a timer would add a millisecond.
+      if (!open.size) return finish();
+      grace = setTimeout(finish, DRAIN_GRACE_MS);
       onDrained = finish;
     });
   });

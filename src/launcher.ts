@@ -3,6 +3,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, IOType, SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import { inheritedEnv } from './job-env.js';
 import { outputFile } from './job-output.js';
 import { openOutputFile } from './output-file.js';
 import type { Slot } from './pool/pool.js';
@@ -73,12 +74,15 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
   return new RunningJob({ ...identity, slot: slot.index }, child, error);
 }
 
-/** Run the spawn path once without starting anything (a working folder that cannot exist: the
- *  child fails its chdir before any exec). The first spawn of a process costs twice the next, so
- *  a waiter does this while it waits and starts its job ~1 ms sooner when the slot frees. */
+/** Start and watch one `/bin/true` as a job is started and watched. The first run of that code in
+ *  a process costs ~1 ms more than the next, so a waiter does this while it waits and starts its
+ *  job that much sooner once the slot frees. */
 export function warmSpawn(): void {
   try {
-    nodeSpawn('/bin/true', [], { cwd: `/proc/${process.pid}/nonexistent`, stdio: 'ignore' }).once('error', () => undefined);
+    const stdio: StdioEntry[] = ['ignore', 'ignore', 'ignore'];
+    while (stdio.length <= SLOT_FD) stdio.push('ignore');
+    const child = nodeSpawn('/bin/true', [], { stdio, detached: true, env: inheritedEnv() });
+    void new RunningJob({ jobId: 'warm-up', command: '/bin/true', slot: -1, tick: 0, attempt: 0, killAfterMs: 0, output: { kind: 'inherit' } }, child, undefined).exited;
   } catch {
     // Only a warm-up.
   }

@@ -142,8 +142,10 @@ export async function chain(wrapper, p, notes) {
   const count = p.gaps + 1;
   for (let k = 0; k < count; k++) {
     procs.push(wrapper(dir, k, p.holdMs));
-    // Start the next waiter only once this process holds the slot and its job runs.
-    const ok = await until(() => fs.existsSync(path.join(dir, `start-${k}`)), { timeoutMs: 30_000 });
+    // Start the next waiter only once this process holds the slot and its job has written its
+    // start stamp: the shell creates the file before `date` runs, and a Node process started in
+    // between would land its start-up inside the hand-off being measured.
+    const ok = await until(() => readStamp(path.join(dir, `start-${k}`)) !== undefined, { timeoutMs: 30_000 });
     if (!ok) {
       addNote(notes, `a chain stalled: process ${k} never started its job`);
       break;
