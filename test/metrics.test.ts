@@ -6,7 +6,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { eventsNamed, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { eventsNamed, expectUsageError, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
@@ -183,9 +183,7 @@ describe('watch --metrics', () => {
       ['192.0.2.1:9464', /--metrics: cannot listen on 192\.0\.2\.1:9464: no such address on this machine/],
     ] as const) {
       const r = await runWarden(['watch', '--every', '100ms', '--metrics', value, '--job', `touch "${dir}/ran"`], { env });
-      expect(r.code, value).toBe(2);
-      expect(r.stderr).toMatch(pattern);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expectUsageError(r, pattern, value);
     }
     const once = await runWarden(['once', '--metrics', '9464', '--job', `touch "${dir}/ran"`], { env });
     expect(once.code).toBe(2);

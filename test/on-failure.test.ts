@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { alive, eventsNamed, parseEvents, readText, runWarden, startWarden, testDir, waitFor, writeScript } from './helpers/warden.js';
+import { alive, eventsNamed, expectUsageError, parseEvents, readText, runWarden, startWarden, testDir, waitFor, writeScript } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 let dir: string;
@@ -134,9 +134,7 @@ describe('--on-failure', () => {
       [['--on-failure', 'x', '--on-failure-timeout', '0'], /--on-failure-timeout: "0" must be a duration above zero/],
     ] as const) {
       const r = await runWarden(['once', ...args, '--job', `touch "${dir}/ran"`], { env });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(pattern);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expectUsageError(r, pattern);
     }
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { eventsNamed, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { eventsNamed, expectUsageError, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
 interface Ping {
@@ -208,9 +208,7 @@ describe('--ping', () => {
       [['--ping', 'http://x/', '--detach', '--log-file', `${dir}/l`], /--ping cannot be used with --detach/],
     ] as const) {
       const r = await runWarden(['once', ...args, '--job', `touch "${dir}/ran"`], { env });
-      expect(r.code).toBe(2);
-      expect(r.stderr).toMatch(pattern);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expectUsageError(r, pattern);
     }
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });

@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { maxOverlap, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { expectOneLineError, maxOverlap, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 const hold = (dir: string): string => `touch "${dir}/held"; while [ ! -f "${dir}/release" ]; do sleep 0.02; done`;
 
@@ -18,9 +18,7 @@ describe('one pool used with --pool-backend socket and flock', () => {
     const holder = startWarden([...args(first), '--', hold(dir)], { env });
     await waitFor('the first job', () => fs.existsSync(`${dir}/held`));
     const r = await runWarden([...args(second), '--overflow', 'skip', '--', 'touch', `${dir}/second-ran`], { env });
-    expect(r.code, r.stderr).toBe(70);
-    expect(r.stderr).toContain(`warden: pool p: in use with the ${first} backend by another process`);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expectOneLineError(r, 70, `warden: pool p: in use with the ${first} backend by another process`);
     expect(fs.existsSync(`${dir}/second-ran`)).toBe(false);
     // The process turned away opened the pool last; status still shows who holds it.
     const status = JSON.parse((await runWarden(['status', '--pool', 'p', '--json'], { env })).stdout) as { pools: { backend: string; live: number }[] };

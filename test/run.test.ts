@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { alive, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { alive, expectOneLineError, expectUsageError, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 let dir: string;
 let env: NodeJS.ProcessEnv;
@@ -41,9 +41,7 @@ describe('warden run exit status', () => {
       ['run'],
     ]) {
       const r = await runWarden(args, { env });
-      expect(r.code, args.join(' ')).toBe(2);
-      expect(r.stderr.trim().split('\n')).toHaveLength(1);
-      expect(r.stderr).toMatch(/^warden: /);
+      expectUsageError(r, /^warden: /, args.join(' '));
     }
     expect(fs.existsSync(marker)).toBe(false);
   });
@@ -85,9 +83,7 @@ describe('warden run when the pool itself fails', () => {
 
   it('exits 70 with one line naming the pool, and runs nothing', async () => {
     const r = await runWarden(['run', '--pool', 'fp', '--pool-backend', 'flock', '--', 'touch', `${dir}/ran`], { env: noPerl() });
-    expect(r.code).toBe(70);
-    expect(r.stderr.trim().split('\n')).toHaveLength(1);
-    expect(r.stderr).toMatch(/^warden: .*perl/);
+    expectOneLineError(r, 70, /^warden: .*perl/);
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });
 

@@ -8,6 +8,7 @@ import { maxConcurrent, readLedger } from '../helpers/ledger.js';
 import { readLogFile } from '../helpers/supervised.js';
 import { statusLive } from '../helpers/status.js';
 import { waitFor } from '../helpers/wait.js';
+import { expectUsageError } from '../helpers/errors.js';
 
 const fixture = useFixture();
 
@@ -89,9 +90,7 @@ describe('an unusable or vanishing state dir', () => {
       ['once', '--state-dir', bad, '--job', f.job('true')],
     ]) {
       const r = await f.start(args).done;
-      expect(r.code, `${args[0]}: ${r.stderr}`).toBe(2);
-      expect(r.stderr.trim().split('\n'), `${args[0]}: one line`).toHaveLength(1);
-      expect(r.stderr).toContain('--state-dir');
+      expectUsageError(r, '--state-dir', args[0]);
     }
     const viaEnv = await f.start(['run', '--', ...f.argv('true')], { env: { WARDEN_STATE_DIR: bad } }).done;
     expect(viaEnv.code, viaEnv.stderr).toBe(2);

@@ -8,6 +8,7 @@ import { allExitRecordProblems } from '../helpers/records.js';
 import { readLogFile, type LogEvent } from '../helpers/supervised.js';
 import { statusLive } from '../helpers/status.js';
 import { waitFor } from '../helpers/wait.js';
+import { expectUsageError } from '../helpers/errors.js';
 
 const fixture = useFixture();
 
@@ -70,9 +71,7 @@ describe('spawn failures are failed jobs, never crashes or leaks', () => {
     const f = fixture('empty');
     const watch = await f.start(['watch', '--every', '1s', '--job', '']).done;
     const run = await f.start(['run', '--log-file', f.logFile, '--', '']).done;
-    expect(watch.code).toBe(2);
-    expect(watch.stderr.trim().split('\n'), 'one line naming the option').toHaveLength(1);
-    expect(watch.stderr).toContain('--job');
+    expectUsageError(watch, '--job', 'one line naming the option');
     expect(run.code, `run -- '' (stderr: ${JSON.stringify(run.stderr)})`).toBe(2);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
     expect(of(f.logFile, 'spawn'), 'nothing started').toEqual([]);

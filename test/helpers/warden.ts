@@ -18,6 +18,7 @@ export { waitFor, waitForFile, monotonicMs, pause, random } from './wait.js';
 export { isAlive, isAlive as alive, readStat, readEnviron, readCmdline, listPids, samplePeakRss } from './procfs.js';
 export { readLedger, countByPid, maxConcurrent } from './ledger.js';
 export { TAG_VAR, newTag, sq, taggedArgv, taggedJob } from './shell.js';
+export { expectOneLineError, expectUsageError } from './errors.js';
 export { readLogFile, runSupervised, startSupervised, wardenEnv } from './supervised.js';
 export type { Supervised, SupervisedOptions, SupervisedResult } from './supervised.js';
 
