@@ -9,6 +9,10 @@ import { envName, optionsFor } from './options.js';
 import type { CommandName } from './options.js';
 import { Sink } from './report/sink.js';
 import { defaultStateDir } from './pool/state-dir.js';
+import { importEsm } from './esm-import.js';
+import { ranPart } from './code-parts.js';
+export { setImporter } from './esm-import.js';
+export { partsRun } from './code-parts.js';
 import { resolveSettings } from './settings.js';
 import type { Settings } from './settings.js';
 
@@ -142,10 +146,17 @@ export async function main(argv: string[]): Promise<number> {
   const out = new Sink(1, 'stdout', () => undefined);
   const err = new Sink(2, 'stderr', () => undefined);
   const write = { out: (s: string) => out.write(s), err: (s: string) => err.write(s) };
-  if (argv[0] === RUNNER_COMMAND && argv.length === 2) return (await import('./commands/detach.js')).runnerCommand(argv[1]);
-  if (argv[0] === KEEPER_COMMAND && argv.length === 1) return (await import('./pool/redis/keeper.js')).keeperCommand();
+  if (argv[0] === RUNNER_COMMAND && argv.length === 2) {
+    ranPart('runner');
+    return (await import('./commands/detach.js')).runnerCommand(argv[1]);
+  }
+  if (argv[0] === KEEPER_COMMAND && argv.length === 1) {
+    ranPart('keeper');
+    return (await import('./pool/redis/keeper.js')).keeperCommand();
+  }
   const parsed = parseArgs(argv, write);
   if (typeof parsed === 'number') return parsed;
+  ranPart(parsed.command);
   const resolved = resolveSettings(parsed.command, parsed.flags, process.env, parsed.argv);
   if ('error' in resolved) {
     write.err(`${msg.usageError(resolved.error)}\n`);
@@ -187,7 +198,7 @@ async function dispatch(settings: Settings, inv: Invocation): Promise<number> {
       return (await import('./commands/status.js')).statusCommand(settings, only);
     }
     case 'log':
-      return (await import('./commands/log.js')).logCommand(settings);
+      return (await importEsm<typeof import('./commands/log.js')>('./commands/log.js')).logCommand(settings);
   }
 }
 

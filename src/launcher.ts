@@ -3,6 +3,7 @@
 import { spawn as nodeSpawn } from 'node:child_process';
 import type { ChildProcess, IOType, SpawnOptions } from 'node:child_process';
 import fs from 'node:fs';
+import { ranPart } from './code-parts.js';
 import { inheritedEnv } from './job-env.js';
 import { outputFile } from './job-output.js';
 import { openOutputFile } from './output-file.js';
@@ -41,6 +42,7 @@ type StdioEntry = IOType | number;
 /** Spawn the job holding its slot; a job that could not start frees the slot at once. */
 export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): RunningJob {
   const { slot } = request;
+  ranPart('spawn');
   let outFd: number | undefined;
   let child: ChildProcess | undefined;
   let error: Error | undefined;

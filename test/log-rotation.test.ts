@@ -156,21 +156,27 @@ describe('SIGUSR1', () => {
   });
 
   it('one that comes while the program loads opens no debugger port either', async () => {
-    // The signal is sent from inside the process at the moment bin/warden.js asks for the bundle:
-    // before, warden's own handler came with the bundle, and Node opened its debugger on 9229.
+    // The signal is sent from inside the process at the moment bin/warden.js asks for its loader
+    // (which then compiles the bundle): before, warden's own handler came with the bundle, and
+    // Node opened its debugger on 9229. The preload leaves a mark, so the test knows it fired.
     const preload = path.join(dir, 'usr1-on-load.cjs');
+    const sent = path.join(dir, 'usr1-sent');
     fs.writeFileSync(
       preload,
       `const Module = require('module');
 const load = Module._load;
 Module._load = function (request, ...rest) {
-  if (request.endsWith('warden.cjs')) process.kill(process.pid, 'SIGUSR1');
+  if (/(boot|warden)\\.cjs$/.test(request)) {
+    require('fs').writeFileSync(${JSON.stringify(sent)}, request);
+    process.kill(process.pid, 'SIGUSR1');
+  }
   return load.call(this, request, ...rest);
 };
 `,
     );
     const r = await runWarden(['once', '--log', 'json', '--job', 'sleep 0.3'], { env: { ...env, NODE_OPTIONS: `--require ${preload}` } });
     expect(r.code).toBe(0);
+    expect(readText(sent)).toMatch(/boot\.cjs$/);
     expect(r.stderr).not.toMatch(/Debugger/);
     expect(eventsNamed(parseEvents(r.stderr + r.stdout), 'stop')).toHaveLength(1);
   });

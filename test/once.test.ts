@@ -169,7 +169,7 @@ describe('overlapping one-shots', () => {
     const copy = path.join(dir, 'pkg');
     fs.mkdirSync(path.join(copy, 'dist'), { recursive: true });
     fs.cpSync(path.join(ROOT, 'bin'), path.join(copy, 'bin'), { recursive: true });
-    fs.copyFileSync(path.join(ROOT, 'dist/warden.cjs'), path.join(copy, 'dist/warden.cjs'));
+    for (const file of ['warden.cjs', 'boot.cjs']) fs.copyFileSync(path.join(ROOT, 'dist', file), path.join(copy, 'dist', file));
     fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
     const log = path.join(dir, 'log.jsonl');
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {

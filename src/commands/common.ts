@@ -13,6 +13,7 @@ import { openLogFile } from '../report/log-file.js';
 import { createReporter } from '../report/reporter.js';
 import type { Display, Reporter } from '../report/reporter.js';
 import type { Settings } from '../settings.js';
+import { ranPart } from '../code-parts.js';
 
 /** Create the state dir (mode 0700) if missing, refuse it unless it is ours alone and writable. */
 export function prepareStateDir(dir: string): void {
@@ -77,6 +78,7 @@ export async function openCommandPool(settings: Settings, reporter: Reporter, fa
   const target = settings.redis;
   if (!target) return openSettingsPool(settings);
   prepareStateDir(settings.stateDir);
+  ranPart('redis');
   const { openRedisPool } = await import('../pool/redis/redis-pool.js');
   const { UnreachableError } = await import('../pool/redis/client.js');
   (await import('../pool/redis/target.js')).dropSecrets(process.env);

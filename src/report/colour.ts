@@ -1,9 +1,10 @@
 // chalk decides colour from the terminal alone; warden also honours NO_COLOR and FORCE_COLOR.
 import type { ChalkInstance } from 'chalk';
 import tty from 'node:tty';
+import { importEsm } from '../esm-import.js';
 
 export async function colourFor(fd: number, env: NodeJS.ProcessEnv): Promise<ChalkInstance> {
-  const { Chalk } = await import('chalk');
+  const { Chalk } = await importEsm<typeof import('chalk')>('chalk');
   return new Chalk({ level: colourLevel(fd, env) });
 }
 

@@ -6,6 +6,7 @@
 // deadline, without which a one-shot would wait for ever and a keeper would never learn that
 // its renewals are failing.
 import { createHash } from 'node:crypto';
+import { importEsm } from '../../esm-import.js';
 import type { RedisTarget } from './target.js';
 import { dialHost } from './target.js';
 
@@ -56,7 +57,7 @@ declare const WARDEN_REDIS_MODULE: string | undefined;
 const REDIS_MODULE = typeof WARDEN_REDIS_MODULE === 'string' ? WARDEN_REDIS_MODULE : 'redis';
 
 export async function connect(target: RedisTarget, options: ConnectOptions): Promise<Connection> {
-  const { createClient } = (await import(REDIS_MODULE)) as typeof import('redis');
+  const { createClient } = await importEsm<typeof import('redis')>(REDIS_MODULE);
   let connectedOnce = false;
   let down = false;
   const socket = {

@@ -1,0 +1,164 @@
+// warden compiles its bundle from V8's code cache, kept in the user's default state dir
+// (/tmp/warden-UID): written by a process that ran a part of warden the cache lacked, used as it
+// is by the next, and never a crash when damaged, never read through a link, from a file others
+// could write, or from a state dir that is not the user's own. Each test runs as a uid of its
+// own, so that its default state dir is its alone.
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CRON_ENV, OTHER_UID, asUser, canSwitchUsers, runCommand, sharedDir, startCommand, wardenArgv } from './helpers/other-user.js';
+import { ROOT } from './helpers/paths.js';
+import { waitFor } from './helpers/warden.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(() => {
+  for (const fn of cleanups.splice(0)) fn();
+});
+
+beforeAll(() => {
+  if (!canSwitchUsers()) throw new Error('these tests need root and setpriv (they run as other uids)');
+});
+
+/** A uid of the test's own, with no default state dir yet. */
+function freshUser(offset: number): { uid: number; stateDir: string } {
+  const uid = 4300 + offset;
+  const stateDir = `/tmp/warden-${uid}`;
+  fs.rmSync(stateDir, { recursive: true, force: true });
+  cleanups.push(() => fs.rmSync(stateDir, { recursive: true, force: true }));
+  return { uid, stateDir };
+}
+
+const cronEnv = (): string[] => ['env', '-i', ...Object.entries(CRON_ENV).map(([k, v]) => `${k}=${v}`)];
+const wardenAs = (uid: number, args: string[]) => runCommand(asUser(uid, [...cronEnv(), ...wardenArgv(args)]), {});
+
+/** The cache's file name for this bundle and this Node, as the loader names it. */
+function cacheFile(stateDir: string): string {
+  const source = fs.readFileSync(path.join(ROOT, 'dist', 'warden.cjs'), 'utf8');
+  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${source}`).digest('hex').slice(0, 32);
+  return path.join(stateDir, `code-${key}.v8`);
+}
+
+function header(file: string): { magic: string; hash: string; parts: string[]; data: Buffer } {
+  const buf = fs.readFileSync(file);
+  const end = buf.indexOf(10);
+  const [magic, hash, parts] = buf.toString('latin1', 0, end).split(' ');
+  return { magic, hash, parts: parts.split(','), data: buf.subarray(end + 1) };
+}
+
+/** A shared scratch folder the test's uid can write in. */
+function scratch(label: string): string {
+  const dir = sharedDir(label);
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe('the code cache', () => {
+  it('is written private by a first run, kept by runs of the same parts, and rewritten by a run that waited', async () => {
+    const { uid, stateDir } = freshUser(1);
+    const file = cacheFile(stateDir);
+    const first = await wardenAs(uid, ['run', '--pool', 'p', '--', 'echo', 'hello']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('hello\n');
+    const made = fs.lstatSync(file);
+    expect(made.isFile()).toBe(true);
+    expect(made.uid).toBe(uid);
+    expect(made.mode & 0o777).toBe(0o600);
+    const written = header(file);
+    expect(written.magic).toBe('warden-code-cache-1');
+    expect(written.hash).toBe(createHash('sha256').update(written.data).digest('hex'));
+    expect(written.parts).toEqual(expect.arrayContaining(['run', 'spawn']));
+    expect(written.parts).not.toContain('wait');
+
+    // V8 took it: a rejected cache would have been written anew.
+    const again = await wardenAs(uid, ['run', '--pool', 'p', '--', 'echo', 'again']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toBe('again\n');
+    expect(fs.lstatSync(file).ino).toBe(made.ino);
+
+    const dir = scratch('cache-wait');
+    const holder = startCommand(asUser(uid, [...cronEnv(), ...wardenArgv(['run', '--pool', 'w', '--max-live', '1', '--', 'sh', '-c', `touch ${dir}/held; while [ ! -f ${dir}/release ]; do sleep 0.02; done`])]), {});
+    await waitFor('the holder', () => fs.existsSync(`${dir}/held`));
+    const log = path.join(dir, 'waiter.jsonl');
+    const waiter = startCommand(asUser(uid, [...cronEnv(), ...wardenArgv(['run', '--pool', 'w', '--max-live', '1', '--log-file', log, '--', 'true'])]), {});
+    await waitFor('the waiter to wait', () => fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('"event":"wait"'));
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await holder.done).code).toBe(0);
+    const waited = await waiter.done;
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(fs.lstatSync(file).ino).not.toBe(made.ino);
+    expect(header(file).parts).toEqual(expect.arrayContaining(['run', 'spawn', 'wait']));
+  });
+
+  it('costs time but never a crash when damaged: the run works and leaves a good cache', async () => {
+    const { uid, stateDir } = freshUser(2);
+    const file = cacheFile(stateDir);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    const good = fs.readFileSync(file);
+    const garbage = Buffer.alloc(200_000, 0x5a);
+    const damaged: [string, Buffer][] = [
+      ['cut short', good.subarray(0, good.length >> 1)],
+      ['a byte changed', Buffer.concat([good.subarray(0, good.length - 10), Buffer.from([good[good.length - 10] ^ 0xff]), good.subarray(good.length - 9)])],
+      ['no header', good.subarray(good.indexOf(10) + 1)],
+      ['empty', Buffer.alloc(0)],
+      // Its own hash is right: V8 itself has to turn it down.
+      ['not V8\'s', Buffer.concat([Buffer.from(`warden-code-cache-1 ${createHash('sha256').update(garbage).digest('hex')} run,spawn\n`), garbage])],
+    ];
+    for (const [what, bytes] of damaged) {
+      fs.writeFileSync(file, bytes);
+      fs.chownSync(file, uid, uid);
+      const before = fs.lstatSync(file).ino;
+      const r = await wardenAs(uid, ['run', '--', 'echo', 'fine']);
+      expect(r.code, `${what}: ${r.stderr}`).toBe(0);
+      expect(r.stdout, what).toBe('fine\n');
+      expect(r.stderr, what).toBe('');
+      expect(fs.lstatSync(file).ino, what).not.toBe(before);
+      const after = header(file);
+      expect(after.hash, what).toBe(createHash('sha256').update(after.data).digest('hex'));
+    }
+  });
+
+  it('is never read through a symlink nor from a file others could write, and replacing it leaves a link\'s target alone', async () => {
+    const { uid, stateDir } = freshUser(3);
+    const file = cacheFile(stateDir);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    const good = fs.readFileSync(file);
+
+    // A good cache others could write is not used (and so not kept): it is written anew, 0600.
+    fs.chmodSync(file, 0o666);
+    const open = fs.lstatSync(file).ino;
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    expect(fs.lstatSync(file).ino).not.toBe(open);
+    expect(fs.lstatSync(file).mode & 0o777).toBe(0o600);
+
+    // A link to a good cache is not followed; the new cache replaces the link, not its target.
+    const target = path.join(scratch('cache-link'), 'target');
+    fs.writeFileSync(target, good);
+    fs.chownSync(target, uid, uid);
+    fs.chmodSync(target, 0o600);
+    fs.rmSync(file);
+    fs.symlinkSync(target, file);
+    fs.lchownSync(file, uid, uid);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    expect(fs.lstatSync(file).isFile()).toBe(true);
+    expect(fs.readFileSync(target).equals(good)).toBe(true);
+  });
+
+  it('is neither read nor written in a default state dir that another user made', async () => {
+    const { uid: victim, stateDir } = freshUser(4);
+    // The other user, first: a folder open to all with the victim's name, a cache in it.
+    execFileSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups', 'mkdir', '-m', '0777', stateDir]);
+    const planted = cacheFile(stateDir);
+    execFileSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups', 'sh', '-c', `printf 'warden-code-cache-1 x run\\n' > ${planted}`]);
+    const own = scratch('cache-own');
+    const mine = path.join(own, 'state');
+    const r = await wardenAs(victim, ['run', '--state-dir', mine, '--', 'echo', 'ok']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ok\n');
+    expect(r.stderr).toBe('');
+    expect(fs.readdirSync(stateDir)).toEqual([path.basename(planted)]);
+    expect(fs.lstatSync(planted).uid).toBe(OTHER_UID);
+    expect(fs.readdirSync(mine).filter((n) => n.startsWith('code-'))).toEqual([]);
+  });
+});
