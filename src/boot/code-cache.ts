@@ -51,12 +51,16 @@ export function loadBundle(file: string): WardenBundle {
   const bundle = module.exports;
   // Resolved from here, dist/, as from the bundle beside it.
   bundle.setImporter((specifier) => import(specifier));
+  const usable = cached && !script.cachedDataRejected ? cached.parts : undefined;
   process.once('exit', () => {
-    const usable = cached && !script.cachedDataRejected ? cached.parts : undefined;
-    const parts = bundle.partsRun();
-    if (usable && parts.every((p) => usable.has(p))) return;
-    // The new cache holds what this process compiled, and that includes what it loaded.
-    writeCache(dir, cacheFile, script.createCachedData(), new Set([...(usable ?? []), ...parts]));
+    try {
+      const parts = bundle.partsRun();
+      if (usable && parts.every((p) => usable.has(p))) return;
+      // The new cache holds what this process compiled, and that includes what it loaded.
+      writeCache(dir, cacheFile, script.createCachedData(), new Set([...(usable ?? []), ...parts]));
+    } catch {
+      // Only speed is lost; an exception here would change the exit status.
+    }
   });
   return bundle;
 }
