@@ -1,5 +1,6 @@
 // --unique across real processes: one live or delayed job per key in the whole pool, the key
 // held by the job's process tree as a slot is, and free again when that tree is gone.
+import fs from 'node:fs';
 import path from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { alive, eventsNamed, killTagged, maxOverlap, parseEvents, readText, runWarden, startWarden, taggedPids, testDir, waitFor } from './helpers/warden.js';
@@ -75,14 +76,18 @@ describe('--unique', () => {
   }, 30_000);
 
   it('a retry takes the key again: if another process has it meanwhile, the retry is a duplicate', async () => {
-    const key = `test -e "${dir}/ok" || { touch "${dir}/ok"; exit 1; }; sleep 2`;
-    const first = startWarden(['once', '--log', 'json', '--unique', '--retries', '1', '--retry-delay', '2s', '--job', key], { env });
+    // The second holds the key until the first's retry has been turned away; the retry delay
+    // leaves the second ample time to start even on a loaded machine.
+    const key = `test -e "${dir}/ok" || { touch "${dir}/ok"; exit 1; }; while [ ! -f "${dir}/release" ]; do sleep 0.05; done`;
+    const first = startWarden(['once', '--log', 'json', '--unique', '--retries', '1', '--retry-delay', '8s', '--job', key], { env });
     await waitFor('the retry', () => eventsNamed(first.events(), 'retry')[0]);
     const second = startWarden(['once', '--log', 'json', '--unique', '--job', key], { env });
     await waitFor('the second to start it', () => eventsNamed(second.events(), 'spawn')[0]);
+    await waitFor('the retry turned away', () => eventsNamed(first.events(), 'skip')[0], 20_000);
+    fs.writeFileSync(`${dir}/release`, '');
     const [a, b] = await Promise.all([first.done, second.done]);
     expect(eventsNamed(parseEvents(a.stdout), 'skip').map((e) => e.reason)).toEqual(['duplicate']);
     expect(eventsNamed(parseEvents(a.stdout), 'spawn')).toHaveLength(1);
     expect(eventsNamed(parseEvents(b.stdout), 'exit').map((e) => e.outcome)).toEqual(['ok']);
-  }, 30_000);
+  }, 45_000);
 });
