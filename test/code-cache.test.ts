@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CRON_ENV, OTHER_UID, asUser, canSwitchUsers, runCommand, sharedDir, startCommand, wardenArgv } from './helpers/other-user.js';
 import { ROOT } from './helpers/paths.js';
+import { freePort, startRedis } from './helpers/redis.js';
 import { waitFor } from './helpers/warden.js';
 
 const cleanups: (() => void)[] = [];
@@ -89,6 +90,26 @@ describe('the code cache', () => {
     expect(waited.code, waited.stderr).toBe(0);
     expect(fs.lstatSync(file).ino).not.toBe(made.ino);
     expect(header(file).parts).toEqual(expect.arrayContaining(['run', 'spawn', 'wait']));
+  });
+
+  it('keeps one for node-redis\'s bundle too when --redis is used, and both are used as they are', async () => {
+    const { uid, stateDir } = freshUser(5);
+    // Over TCP: the test's uid cannot reach the server's private socket folder.
+    const port = await freePort();
+    const redis = await startRedis({ port });
+    cleanups.push(() => void redis.stop());
+    const run = () => wardenAs(uid, ['run', '--redis', `redis://127.0.0.1:${port}`, '--state-dir', path.join(scratch('cache-redis'), 'state'), '--', 'echo', 'fleet']);
+    const first = await run();
+    expect(first.code, first.stderr).toBe(0);
+    expect(first.stdout).toBe('fleet\n');
+    const caches = fs.readdirSync(stateDir).filter((n) => /^code-[0-9a-f]{32}\.v8$/.test(n));
+    expect(caches).toHaveLength(2);
+    expect(caches).toContain(path.basename(cacheFile(stateDir)));
+    const inodes = caches.map((n) => fs.lstatSync(path.join(stateDir, n)).ino);
+    for (const n of caches) expect(header(path.join(stateDir, n)).parts).toEqual(expect.arrayContaining(['redis', 'run', 'spawn']));
+    const second = await run();
+    expect(second.code, second.stderr).toBe(0);
+    expect(caches.map((n) => fs.lstatSync(path.join(stateDir, n)).ino)).toEqual(inodes);
   });
 
   it('costs time but never a crash when damaged: the run works and leaves a good cache', async () => {

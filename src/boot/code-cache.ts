@@ -38,26 +38,55 @@ const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 
 const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
-/** Run the bundle at `file` as CommonJS, compiled from the cache when there is a good one. */
+/** One CommonJS bundle of dist/, run from the cache when there is a good one. */
+class CachedBundle {
+  readonly exports: unknown;
+  private readonly script: vm.Script;
+  private readonly cacheFile: string;
+  /** The parts the loaded cache holds; undefined when there was none, or V8 turned it down. */
+  private readonly usable: Set<string> | undefined;
+
+  constructor(
+    file: string,
+    private readonly dir: string,
+  ) {
+    const source = fs.readFileSync(file, 'utf8');
+    this.cacheFile = path.join(dir, `code-${sha256(`${process.version}\0${process.arch}\0${source}`).slice(0, 32)}.v8`);
+    const cached = readCache(dir, this.cacheFile);
+    this.script = new vm.Script(`${WRAPPER}${source}\n})`, { filename: file, columnOffset: -WRAPPER.length, cachedData: cached?.data });
+    this.usable = cached && !this.script.cachedDataRejected ? cached.parts : undefined;
+    const module = { exports: {} };
+    const wrapper = this.script.runInThisContext() as (...args: unknown[]) => void;
+    wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
+    this.exports = module.exports;
+  }
+
+  /** A new cache if this process ran a part the loaded one lacked: what this process compiled, which includes what it loaded. */
+  save(parts: string[]): void {
+    const usable = this.usable;
+    if (usable && parts.every((p) => usable.has(p))) return;
+    writeCache(this.dir, this.cacheFile, this.script.createCachedData(), new Set([...(usable ?? []), ...parts]));
+  }
+}
+
+/** Run warden's bundle at `file`; node-redis's bundle beside it (./redis.cjs) is loaded the same way when asked for. */
 export function loadBundle(file: string): WardenBundle {
-  const source = fs.readFileSync(file, 'utf8');
   const dir = defaultStateDir();
-  const cacheFile = path.join(dir, `code-${sha256(`${process.version}\0${process.arch}\0${source}`).slice(0, 32)}.v8`);
-  const cached = readCache(dir, cacheFile);
-  const script = new vm.Script(`${WRAPPER}${source}\n})`, { filename: file, columnOffset: -WRAPPER.length, cachedData: cached?.data });
-  const module = { exports: {} as WardenBundle };
-  const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
-  wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
-  const bundle = module.exports;
+  const dist = path.dirname(file);
+  const main = new CachedBundle(file, dir);
+  const loaded = [main];
+  const bundle = main.exports as WardenBundle;
   // Resolved from here, dist/, as from the bundle beside it.
-  bundle.setImporter((specifier) => import(specifier));
-  const usable = cached && !script.cachedDataRejected ? cached.parts : undefined;
+  bundle.setImporter(async (specifier) => {
+    if (!/^\.\/[\w-]+\.cjs$/.test(specifier)) return import(specifier);
+    const other = new CachedBundle(path.join(dist, specifier), dir);
+    loaded.push(other);
+    return other.exports;
+  });
   process.once('exit', () => {
     try {
       const parts = bundle.partsRun();
-      if (usable && parts.every((p) => usable.has(p))) return;
-      // The new cache holds what this process compiled, and that includes what it loaded.
-      writeCache(dir, cacheFile, script.createCachedData(), new Set([...(usable ?? []), ...parts]));
+      for (const one of loaded) one.save(parts);
     } catch {
       // Only speed is lost; an exception here would change the exit status.
     }
