@@ -4,21 +4,11 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, startRedis } from './helpers/redis.js';
-import type { RedisServer } from './helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { freePort, useRedisFile } from './helpers/redis.js';
 import { eventsNamed, killTagged, startWarden, testDir, waitFor } from './helpers/warden.js';
 
-let redis: RedisServer;
-const tag = `metrics-lease-${process.pid}`;
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  await redis?.stop();
-});
+const { redis, tag } = useRedisFile('metrics-lease');
 
 function scrape(port: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -4,26 +4,12 @@
 // starts nothing without a lease, one error per outage).
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { redisClient, startRedis } from './helpers/redis.js';
-import type { RedisServer } from './helpers/redis.js';
+import { describe, expect, it } from 'vitest';
+import { redisClient, startRedis, useRedisFile } from './helpers/redis.js';
 import type { Connection } from '../src/pool/redis/client.js';
-import { eventsNamed, expectOneLineError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { eventsNamed, expectOneLineError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
-let redis: RedisServer;
-let dir: string;
-const tag = `redis-faults-${process.pid}`;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = tempDir('warden-redis-faults');
-});
-afterEach(() => killTagged('WARDEN_TEST_TAG', tag));
-afterAll(async () => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  await redis?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { redis, dir, tag } = useRedisFile('redis-faults', { killEach: true });
 
 const host = (name: string, hostTag = tag): NodeJS.ProcessEnv => ({ WARDEN_STATE_DIR: path.join(dir, name), WARDEN_TEST_TAG: hostTag });
 

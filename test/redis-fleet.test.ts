@@ -2,65 +2,19 @@
 // namespace (so no kernel object is shared; only Redis, over its unix socket): the cap holds
 // while watch, once and run race and wardens are SIGKILLed, nothing leaks, and each tick's
 // check runs on exactly one host.
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedArgv, taggedJob } from './helpers/shell.js';
-import { redisClient, startRedis } from './helpers/redis.js';
-import type { RedisServer } from './helpers/redis.js';
-import { BIN, killTagged, parseEvents, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { netnsHosts } from './helpers/netns-host.js';
+import type { Host, HostProc } from './helpers/netns-host.js';
+import { redisClient, useRedisFile } from './helpers/redis.js';
+import { parseEvents, pause, taggedPids, waitFor } from './helpers/warden.js';
 
-let redis: RedisServer;
-let dir: string;
-const tag = `redis-fleet-${process.pid}`;
-
-interface Host {
-  name: string;
-  stateDir: string;
-  /** A process that keeps the host's network namespace; commands join it with nsenter. */
-  ns: ChildProcess;
-}
-
-interface Proc {
-  child: ChildProcess;
-  out: string;
-  err: string;
-  done: Promise<number | null>;
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = tempDir('warden-redis-fleet');
-});
-afterAll(async () => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  await redis?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-function makeHost(name: string): Host {
-  if (spawnSync('unshare', ['-n', 'true']).status !== 0) throw new Error('`unshare -n` needs root (CAP_SYS_ADMIN)');
-  const ns = spawn('unshare', ['-n', 'sleep', '600'], { stdio: 'ignore', env: { ...process.env, WARDEN_TEST_TAG: tag } });
-  return { name, stateDir: path.join(dir, name), ns };
-}
-
-/** Run warden on a host: inside its network namespace, with its state dir. */
-function onHost(h: Host, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn('nsenter', ['-t', String(h.ns.pid), '-n', '--', process.execPath, BIN, ...args], {
-    env: { ...process.env, NO_COLOR: '1', WARDEN_STATE_DIR: h.stateDir, WARDEN_TEST_TAG: tag, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const p: Proc = { child, out: '', err: '', done: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  child.stdout?.on('data', (c: Buffer) => (p.out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (p.err += c.toString()));
-  return p;
-}
+const { redis, dir, tag } = useRedisFile('redis-fleet');
+const { makeHost, onHost } = netnsHosts(dir, tag);
 
 const pick = <T>(list: T[]): T => list[Math.floor(Math.random() * list.length)];
-const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('three hosts on one pool', () => {
   it('never has more than 2 jobs live while watch, once and run race on every host and wardens are SIGKILLed; no slot leaks', async () => {
@@ -69,13 +23,13 @@ describe('three hosts on one pool', () => {
     const ledger = path.join(dir, 'race-ledger');
     const body = (): string => `sleep 0.${1 + Math.floor(Math.random() * 3)}`;
     const common = ['--redis', redis.url, '--pool', 'race', '--max-live', '2', '--kill-after', '1s'];
-    const live = new Set<Proc>();
-    const track = (p: Proc): Proc => {
+    const live = new Set<HostProc>();
+    const track = (p: HostProc): HostProc => {
       live.add(p);
       void p.done.then(() => live.delete(p));
       return p;
     };
-    const watches = new Map<Host, Proc>();
+    const watches = new Map<Host, HostProc>();
     const startWatch = (h: Host): void => {
       watches.set(h, track(onHost(h, ['watch', ...common, '--every', '200ms', '--every-host', '--max-queue', '1', '--job', taggedJob(jobTag, ledger, body())])));
     };
@@ -121,7 +75,7 @@ describe('three hosts on one pool', () => {
 });
 
 describe('one check per tick across the fleet', () => {
-  const ticks = (p: Proc): Record<string, unknown>[] => parseEvents(p.out).filter((e) => e.event === 'check' || (e.event === 'skip' && e.reason === 'other-host'));
+  const ticks = (p: HostProc): Record<string, unknown>[] => parseEvents(p.out).filter((e) => e.event === 'check' || (e.event === 'skip' && e.reason === 'other-host'));
 
   it('three watch processes run each tick\'s check once between them: 20 ticks, 20 checks', async () => {
     const hosts = ['e1', 'e2', 'e3'].map(makeHost);

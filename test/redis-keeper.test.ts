@@ -3,17 +3,11 @@
 // even if the server never comes back.
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { startRedis } from './helpers/redis.js';
-import { killTagged, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { describe, expect, it } from 'vitest';
+import { useRedisFile } from './helpers/redis.js';
+import { startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
-const tag = `redis-keeper-${process.pid}`;
-const dir = tempDir('warden-redis-keeper');
-
-afterAll(() => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { redis, dir, tag } = useRedisFile('redis-keeper');
 
 const keeperPids = (): number[] =>
   taggedPids('WARDEN_TEST_TAG', tag).filter((pid) => {
@@ -26,7 +20,6 @@ const keeperPids = (): number[] =>
 
 describe('the keeper', () => {
   it('exits once its last lease has lapsed when the server went away for good', async () => {
-    const redis = await startRedis();
     const started = path.join(dir, 'started');
     const release = path.join(dir, 'release');
     const run = startWarden(['run', '--redis', redis.url, '--pool', 'gone', '--max-live', '1', '--lease', '2s', '--', 'sh', '-c', `touch ${started}; while [ ! -e ${release} ]; do sleep 0.05; done`], {

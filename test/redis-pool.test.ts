@@ -4,25 +4,11 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisClient, startRedis } from './helpers/redis.js';
-import type { RedisServer } from './helpers/redis.js';
-import { eventsNamed, expectOneLineError, expectUsageError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { describe, expect, it } from 'vitest';
+import { freePort, redisClient, startRedis, useRedisFile } from './helpers/redis.js';
+import { eventsNamed, expectOneLineError, expectUsageError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
-let redis: RedisServer;
-let dir: string;
-const tag = `redis-pool-${process.pid}`;
-
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = tempDir('warden-redis-pool');
-});
-afterEach(() => killTagged('WARDEN_TEST_TAG', tag));
-afterAll(async () => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  await redis?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
+const { redis, dir, tag } = useRedisFile('redis-pool', { killEach: true });
 
 /** A "host": its own state dir. */
 const host = (name: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({ WARDEN_STATE_DIR: path.join(dir, name), WARDEN_TEST_TAG: tag, ...extra });

@@ -1,78 +1,17 @@
 // With --redis, --on-change state, --unique keys and the spool live in Redis: "hosts" (each its
 // own network namespace and state dir, sharing only the Redis server) fire an edge once, never
 // run two jobs of one key, and resume a delayed job whose host died, exactly once.
-import { spawn, spawnSync } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedJob } from './helpers/shell.js';
-import { redisClient, startRedis } from './helpers/redis.js';
-import type { RedisServer } from './helpers/redis.js';
-import { BIN, eventsNamed, killTagged, parseEvents, readCmdline, taggedPids, tempDir, waitFor } from './helpers/warden.js';
+import { netnsHosts } from './helpers/netns-host.js';
+import { redisClient, useRedisFile } from './helpers/redis.js';
+import { eventsNamed, killTagged, readCmdline, taggedPids, waitFor } from './helpers/warden.js';
 
-let redis: RedisServer;
-let dir: string;
-const tag = `redis-stores-${process.pid}`;
-
-interface Host {
-  name: string;
-  stateDir: string;
-  tag: string;
-  ns: ChildProcess;
-}
-
-interface Proc {
-  child: ChildProcess;
-  out: string;
-  err: string;
-  done: Promise<number | null>;
-  events(): Record<string, unknown>[];
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-  dir = tempDir('warden-redis-stores');
-});
-afterAll(async () => {
-  killTagged('WARDEN_TEST_TAG', tag);
-  await redis?.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-let hosts = 0;
-function makeHost(): Host {
-  if (spawnSync('unshare', ['-n', 'true']).status !== 0) throw new Error('`unshare -n` needs root (CAP_SYS_ADMIN)');
-  const name = `h${++hosts}`;
-  const ns = spawn('unshare', ['-n', 'sleep', '600'], { stdio: 'ignore', env: { ...process.env, WARDEN_TEST_TAG: tag } });
-  return { name, stateDir: path.join(dir, name), tag: `${tag}-${name}`, ns };
-}
-
-/** Run warden on a host: inside its network namespace, with its state dir. */
-function onHost(h: Host, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Proc {
-  const child = spawn('nsenter', ['-t', String(h.ns.pid), '-n', '--', process.execPath, BIN, ...args], {
-    // Everything of the host (warden, its keeper, its jobs) carries the host's tag: a "host death" kills them all.
-    env: { ...process.env, NO_COLOR: '1', WARDEN_STATE_DIR: h.stateDir, WARDEN_TEST_TAG: tag, HOST_TAG: h.tag, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const p: Proc = {
-    child,
-    out: '',
-    err: '',
-    done: new Promise((resolve) => child.on('exit', (code) => resolve(code))),
-    events: () => parseEvents(p.out),
-  };
-  child.stdout?.on('data', (c: Buffer) => (p.out += c.toString()));
-  child.stderr?.on('data', (c: Buffer) => (p.err += c.toString()));
-  return p;
-}
-
-/** The host dies: every process of it, warden, keeper and jobs, SIGKILLed at once. */
-function killHost(h: Host): void {
-  killTagged('HOST_TAG', h.tag);
-  h.ns.kill('SIGKILL');
-}
+const { redis, dir, tag } = useRedisFile('redis-stores');
+const { makeHost, onHost, killHost } = netnsHosts(dir, tag);
 
 const lines = (file: string): string[] => {
   try {

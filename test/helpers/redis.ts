@@ -5,16 +5,19 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { connect } from '../../src/pool/redis/client.js';
 import type { Connection } from '../../src/pool/redis/client.js';
 import { parseRedisUrl } from '../../src/pool/redis/target.js';
 import type { RedisTarget } from '../../src/pool/redis/target.js';
-import { tempDir } from './warden.js';
+import { killTagged, tempDir } from './warden.js';
 
 export interface RedisServer {
   dir: string;
   socket: string;
   url: string;
+  /** Make its folder and launch it; the fields above are there from then on. */
+  start(): Promise<void>;
   /** SIGKILL the server (its data is gone: nothing is saved). */
   kill(): Promise<void>;
   /** Start it again on the same socket, empty. */
@@ -26,12 +29,20 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-/** `port`: also listen on 127.0.0.1:port (for redis:// URLs); else the unix socket only. */
-export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RedisServer> {
-  const dir = tempDir('warden-redis');
-  const socket = path.join(dir, 'redis.sock');
+/**
+ * A server not started yet: its folder is made as it starts (a test file that runs no test
+ * leaves none behind). `port`: also listen on 127.0.0.1:port (for redis:// URLs); else the
+ * unix socket only.
+ */
+function redisServer(options: { password?: string; port?: number } = {}): RedisServer {
+  let where: { dir: string; socket: string } | undefined;
+  const placed = (): { dir: string; socket: string } => {
+    if (!where) throw new Error('the redis-server of this test file has not been started');
+    return where;
+  };
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
+    const { dir, socket } = placed();
     const args = ['--port', String(options.port ?? 0), '--bind', '127.0.0.1', '--unixsocket', socket, '--unixsocketperm', '777', '--save', '', '--appendonly', 'no', '--dir', dir];
     if (options.password) args.push('--requirepass', options.password);
     const c = spawn('redis-server', args, { stdio: 'ignore' });
@@ -51,25 +62,74 @@ export async function startRedis(options: { password?: string; port?: number } =
     c.kill(sig);
     await gone;
   };
-  await launch();
-  const server: RedisServer = {
-    dir,
-    socket,
-    url: `unix://${socket}`,
+  return {
+    get dir() {
+      return placed().dir;
+    },
+    get socket() {
+      return placed().socket;
+    },
+    get url() {
+      return `unix://${placed().socket}`;
+    },
+    start: async () => {
+      const dir = tempDir('warden-redis');
+      where = { dir, socket: path.join(dir, 'redis.sock') };
+      await launch();
+    },
     kill: () => exited('SIGKILL'),
     restart: async () => {
       await exited('SIGKILL');
-      fs.rmSync(socket, { force: true });
+      fs.rmSync(placed().socket, { force: true });
       await launch();
     },
     pause: () => child?.kill('SIGSTOP'),
     resume: () => child?.kill('SIGCONT'),
     stop: async () => {
       await exited('SIGKILL');
-      fs.rmSync(dir, { recursive: true, force: true });
+      if (where) fs.rmSync(where.dir, { recursive: true, force: true });
     },
   };
+}
+
+export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RedisServer> {
+  const server = redisServer(options);
+  await server.start();
   return server;
+}
+
+/** Why: one server for the whole test file, up before its first test and gone after its last. */
+export function useRedis(): RedisServer {
+  const server = redisServer();
+  beforeAll(() => server.start());
+  afterAll(() => server.stop());
+  return server;
+}
+
+export interface RedisFile {
+  redis: RedisServer;
+  /** The file's scratch folder (state dirs of its "hosts", ledgers), removed after the file. */
+  dir: string;
+  /** WARDEN_TEST_TAG of every warden the file starts: whatever carries it is killed after the file. */
+  tag: string;
+}
+
+/**
+ * Why: what every Redis test file sets up alike: the server, a scratch folder and a tag, with
+ * the tagged processes killed after the file (and after each test with `killEach`) before the
+ * server stops.
+ */
+export function useRedisFile(label: string, options: { killEach?: boolean } = {}): RedisFile {
+  const redis = useRedis();
+  const dir = tempDir(`warden-${label}`);
+  const tag = `${label}-${process.pid}`;
+  if (options.killEach) afterEach(() => void killTagged('WARDEN_TEST_TAG', tag));
+  // Registered after useRedis's: vitest runs after-hooks last-in first-out, so this runs before the server stops.
+  afterAll(() => {
+    killTagged('WARDEN_TEST_TAG', tag);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  return { redis, dir, tag };
 }
 
 function answers(socket: string): Promise<boolean> {

@@ -7,21 +7,18 @@ import type { Connection } from '../../src/pool/redis/client.js';
 import { ACQUIRE, freeChannel, poolKeys, REASSERT, RELEASE, RENEW, SNAPSHOT } from '../../src/pool/redis/scripts.js';
 import { parseRedisUrl } from '../../src/pool/redis/target.js';
 import type { RedisTarget } from '../../src/pool/redis/target.js';
-import { startRedis } from '../helpers/redis.js';
-import type { RedisServer } from '../helpers/redis.js';
+import { useRedis } from '../helpers/redis.js';
 
-let server: RedisServer;
+const server = useRedis();
 let redis: Connection;
 let pool = 'p';
 let n = 0;
 
 beforeAll(async () => {
-  server = await startRedis();
   redis = await connect(parseRedisUrl(server.url) as RedisTarget, { failFast: true });
 });
 afterAll(async () => {
   await redis?.close();
-  await server?.stop();
 });
 beforeEach(() => {
   pool = `p${++n}`;
