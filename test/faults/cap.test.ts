@@ -211,14 +211,6 @@ const REUSE_PY = String.raw`
 import json, os, signal, subprocess, sys, time
 warden, state, work, tag, backend = sys.argv[1:6]
 node = ["node", warden]
-def reap():
-    while True:
-        try:
-            p, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if p == 0:
-            return
 def wait_file(p, t=15):
     end = time.time() + t
     while time.time() < end:

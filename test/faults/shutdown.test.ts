@@ -139,14 +139,6 @@ describe('strays are signalled only while they are warden\'s', () => {
 const STRAY_REUSE_PY = String.raw`
 import json, os, signal, subprocess, sys, time
 warden, state, work = sys.argv[1:4]
-def reap():
-    while True:
-        try:
-            p, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if p == 0:
-            return
 def wait_for(test, what, t=15):
     end = time.time() + t
     while time.time() < end:
