@@ -1,4 +1,6 @@
-// The shape SPEC.md promises for each exit record, checked field by field.
+// The shape SPEC.md promises for each exit record, checked field by field; and a whole record
+// for unit tests.
+import type { ExitRecord } from '../../src/events.js';
 import type { LogEvent } from './events.js';
 
 const OUTCOMES = new Set(['ok', 'failed', 'timeout', 'killed']);
@@ -31,4 +33,9 @@ export function exitRecordProblems(e: LogEvent): string[] {
 /** Why: one call to check every exit record of a log. */
 export function allExitRecordProblems(events: LogEvent[]): string[] {
   return events.filter((e) => e.event === 'exit').flatMap(exitRecordProblems);
+}
+
+/** Why: a unit test names only the fields its case is about; the rest of the record is filled. */
+export function exitRecord(over: Partial<ExitRecord> = {}): ExitRecord {
+  return { jobId: '1.1', jobPid: 10, command: 'x', exitCode: 0, signal: null, durationMs: 1, outcome: 'ok', tail: '', attempt: 1, tick: 1, slot: 0, forced: false, leftover: false, ...over };
 }

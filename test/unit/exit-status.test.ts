@@ -1,25 +1,8 @@
 // Exit codes: what each command exits with for what happened (SPEC "Exit status").
 import { describe, expect, it } from 'vitest';
-import type { ExitRecord } from '../../src/events.js';
 import { outcomeOf } from '../../src/exit-record.js';
 import { exitCodeOf, newTally, onceExitCode, runExitCode, watchExitCode } from '../../src/exit-status.js';
-
-const record = (over: Partial<ExitRecord>): ExitRecord => ({
-  jobId: '1.1',
-  jobPid: 10,
-  command: 'x',
-  exitCode: 0,
-  signal: null,
-  durationMs: 1,
-  outcome: 'ok',
-  tail: '',
-  attempt: 1,
-  tick: 1,
-  slot: 0,
-  forced: false,
-  leftover: false,
-  ...over,
-});
+import { exitRecord } from '../helpers/records.js';
 
 describe('exitCodeOf', () => {
   it('is the command own code', () => {
@@ -74,13 +57,13 @@ describe('once', () => {
   });
 
   it("is the only job's own code, else 1", () => {
-    const last = record({ exitCode: 9, outcome: 'failed' });
+    const last = exitRecord({ exitCode: 9, outcome: 'failed' });
     expect(onceExitCode({ ...newTally(), failed: 1, last }, 1, undefined)).toBe(9);
     expect(onceExitCode({ ...newTally(), failed: 1, ok: 1, last }, 2, undefined)).toBe(1);
   });
 
   it('is 124 for the only job ended by its timeout, whatever it exited with', () => {
-    const last = record({ exitCode: 0, outcome: 'timeout' });
+    const last = exitRecord({ exitCode: 0, outcome: 'timeout' });
     expect(onceExitCode({ ...newTally(), failed: 1, last }, 1, undefined)).toBe(124);
   });
 
@@ -103,9 +86,9 @@ describe('watch and run', () => {
   });
 
   it("run: the signal's 128+n, else 124 on a timeout, else the command's own", () => {
-    expect(runExitCode(record({ exitCode: 0, outcome: 'killed' }), 143)).toBe(143);
-    expect(runExitCode(record({ exitCode: 0, outcome: 'timeout' }), undefined)).toBe(124);
-    expect(runExitCode(record({ exitCode: null, signal: 'SIGKILL', outcome: 'timeout' }), undefined)).toBe(124);
-    expect(runExitCode(record({ exitCode: 5, outcome: 'failed' }), undefined)).toBe(5);
+    expect(runExitCode(exitRecord({ exitCode: 0, outcome: 'killed' }), 143)).toBe(143);
+    expect(runExitCode(exitRecord({ exitCode: 0, outcome: 'timeout' }), undefined)).toBe(124);
+    expect(runExitCode(exitRecord({ exitCode: null, signal: 'SIGKILL', outcome: 'timeout' }), undefined)).toBe(124);
+    expect(runExitCode(exitRecord({ exitCode: 5, outcome: 'failed' }), undefined)).toBe(5);
   });
 });

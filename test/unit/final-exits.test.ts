@@ -3,10 +3,11 @@ import { describe, expect, it } from 'vitest';
 import type { Event, ExitRecord, Stamped } from '../../src/events.js';
 import { FinalExits } from '../../src/notify/final-exits.js';
 import type { FinalExit } from '../../src/notify/final-exits.js';
+import { exitRecord } from '../helpers/records.js';
 
 const at = (e: Event): Stamped => ({ ts: '2026-01-01T00:00:00.000Z', pid: 1, ...e });
 const exit = (jobId: string, outcome: ExitRecord['outcome'], attempt = 1, tick = 1, command = './job'): Stamped =>
-  at({ event: 'exit', jobId, jobPid: 10, command, exitCode: outcome === 'ok' ? 0 : 1, signal: null, durationMs: 5, outcome, tail: '', attempt, tick, slot: 0, forced: false, leftover: false });
+  at({ event: 'exit', ...exitRecord({ jobId, command, exitCode: outcome === 'ok' ? 0 : 1, durationMs: 5, outcome, attempt, tick }) });
 const retry = (jobId: string, attempt: number): Stamped => at({ event: 'retry', jobId, attempt, delayMs: 10 });
 const spawn = (jobId: string, attempt: number): Stamped => at({ event: 'spawn', jobId, jobPid: 11, command: './job', slot: 0, tick: 1, attempt, delayMs: 0 });
 const turn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

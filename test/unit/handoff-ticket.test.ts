@@ -5,12 +5,9 @@ import { decodeTicket, encodeTicket } from '../../src/handoff-ticket.js';
 import type { Ticket } from '../../src/handoff-ticket.js';
 import { resolveSettings } from '../../src/settings.js';
 import type { Settings } from '../../src/settings.js';
+import { ok } from '../helpers/settings.js';
 
-function settings(flags: Record<string, string | string[] | boolean>): Settings {
-  const r = resolveSettings('once', { job: ['true'], detach: true, logFile: '/tmp/x.jsonl', ...flags }, {});
-  if ('error' in r) throw new Error(r.error);
-  return r.settings;
-}
+const settings = (flags: Record<string, string | string[] | boolean>): Settings => ok(resolveSettings('once', { job: ['true'], detach: true, logFile: '/tmp/x.jsonl', ...flags }, {}));
 
 const ticket = (s: Settings, command = 'echo Infinity'): Ticket => ({
   settings: s,

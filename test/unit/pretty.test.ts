@@ -3,6 +3,7 @@ import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
 import type { Event, ExitRecord, Stamped } from '../../src/events.js';
 import { formatPretty } from '../../src/report/pretty.js';
+import { exitRecord } from '../helpers/records.js';
 
 const plain = new Chalk({ level: 0 });
 const coloured = new Chalk({ level: 1 });
@@ -10,23 +11,7 @@ const ANSI = /\x1b\[/;
 const at = (e: Event): Stamped => ({ ts: '2025-03-04T12:34:56.789Z', pid: 4242, ...e }) as Stamped;
 
 const exit = (over: Partial<ExitRecord> = {}): Stamped =>
-  at({
-    event: 'exit',
-    jobId: 'j7',
-    jobPid: 321,
-    command: './mail.sh --vip',
-    exitCode: 3,
-    signal: null,
-    durationMs: 1200,
-    outcome: 'failed',
-    tail: 'connecting\nerror: relay refused',
-    attempt: 1,
-    tick: 4,
-    slot: 0,
-    forced: false,
-    leftover: false,
-    ...over,
-  });
+  at({ event: 'exit', ...exitRecord({ jobId: 'j7', jobPid: 321, command: './mail.sh --vip', exitCode: 3, durationMs: 1200, outcome: 'failed', tail: 'connecting\nerror: relay refused', tick: 4, ...over }) });
 
 const events: Stamped[] = [
   at({ event: 'start', mode: 'watch', pool: 'mail', maxLive: 4, schedule: 'every 30s', version: '0.1.0', backend: 'socket', stateDir: '/run/warden' }),

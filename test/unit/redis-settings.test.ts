@@ -4,20 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../../src/pool/redis/target.js';
 import type { RedisTarget } from '../../src/pool/redis/target.js';
 import { resolveSettings } from '../../src/settings.js';
-import type { Resolved, Settings } from '../../src/settings.js';
+import { fails, ok } from '../helpers/settings.js';
 
 const target = (text: string, password?: string): RedisTarget => {
   const t = parseRedisUrl(text, password);
   if (typeof t === 'string') throw new Error(t);
   return t;
-};
-const ok = (r: Resolved): Settings => {
-  if ('error' in r) throw new Error(`unexpected error: ${r.error}`);
-  return r.settings;
-};
-const fails = (r: Resolved): string => {
-  if (!('error' in r)) throw new Error('expected an error');
-  return r.error;
 };
 const env: NodeJS.ProcessEnv = { WARDEN_STATE_DIR: '/tmp/warden-redis-settings' };
 

@@ -2,23 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Event, ExitRecord } from '../../src/events.js';
 import { isWrong } from '../../src/report/reporter.js';
+import { exitRecord } from '../helpers/records.js';
 
-const exit = (outcome: ExitRecord['outcome']): Event => ({
-  event: 'exit',
-  jobId: 'j1',
-  jobPid: 10,
-  command: './mail.sh',
-  exitCode: outcome === 'ok' ? 0 : 1,
-  signal: null,
-  durationMs: 5,
-  outcome,
-  tail: '',
-  attempt: 1,
-  tick: 1,
-  slot: 0,
-  forced: false,
-  leftover: false,
-});
+const exit = (outcome: ExitRecord['outcome']): Event => ({ event: 'exit', ...exitRecord({ jobId: 'j1', command: './mail.sh', exitCode: outcome === 'ok' ? 0 : 1, durationMs: 5, outcome }) });
 const check = (outcome: 'fired' | 'idle' | 'error' | 'timeout'): Event => ({
   event: 'check',
   tick: 1,

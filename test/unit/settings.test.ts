@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { resolveSettings } from '../../src/settings.js';
-import type { Resolved, Settings } from '../../src/settings.js';
+import type { Resolved } from '../../src/settings.js';
+import { fails, ok } from '../helpers/settings.js';
 
 type Flags = Record<string, string | string[] | boolean>;
 
@@ -21,14 +22,6 @@ const config = (data: unknown): string => {
 const baseEnv: NodeJS.ProcessEnv = { WARDEN_STATE_DIR: path.join(dir, 'state') };
 const WATCH: Flags = { every: '30s', job: ['./mail.sh'] };
 
-const ok = (r: Resolved): Settings => {
-  if ('error' in r) throw new Error(`unexpected error: ${r.error}`);
-  return r.settings;
-};
-const fails = (r: Resolved): string => {
-  if (!('error' in r)) throw new Error('expected an error');
-  return r.error;
-};
 const watch = (flags: Flags, env: NodeJS.ProcessEnv = {}): Resolved => resolveSettings('watch', { ...WATCH, ...flags }, { ...baseEnv, ...env });
 
 describe('defaults', () => {
