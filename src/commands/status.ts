@@ -12,7 +12,7 @@ import { EXIT } from '../exit.js';
 import { checkExistingStateDir } from './common.js';
 import { durableDirFor } from '../durable-dir.js';
 import { FileSpool, spoolPools } from '../spool/spool.js';
-import { SPOOLED_COLUMNS, spooledRow } from '../spool/spooled-view.js';
+import { SPOOLED_COLUMNS, spooledRow, spooledViews } from '../spool/spooled-view.js';
 import type { SpooledJobView } from '../spool/spooled-view.js';
 
 export interface SlotView {
@@ -46,22 +46,8 @@ export interface SpooledView extends SpooledJobView {
   owner: number;
 }
 
-async function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
-  const spool = new FileSpool(durableDirFor(stateDir).dir, pool, stateDir);
-  const now = Date.now();
-  const entries = await spool.list();
-  const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
-  const damaged = (await spool.damaged()).map((id) => ({ id, jobId: '?', command: msg.spooledDamaged(), dueAt: '', dueInMs: 0, held: false, owner: 0, damaged: true }));
-  return [...damaged, ...entries.map((e, k) => ({
-    id: e.id,
-    jobId: e.jobId,
-    command: e.command,
-    ...(e.item !== undefined ? { item: e.item } : {}),
-    dueAt: new Date(e.dueAt).toISOString(),
-    dueInMs: e.dueAt - now,
-    held: held[k],
-    owner: e.owner,
-  }))];
+function spooledJobs(stateDir: string, pool: string): Promise<SpooledView[]> {
+  return spooledViews(new FileSpool(durableDirFor(stateDir).dir, pool, stateDir), (e) => ({ owner: e.owner }), { owner: 0 });
 }
 
 /** `status --drop ID`: remove a spooled job so that it never runs. */

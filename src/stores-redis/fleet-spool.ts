@@ -1,10 +1,10 @@
 // What `warden status --redis` shows of a fleet pool's spool, and `--drop` there: read and
 // changed without taking any lease (status holds nothing).
-import { msg } from '../messages.js';
 import type { Connection } from '../pool/redis/client.js';
 import { LeaseLocks } from './redis-locks.js';
 import { RedisSpool } from './redis-spool.js';
 import { triggerKeys } from './scripts.js';
+import { spooledViews } from '../spool/spooled-view.js';
 import type { SpooledJobView } from '../spool/spooled-view.js';
 
 /** `held`: by a warden (or its job) on any host; else the next watch or once of any host takes it up. */
@@ -21,21 +21,8 @@ function spoolOf(redis: Connection, pool: string): RedisSpool {
 }
 
 /** Due times are read back in this host's clock (from the server's). */
-export async function fleetSpooled(redis: Connection, pool: string): Promise<FleetSpooled[]> {
-  const spool = spoolOf(redis, pool);
-  const entries = await spool.list();
-  const held = await Promise.all(entries.map((e) => spool.isClaimed(e.id)));
-  const damaged = (await spool.damaged()).map((id) => ({ id, jobId: '?', command: msg.spooledDamaged(), dueAt: '', dueInMs: 0, held: false, damaged: true }));
-  return [...damaged, ...entries.map((e, k) => ({
-    id: e.id,
-    jobId: e.jobId,
-    command: e.command,
-    ...(e.item !== undefined ? { item: e.item } : {}),
-    dueAt: new Date(e.dueAt).toISOString(),
-    dueInMs: e.dueAt - Date.now(),
-    held: held[k],
-    ...(e.starting ? { startingOn: e.starting.host } : {}),
-  }))];
+export function fleetSpooled(redis: Connection, pool: string): Promise<FleetSpooled[]> {
+  return spooledViews(spoolOf(redis, pool), (e): { startingOn?: string } => (e.starting ? { startingOn: e.starting.host } : {}), {});
 }
 
 export function dropFleetSpooled(redis: Connection, pool: string, id: string): ReturnType<RedisSpool['drop']> {
