@@ -133,6 +133,14 @@ export const msg = {
   pingAbandoned: (): string => 'abandoned: warden was stopping',
   pingClosed: (): string => 'the server closed the connection without an answer',
   pingNotSent: (url: string, why: string): string => `--ping: ${url} not sent: ${why}`,
+  pingRedirectRefused: (why: 'not-http' | 'to-http' | 'credentials' | 'bad-location' | 'too-many', max: number): string =>
+    ({
+      'not-http': 'redirected to a URL that is not http(s)',
+      'to-http': 'redirected from https to plain http (not followed: the body and credentials would travel in clear)',
+      credentials: 'redirected to a URL with credentials in it',
+      'bad-location': 'redirected to a malformed URL',
+      'too-many': `more than ${max} redirects`,
+    })[why],
   pingJobFailed: (jobId: string, command: string, outcome: string, exitCode: number | null, signal: string | null, error?: string): string =>
     `job ${jobId} ${quote(command)}: ${error ? `could not start (${error})` : outcome === 'timeout' ? 'timed out' : signal ? `killed by ${signal}` : `exited with ${exitCode ?? '?'}`}`,
   pingCheckFailed: (outcome: string, exitCode: number | null, stderr: string): string =>

@@ -1,4 +1,4 @@
-// --ping URL: healthchecks-style pings over Node's own fetch. A run (a `once` or `run`
+// --ping URL: healthchecks-style pings over node:http(s) (http-request.ts). A run (a `once` or `run`
 // invocation, a fired tick under `watch`) sends URL/start when it starts, then URL on success
 // or URL/<exit code> (URL/fail where no one code says it) with the failures' output tails as
 // the body. Each ping is bounded by a timeout and retried; a failed ping is an `error` event.
@@ -11,6 +11,8 @@ import { msg } from '../messages.js';
 import type { Reporter } from '../report/reporter.js';
 import { FinalExits } from './final-exits.js';
 import type { FinalExit } from './final-exits.js';
+import { MAX_REDIRECTS, post } from './http-request.js';
+import type { PostResult } from './http-request.js';
 
 export const PING_ATTEMPTS = 3;
 const RETRY_BASE_MS = 500;
@@ -178,8 +180,8 @@ export class Pinger {
   }
 
   private async deliver(url: URL, body: string | undefined): Promise<void> {
-    // fetch refuses a URL with credentials: they travel as a Basic authorization instead.
-    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'user-agent': `warden/${VERSION}` };
+    // Credentials in the URL travel as a Basic authorization, never in the request line.
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', 'user-agent': `warden/${VERSION}`, accept: '*/*' };
     const target = new URL(url);
     if (target.username || target.password) {
       headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`).toString('base64')}`;
@@ -190,21 +192,13 @@ export class Pinger {
     let made = 0;
     while (made < (this.lastCall ? 1 : PING_ATTEMPTS) && !this.abort.signal.aborted) {
       made++;
-      try {
-        const res = await fetch(target, {
-          method: 'POST',
-          body: body ?? '',
-          headers,
-          signal: AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.options.timeoutMs)]),
-        });
-        await res.body?.cancel();
-        if (res.ok) return;
+      const res = await post({ url: target, body: body ?? '', headers, timeoutMs: this.options.timeoutMs, signal: this.abort.signal });
+      if (res.kind === 'answered') {
+        if (res.status >= 200 && res.status < 300) return;
         why = msg.pingStatus(res.status);
         // A refusal that a retry cannot change (a wrong URL, a bad check id): say so at once.
         if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
-      } catch (err) {
-        why = this.abort.signal.aborted ? msg.pingAbandoned() : describeFetchError(err, this.options.timeoutMs);
-      }
+      } else why = this.abort.signal.aborted ? msg.pingAbandoned() : describePostFailure(res, this.options.timeoutMs);
       if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
     if (this.abort.signal.aborted) why = msg.pingAbandoned();
@@ -216,12 +210,19 @@ function describeFailure(r: ExitRecord): string {
   return `${msg.pingJobFailed(r.jobId, r.command, r.outcome, r.exitCode, r.signal, r.error)}${r.tail ? `\n${r.tail}` : ''}`;
 }
 
-function describeFetchError(err: unknown, timeoutMs: number): string {
-  const e = err as Error & { cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError') return msg.pingNoAnswer(timeoutMs);
-  // undici's name for a connection the server closed before it answered.
-  if (e.cause?.code === 'UND_ERR_SOCKET') return msg.pingClosed();
-  return e.cause?.code ?? e.cause?.message ?? e.message;
+function describePostFailure(res: Exclude<PostResult, { kind: 'answered' }>, timeoutMs: number): string {
+  switch (res.kind) {
+    case 'timeout':
+      return msg.pingNoAnswer(timeoutMs);
+    case 'aborted':
+      return msg.pingAbandoned();
+    case 'closed':
+      return msg.pingClosed();
+    case 'redirect-refused':
+      return msg.pingRedirectRefused(res.why, MAX_REDIRECTS);
+    case 'failed':
+      return res.code;
+  }
 }
 
 /** The URL as it may be shown: never a password. */
