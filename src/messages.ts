@@ -26,6 +26,7 @@ export const msg = {
   notTimeZone: (where: string, value: string): string =>
     `${where}: ${quote(value)} is not a time zone; use an IANA name such as Europe/Berlin, America/New_York or UTC`,
   notUrl: (where: string, value: string): string => `${where}: ${quote(value)} is not an http(s) URL; use e.g. https://hc-ping.com/<uuid>`,
+  urlBadCredentials: (where: string): string => `${where}: the user name or password has a malformed %-escape (write % as %25)`,
   notAddress: (where: string, value: string): string =>
     `${where}: ${quote(value)} is not a listen address; use a port (9464) or HOST:PORT (127.0.0.1:9464, [::1]:9464), port 1-65535`,
   emptyValue: (where: string): string => `${where}: must not be empty`,

@@ -157,14 +157,27 @@ export function parseText(def: OptionDef, raw: string, where: string): Parsed {
       const target = parseRedisUrl(raw);
       return typeof target === 'string' ? { error: msg.notRedisUrl(where, target) } : { value: raw.trim() };
     }
-    case 'url':
-      return httpUrl(raw) ? { value: raw.trim() } : { error: msg.notUrl(where, raw) };
+    case 'url': {
+      const url = httpUrl(raw);
+      if (!url) return { error: msg.notUrl(where, raw) };
+      // Credentials are sent decoded, as a Basic authorization.
+      return decodable(url.username) && decodable(url.password) ? { value: raw.trim() } : { error: msg.urlBadCredentials(where) };
+    }
     case 'address':
       return parseAddress(raw) ? { value: raw.trim() } : { error: msg.notAddress(where, raw) };
     case 'texts':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: [raw] };
     case 'text':
       return raw.trim() === '' ? { error: msg.emptyValue(where) } : { value: raw };
+  }
+}
+
+function decodable(text: string): boolean {
+  try {
+    decodeURIComponent(text);
+    return true;
+  } catch {
+    return false;
   }
 }
 

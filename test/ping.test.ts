@@ -2,9 +2,11 @@
 // for once, run and watch runs, the body on failure, retries, and servers that refuse, fail,
 // or never answer (a failed ping is logged, never fatal, and warden still exits).
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { selfSigned } from './helpers/self-signed.js';
 import { eventsNamed, expectUsageError, parseEvents, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 type Ev = Record<string, unknown>;
@@ -30,10 +32,17 @@ afterEach(async () => {
   servers = [];
 });
 
+interface ServerOptions {
+  host?: string;
+  tls?: { key: string; cert: string };
+  /** Where a 3xx answer sends the client. */
+  location?: string;
+}
+
 /** A ping server: `answer` decides each request's status (undefined: never answer). */
-async function pingServer(answer: (p: Ping, n: number) => number | undefined = () => 200): Promise<{ url: string; pings: Ping[] }> {
+async function pingServer(answer: (p: Ping, n: number) => number | undefined = () => 200, options: ServerOptions = {}): Promise<{ url: string; pings: Ping[] }> {
   const pings: Ping[] = [];
-  const server = http.createServer((req, res) => {
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
@@ -41,12 +50,15 @@ async function pingServer(answer: (p: Ping, n: number) => number | undefined = (
       const p: Ping = { path: u.pathname, rid: u.searchParams.get('rid'), body, method: req.method ?? '', auth: req.headers.authorization };
       pings.push(p);
       const status = answer(p, pings.length);
-      if (status !== undefined) res.writeHead(status).end(status === 200 ? 'OK' : 'no');
+      if (status !== undefined) res.writeHead(status, status >= 300 && status < 400 && options.location ? { location: options.location } : {}).end(status === 200 ? 'OK' : 'no');
     });
-  });
+  };
+  const server = options.tls ? https.createServer(options.tls, listener) : http.createServer(listener);
   servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/ping/abc`, pings };
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((r) => server.listen(0, host, r));
+  const shown = host.includes(':') ? `[${host}]` : host;
+  return { url: `${options.tls ? 'https' : 'http'}://${shown}:${(server.address() as AddressInfo).port}/ping/abc`, pings };
 }
 
 const errors = (events: Ev[]): string[] => eventsNamed(events, 'error').map((e) => e.message as string);
@@ -140,7 +152,12 @@ describe('--ping', () => {
 
   it('a server that never answers: each ping times out three times, is logged, and warden exits with the job\'s code', async () => {
     const silent = await pingServer(() => undefined);
-    const r = await runWarden(['once', '--log', 'json', '--ping', silent.url, '--ping-timeout', '300ms', '--job', 'exit 0'], { env });
+    // The job ends once the start ping has given up: warden's wait for the end ping, bounded by
+    // the time both pings may take, then holds the end ping alone (the start ping alone took all
+    // but some 20 ms of that bound while the job ran, and a loaded machine's timers lost it).
+    const log = `${dir}/events.jsonl`;
+    const job = `until grep -q '/start?rid=.*failed after' "${log}" 2>/dev/null; do sleep 0.02; done`;
+    const r = await runWarden(['once', '--log', 'json', '--log-file', log, '--ping', silent.url, '--ping-timeout', '300ms', '--job', job], { env });
     expect(r.code).toBe(0);
     const messages = errors(parseEvents(r.stdout));
     expect(messages).toEqual([
@@ -189,6 +206,55 @@ describe('--ping', () => {
     expect(pings.map((p) => p.auth)).toEqual([`Basic ${Buffer.from('hc:s:cret').toString('base64')}`, `Basic ${Buffer.from('hc:s:cret').toString('base64')}`]);
   });
 
+  it('https: a server whose certificate the machine trusts gets its pings; an untrusted one is logged, never fatal', async () => {
+    const tls = selfSigned(dir);
+    const { url, pings } = await pingServer(() => 200, { tls });
+    expect(url).toMatch(/^https:/);
+    // Node's own store of trusted CAs, which NODE_EXTRA_CA_CERTS adds to.
+    const trusted = await runWarden(['once', '--log', 'json', '--ping', url, '--job', 'exit 3'], { env: { ...env, NODE_EXTRA_CA_CERTS: tls.certFile } });
+    expect(trusted.code).toBe(3);
+    expect(errors(parseEvents(trusted.stdout))).toEqual([]);
+    expect(pings.map((p) => [p.method, p.path])).toEqual([['POST', '/ping/abc/start'], ['POST', '/ping/abc/3']]);
+    const untrusted = await runWarden(['once', '--log', 'json', '--ping', url, '--job', 'true'], { env });
+    expect(untrusted.code).toBe(0);
+    expect(errors(parseEvents(untrusted.stdout))).toEqual([
+      expect.stringMatching(/^--ping: https:\/\/127\.0\.0\.1:\d+\/ping\/abc\/start\?rid=\S+ failed after 3 attempts: DEPTH_ZERO_SELF_SIGNED_CERT$/),
+      expect.stringMatching(/^--ping: https:\/\/127\.0\.0\.1:\d+\/ping\/abc\?rid=\S+ failed after 3 attempts: DEPTH_ZERO_SELF_SIGNED_CERT$/),
+    ]);
+    expect(pings).toHaveLength(2);
+  });
+
+  it('a redirect is followed with the body, but never from https to plain http', async () => {
+    const target = await pingServer();
+    const moving = await pingServer((p) => (p.path.startsWith('/ping/abc') ? 308 : 200), { location: `${target.url}/moved` });
+    const r = await runWarden(['once', '--log', 'json', '--ping', moving.url, '--job', 'echo out; exit 4'], { env });
+    expect(r.code).toBe(4);
+    expect(errors(parseEvents(r.stdout))).toEqual([]);
+    expect(target.pings.map((p) => [p.method, p.path, p.body])).toEqual([
+      ['POST', '/ping/abc/moved', ''],
+      ['POST', '/ping/abc/moved', 'job 1.1 "echo out; exit 4": exited with 4\nout'],
+    ]);
+
+    const tls = selfSigned(dir);
+    const downgrading = await pingServer(() => 301, { tls, location: target.url });
+    const d = await runWarden(['once', '--log', 'json', '--ping', downgrading.url, '--job', 'true'], { env: { ...env, NODE_EXTRA_CA_CERTS: tls.certFile } });
+    expect(d.code).toBe(0);
+    expect(target.pings).toHaveLength(2);
+    expect(errors(parseEvents(d.stdout))[0]).toMatch(/^--ping: https:\S+\/start\?rid=\S+ failed after 3 attempts: redirected from https to plain http \(not followed: the body and credentials would travel in clear\)$/);
+  });
+
+  it('an IPv6 literal with a port, and credentials in it', async () => {
+    const { url, pings } = await pingServer(() => 200, { host: '::1' });
+    expect(url).toMatch(/^http:\/\/\[::1\]:\d+\/ping\/abc$/);
+    const r = await runWarden(['once', '--log', 'json', '--ping', url.replace('http://', 'http://hc:pw@'), '--job', 'true'], { env });
+    expect(r.code).toBe(0);
+    expect(errors(parseEvents(r.stdout))).toEqual([]);
+    expect(pings.map((p) => [p.path, p.auth])).toEqual([
+      ['/ping/abc/start', `Basic ${Buffer.from('hc:pw').toString('base64')}`],
+      ['/ping/abc', `Basic ${Buffer.from('hc:pw').toString('base64')}`],
+    ]);
+  });
+
   it('an unreachable server: logged without the password in the URL', async () => {
     const closed = await pingServer();
     const port = new URL(closed.url).port;
@@ -206,9 +272,12 @@ describe('--ping', () => {
       [['--ping', 'hc-ping.com/abc'], /--ping: "hc-ping.com\/abc" is not an http\(s\) URL/],
       [['--ping', 'http://x/', '--ping-timeout', 'soon'], /--ping-timeout: "soon" is not a duration/],
       [['--ping', 'http://x/', '--detach', '--log-file', `${dir}/l`], /--ping cannot be used with --detach/],
+      // It crashed warden at the first ping (an unhandled URIError).
+      [['--ping', 'http://hc%zz:secret@127.0.0.1/x'], /^warden: --ping: the user name or password has a malformed %-escape \(write % as %25\)$/],
     ] as const) {
       const r = await runWarden(['once', ...args, '--job', `touch "${dir}/ran"`], { env });
       expectUsageError(r, pattern);
+      expect(r.stderr).not.toContain('secret');
     }
     expect(fs.existsSync(`${dir}/ran`)).toBe(false);
   });

@@ -173,7 +173,10 @@ export class Pinger {
     const url = new URL(this.options.url);
     if (suffix) url.pathname = `${url.pathname.replace(/\/$/, '')}/${suffix}`;
     if (run) url.searchParams.set('rid', run.rid);
-    const task = (run?.chain ?? Promise.resolve()).then(() => this.deliver(url, body));
+    // Whatever deliver throws is logged: a ping never takes warden down.
+    const task = (run?.chain ?? Promise.resolve())
+      .then(() => this.deliver(url, body))
+      .catch((err: unknown) => this.reporter.emit({ event: 'error', message: msg.pingNotSent(redact(url), err instanceof Error ? err.message : String(err)) }));
     if (run) run.chain = task;
     this.inflight.add(task);
     void task.finally(() => this.inflight.delete(task));
