@@ -176,6 +176,20 @@ describe('post', () => {
       await waitFor('the server to see the connection closed', () => s.open() === 0);
     });
 
+    it('one that trickles its headers forever: the deadline holds for the whole answer', async () => {
+      let trickle: NodeJS.Timeout | undefined;
+      const s = await serve((req) => {
+        req.socket.write('HTTP/1.1 200 OK\r\n');
+        trickle = setInterval(() => req.socket.writable && req.socket.write('X-More: yes\r\n'), 20);
+      });
+      try {
+        expect(await post(request(`${s.base}/x`, { timeoutMs: 300 }))).toEqual({ kind: 'timeout' });
+        await waitFor('the server to see the connection closed', () => s.open() === 0);
+      } finally {
+        clearInterval(trickle);
+      }
+    });
+
     it('one whose body never ends: the status is the answer, the connection closed', async () => {
       const s = await serve((_req, res) => {
         res.writeHead(200);
