@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redisClient, startRedis, useRedisFile } from './helpers/redis.js';
+import { redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
 import type { Connection } from '../src/pool/redis/client.js';
 import { eventsNamed, expectOneLineError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
@@ -135,8 +135,7 @@ describe('the server restarted empty', () => {
     await waitFor('two jobs to hold the pool', () => readText(ledger).split('\n').filter(Boolean).length === 2 && eventsNamed(parseEvents(watch.stdout()), 'spawn').length === 2);
     const tokens = eventsNamed(parseEvents(watch.stdout()), 'spawn').map((e) => e.token);
     await redis.restart();
-    const client = await redisClient(redis.url);
-    try {
+    await withRedisClient(redis.url, async (client) => {
       const back = Date.now();
       await waitFor('the leases to be put back', async () => (await client.command(['HLEN', 'warden:{restart}:leases'])) === 2, 10_000);
       const reassertedMs = Date.now() - back;
@@ -150,9 +149,7 @@ describe('the server restarted empty', () => {
       // A new grant's token is above every token put back.
       const next = await runWarden(['run', '--redis', redis.url, '--pool', 'restart', '--max-live', '3', '--log', 'json', '--', 'true'], { env: host('restart-b') });
       expect(eventsNamed(parseEvents(next.stderr), 'spawn')[0].token).toBeGreaterThan(Math.max(...(tokens as number[])));
-    } finally {
-      await client.close();
-    }
+    });
     const errors = eventsNamed(parseEvents(readText(log)), 'error');
     expect(errors).toHaveLength(1);
     expect(errors[0].message).toContain(redis.socket);

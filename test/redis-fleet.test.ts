@@ -8,7 +8,7 @@ import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedArgv, taggedJob } from './helpers/shell.js';
 import { netnsHosts } from './helpers/netns-host.js';
 import type { Host, HostProc } from './helpers/netns-host.js';
-import { redisClient, useRedisFile } from './helpers/redis.js';
+import { useRedisFile, withRedisClient } from './helpers/redis.js';
 import { parseEvents, pause, taggedPids, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-fleet');
@@ -64,12 +64,9 @@ describe('three hosts on one pool', () => {
     expect(overlap.max, 'jobs live at once, by their own start/end lines').toBeLessThanOrEqual(2);
     // Every lease and every place in the line is given back as its holder goes, long before
     // the 30 s lease could lapse.
-    const client = await redisClient(redis.url);
-    try {
-      await waitFor('the pool to be empty', async () => (await client.command(['HLEN', 'warden:{race}:leases'])) === 0 && (await client.command(['ZCARD', 'warden:{race}:queue'])) === 0, 10_000);
-    } finally {
-      await client.close();
-    }
+    await withRedisClient(redis.url, (client) =>
+      waitFor('the pool to be empty', async () => (await client.command(['HLEN', 'warden:{race}:leases'])) === 0 && (await client.command(['ZCARD', 'warden:{race}:queue'])) === 0, 10_000),
+    );
     for (const h of hosts) h.ns.kill('SIGKILL');
   }, 90_000);
 });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, redisClient, startRedis, useRedisFile } from './helpers/redis.js';
+import { freePort, redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
 import { eventsNamed, expectOneLineError, expectUsageError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-pool', { killEach: true });
@@ -160,12 +160,7 @@ describe('--detach', () => {
     expect(holders[0]).toMatchObject({ token: spawn.token, pid: spawn.jobPid, jobId: spawn.jobId });
     fs.writeFileSync(go, '');
     await waitFor('the exit in the log', () => eventsNamed(parseEvents(readText(log)), 'exit').length === 1);
-    const client = await redisClient(redis.url);
-    try {
-      await waitFor('the slot to free', async () => (await client.command(['HLEN', 'warden:{det}:leases'])) === 0);
-    } finally {
-      await client.close();
-    }
+    await withRedisClient(redis.url, (client) => waitFor('the slot to free', async () => (await client.command(['HLEN', 'warden:{det}:leases'])) === 0));
   });
 });
 
@@ -182,12 +177,7 @@ describe('the lease lives with the job', () => {
     const waiter = startWarden(['run', '--redis', redis.url, '--pool', 'kill9', '--max-live', '1', '--log', 'json', '--', 'sh', '-c', `date +%s%N > ${got}`], { env: host('b') });
     await waitFor('the other host to wait', () => eventsNamed(stderrEvents(waiter.stderr()), 'wait').length > 0);
     // The job runs on without its warden: the slot is still its own.
-    const client = await redisClient(redis.url);
-    try {
-      expect(await client.command(['HLEN', 'warden:{kill9}:leases'])).toBe(1);
-    } finally {
-      await client.close();
-    }
+    expect(await withRedisClient(redis.url, (client) => client.command(['HLEN', 'warden:{kill9}:leases']))).toBe(1);
     expect(fs.existsSync(got)).toBe(false);
     fs.writeFileSync(go, '');
     expect((await waiter.done).code).toBe(0);

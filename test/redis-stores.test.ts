@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedJob } from './helpers/shell.js';
 import { netnsHosts } from './helpers/netns-host.js';
-import { redisClient, useRedisFile } from './helpers/redis.js';
+import { redisClient, useRedisFile, withRedisClient } from './helpers/redis.js';
 import { eventsNamed, killTagged, readCmdline, taggedPids, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-stores');
@@ -99,14 +99,7 @@ describe('--unique across hosts', () => {
 });
 
 describe('the spool across hosts', () => {
-  const spooled = async (pool: string): Promise<number> => {
-    const c = await redisClient(redis.url);
-    try {
-      return Number(await c.command(['HLEN', `warden:{${pool}:trig}:spool`]));
-    } finally {
-      await c.close();
-    }
-  };
+  const spooled = (pool: string): Promise<number> => withRedisClient(redis.url, async (c) => Number(await c.command(['HLEN', `warden:{${pool}:trig}:spool`])));
 
   it('a delayed job whose host died is resumed by another host, once, at its due time', async () => {
     const [a, b, c] = [makeHost(), makeHost(), makeHost()];

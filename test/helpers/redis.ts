@@ -160,3 +160,13 @@ export function freePort(): Promise<number> {
 export async function redisClient(url: string, password?: string): Promise<Connection> {
   return connect(parseRedisUrl(url, password) as RedisTarget, { failFast: true });
 }
+
+/** Why: a look at the server from the test side that always closes its connection. */
+export async function withRedisClient<T>(url: string, use: (c: Connection) => Promise<T>): Promise<T> {
+  const client = await redisClient(url);
+  try {
+    return await use(client);
+  } finally {
+    await client.close();
+  }
+}
