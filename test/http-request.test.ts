@@ -239,6 +239,23 @@ describe('post', () => {
       await waitFor('the server to see the connection closed', () => s.open() === 0);
     });
 
+    it('many in flight on one signal (a watch whose server hangs): no listener-leak warning', async () => {
+      const s = await serve(() => undefined);
+      const warnings: string[] = [];
+      const onWarning = (w: Error): number => warnings.push(`${w.name}: ${w.message}`);
+      process.on('warning', onWarning);
+      try {
+        const stop = new AbortController();
+        const results = await Promise.all(Array.from({ length: 15 }, () => post(request(`${s.base}/x`, { timeoutMs: 300, signal: stop.signal }))));
+        expect(results.every((r) => r.kind === 'timeout')).toBe(true);
+        // Node emits its warnings on a later tick.
+        await new Promise((r) => setImmediate(r));
+        expect(warnings).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    });
+
     it('aborted before: nothing is sent', async () => {
       const s = await serve(ok);
       expect(await post(request(`${s.base}/x`, { signal: AbortSignal.abort() }))).toEqual({ kind: 'aborted' });

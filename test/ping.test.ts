@@ -199,6 +199,17 @@ describe('--ping', () => {
     for (const m of messages) expect(m).toMatch(/^--ping: \S+ (failed after 1 attempt|not sent): /);
   });
 
+  it('watch: many pings retrying at once against a failing server, no listener-leak warning', async () => {
+    const failing = await pingServer(() => 503);
+    const w = startWarden(['watch', '--every', '50ms', '--log', 'json', '--ping', failing.url, '--job', 'true'], { env });
+    // Each run's start ping is tried three times, 0.5 s and 1 s apart: a dozen runs overlap.
+    await waitFor('a dozen runs pinging', () => new Set(failing.pings.map((p) => p.rid)).size >= 12);
+    process.kill(w.pid, 'SIGINT');
+    const r = await w.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).not.toContain('MaxListenersExceededWarning');
+  });
+
   it('credentials in the URL travel as Basic authorization', async () => {
     const { url, pings } = await pingServer();
     const r = await runWarden(['once', '--ping', url.replace('http://', 'http://hc:s%3Acret@'), '--job', 'true'], { env });

@@ -44,20 +44,23 @@ interface Hop {
 /** Never rejects: every way the exchange can end is a result. Leaves no socket behind. */
 export function post(request: PostRequest): Promise<PostResult> {
   return new Promise((resolve) => {
+    // A signal of its own, derived without a listener on the caller's: that one may be shared by
+    // every request in flight, and past 10 listeners Node warns of a leak.
+    const signal = AbortSignal.any([request.signal]);
     let current: http.ClientRequest | undefined;
     let done = false;
     const finish = (result: PostResult): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
-      request.signal.removeEventListener('abort', onAbort);
+      signal.removeEventListener('abort', onAbort);
       current?.destroy();
       resolve(result);
     };
     const onAbort = (): void => finish({ kind: 'aborted' });
     const timer = setTimeout(() => finish({ kind: 'timeout' }), request.timeoutMs);
-    if (request.signal.aborted) return finish({ kind: 'aborted' });
-    request.signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) return finish({ kind: 'aborted' });
+    signal.addEventListener('abort', onAbort, { once: true });
 
     const onAnswer = (hop: Hop, res: http.IncomingMessage): void => {
       // Only the status counts: the body is never read, so one that never ends holds nothing.

@@ -202,7 +202,8 @@ export class Pinger {
         // A refusal that a retry cannot change (a wrong URL, a bad check id): say so at once.
         if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
       } else why = this.abort.signal.aborted ? msg.pingAbandoned() : describePostFailure(res, this.options.timeoutMs);
-      if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
+      // A derived signal per pause: pings retrying at once must not pile listeners on the shared one.
+      if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: AbortSignal.any([this.abort.signal]) }).catch(() => undefined);
     }
     if (this.abort.signal.aborted) why = msg.pingAbandoned();
     this.reporter.emit({ event: 'error', message: made ? msg.pingFailed(redact(url), made, why) : msg.pingNotSent(redact(url), why) });
