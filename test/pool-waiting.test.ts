@@ -114,4 +114,33 @@ describe('a waiter of a socket pool', () => {
     process.kill(watch.pid, 'SIGTERM');
     await watch.done;
   });
+
+  it('whose process asks again at once (the next job of a tick) queues behind a process that waited before that ask', async () => {
+    const { dir, env } = testDir('no-jump');
+    const order = path.join(dir, 'order');
+    const pool = ['--pool', 'j', '--max-live', '1'];
+    const holder = startWarden(['run', ...pool, '--', 'sh', '-c', `touch ${dir}/held; while [ ! -f ${dir}/go ]; do sleep 0.01; done`], { env });
+    await waitFor('the holder', () => fs.existsSync(`${dir}/held`));
+
+    // A: one tick, three jobs, waiting for the slot one after the other.
+    const aLog = path.join(dir, 'a.jsonl');
+    const jobs = ['A1', 'A2', 'A3'].flatMap((j) => ['--job', `echo ${j} >> ${order}; sleep 0.3`]);
+    const a = startWarden(['once', ...pool, '--overflow', 'wait', '--log-file', aLog, ...jobs], { env });
+    await waitFor('A to wait', () => readText(aLog).includes('"event":"wait"'));
+
+    // B: waits after A1 began to wait, but before A2 or A3 began to.
+    const bLog = path.join(dir, 'b.jsonl');
+    const b = startWarden(['run', ...pool, '--log-file', bLog, '--', 'sh', '-c', `echo B >> ${order}`], { env });
+    await waitFor('B to wait', () => readText(bLog).includes('"event":"wait"'));
+
+    fs.writeFileSync(`${dir}/go`, '');
+    expect((await holder.done).code).toBe(0);
+    const [ra, rb] = [await a.done, await b.done];
+    expect(ra.code, ra.stderr).toBe(0);
+    expect(rb.code, rb.stderr).toBe(0);
+    // A2 and A3 each began to wait after B: first come, first served puts B right after A1.
+    const waits = readText(aLog).split('\n').filter((l) => l.includes('"event":"wait"')).length;
+    expect(waits).toBeGreaterThanOrEqual(2);
+    expect(readText(order).trim().split('\n')).toEqual(['A1', 'B', 'A2', 'A3']);
+  });
 });
