@@ -4,14 +4,14 @@
 // could write, or from a state dir that is not the user's own. Each test runs as a uid of its
 // own, so that its default state dir is its alone.
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CRON_ENV, OTHER_UID, asUser, canSwitchUsers, runCommand, sharedDir, startCommand, wardenArgv } from './helpers/other-user.js';
 import { ROOT } from './helpers/paths.js';
 import { freePort, startRedis } from './helpers/redis.js';
-import { waitFor } from './helpers/warden.js';
+import { readText, waitFor } from './helpers/warden.js';
 
 const cleanups: (() => void)[] = [];
 afterEach(() => {
@@ -31,14 +31,27 @@ function freshUser(offset: number): { uid: number; stateDir: string } {
   return { uid, stateDir };
 }
 
-const cronEnv = (): string[] => ['env', '-i', ...Object.entries(CRON_ENV).map(([k, v]) => `${k}=${v}`)];
-const wardenAs = (uid: number, args: string[]) => runCommand(asUser(uid, [...cronEnv(), ...wardenArgv(args)]), {});
+const cronEnv = (extra: NodeJS.ProcessEnv = {}): string[] => ['env', '-i', ...Object.entries({ ...CRON_ENV, ...extra }).map(([k, v]) => `${k}=${v}`)];
+const wardenAs = (uid: number, args: string[], extra: NodeJS.ProcessEnv = {}) => runCommand(asUser(uid, [...cronEnv(extra), ...wardenArgv(args)]), {});
 
-/** The cache's file name for this bundle and this Node, as the loader names it. */
-function cacheFile(stateDir: string): string {
+/** The cache's file name for this bundle, this Node and its options (none here: env -i), as the loader names it. */
+function cacheFile(stateDir: string, nodeOptions = ''): string {
   const source = fs.readFileSync(path.join(ROOT, 'dist', 'warden.cjs'), 'utf8');
-  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0${source}`).digest('hex').slice(0, 32);
+  const key = createHash('sha256').update(`${process.version}\0${process.arch}\0\0${nodeOptions}\0${source}`).digest('hex').slice(0, 32);
   return path.join(stateDir, `code-${key}.v8`);
+}
+
+/** What each cache file is now (a rewrite may reuse an inode: the modification time tells). */
+function snapshot(stateDir: string): string {
+  return fs
+    .readdirSync(stateDir)
+    .filter((n) => n.startsWith('code-'))
+    .map((n) => {
+      const st = fs.lstatSync(path.join(stateDir, n), { bigint: true });
+      return `${n}:${st.ino}:${st.mtimeNs}`;
+    })
+    .sort()
+    .join(' ');
 }
 
 function header(file: string): { magic: string; hash: string; parts: string[]; data: Buffer } {
@@ -98,7 +111,7 @@ describe('the code cache', () => {
     const port = await freePort();
     const redis = await startRedis({ port });
     cleanups.push(() => void redis.stop());
-    const run = () => wardenAs(uid, ['run', '--redis', `redis://127.0.0.1:${port}`, '--state-dir', path.join(scratch('cache-redis'), 'state'), '--', 'echo', 'fleet']);
+    const run = () => wardenAs(uid, ['run', '--redis', `redis://127.0.0.1:${port}`, '--', 'echo', 'fleet']);
     const first = await run();
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toBe('fleet\n');
@@ -164,6 +177,83 @@ describe('the code cache', () => {
     expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
     expect(fs.lstatSync(file).isFile()).toBe(true);
     expect(fs.readFileSync(target).equals(good)).toBe(true);
+  });
+
+  it('is made nowhere for a process given --state-dir: no default state dir is created for it', async () => {
+    const { uid, stateDir } = freshUser(6);
+    const mine = path.join(scratch('cache-explicit'), 'state');
+    const r = await wardenAs(uid, ['run', '--state-dir', mine, '--', 'echo', 'ok']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe('ok\n');
+    expect(fs.existsSync(stateDir)).toBe(false);
+    expect(fs.readdirSync(mine).filter((n) => n.startsWith('code-'))).toEqual([]);
+    // Made by a run with the default state dir, it serves --state-dir runs as well.
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    const made = snapshot(stateDir);
+    expect(made).not.toBe('');
+    expect((await wardenAs(uid, ['run', '--state-dir', mine, '--', 'true'])).code).toBe(0);
+    expect(snapshot(stateDir)).toBe(made);
+  });
+
+  it('is not written where it would leave the file system with little room, and what worked without it still works', async () => {
+    const { uid, stateDir } = freshUser(7);
+    // A small private file system as the default state dir (a nearly full /tmp is the same).
+    fs.mkdirSync(stateDir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=300k,mode=0700,uid=${uid},gid=${uid}`, 'tmpfs', stateDir]);
+    cleanups.unshift(() => void spawnSync('umount', [stateDir]));
+    const first = await wardenAs(uid, ['run', '--', 'echo', 'hi']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(fs.readdirSync(stateDir).filter((n) => n.startsWith('code-'))).toEqual([]);
+    const pool = await wardenAs(uid, ['run', '--pool', 'fresh', '--', 'echo', 'hi2']);
+    expect(pool.code, pool.stderr).toBe(0);
+    expect(pool.stderr).toBe('');
+    const change = await wardenAs(uid, ['once', '--on-change', '--check', 'echo x', '--job', 'true']);
+    expect(change.code, change.stderr).toBe(0);
+  });
+
+  it('is kept per set of Node options: two environments taking turns do not rewrite each other\'s', async () => {
+    const { uid, stateDir } = freshUser(8);
+    const a = { NODE_OPTIONS: '--max-old-space-size=200' };
+    const b = { NODE_OPTIONS: '--max-old-space-size=300' };
+    for (const env of [a, b]) expect((await wardenAs(uid, ['run', '--', 'true'], env)).code).toBe(0);
+    expect(fs.existsSync(cacheFile(stateDir, a.NODE_OPTIONS))).toBe(true);
+    expect(fs.existsSync(cacheFile(stateDir, b.NODE_OPTIONS))).toBe(true);
+    const before = snapshot(stateDir);
+    for (const env of [a, b, a, b]) expect((await wardenAs(uid, ['run', '--', 'true'], env)).code).toBe(0);
+    expect(snapshot(stateDir)).toBe(before);
+  });
+
+  it('a signal while it is written at exit changes neither the exit status nor leaves a temp file', async () => {
+    const { uid, stateDir } = freshUser(9);
+    // The rename that ends the write is held up 1.5 s, after telling the test so.
+    const dir = scratch('cache-signal');
+    const preload = path.join(dir, 'hold-rename.cjs');
+    const held = path.join(dir, 'held');
+    fs.writeFileSync(
+      preload,
+      `const fs = require('fs');
+const rename = fs.renameSync;
+fs.renameSync = function (from, to) {
+  if (String(to).endsWith('.v8')) {
+    fs.writeFileSync(${JSON.stringify(held)}, String(process.pid));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+  }
+  return rename.call(this, from, to);
+};
+`,
+    );
+    fs.chmodSync(preload, 0o644);
+    fs.mkdirSync(stateDir, { mode: 0o700 });
+    fs.chownSync(stateDir, uid, uid);
+    const started = startCommand(asUser(uid, [...cronEnv({ NODE_OPTIONS: `--require ${preload}` }), ...wardenArgv(['run', '--', 'echo', 'done'])]), {});
+    await waitFor('the cache write', () => fs.existsSync(held) && readText(held) !== '');
+    const pid = Number(readText(held));
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.kill(pid, sig);
+    const r = await started.done;
+    expect(r.stdout).toBe('done\n');
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readdirSync(stateDir).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(fs.readdirSync(stateDir).filter((n) => n.endsWith('.v8'))).toHaveLength(1);
   });
 
   it('is neither read nor written in a default state dir that another user made', async () => {

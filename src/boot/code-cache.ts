@@ -5,17 +5,20 @@
 // process compiled, and the next process starts with it.
 //
 // A cache is code this process will run, so it is kept where only this user can write: the
-// default state dir (/tmp/warden-UID), checked as the state dir is, and read without following
-// a link, only from a regular file of ours. It is keyed by the bundle's text and the Node
-// version, and checked against its own hash before V8 sees it: a release build of V8 checks
-// little, and a damaged cache must cost time, never a crash. Any failure here means no cache.
+// default state dir (/tmp/warden-UID) once warden has made it, checked as the state dir is (a
+// symlink is refused, never followed), and read only from a regular file of ours. Nothing is
+// created for it: a process given --state-dir uses the default one only if it is there already.
+// It is keyed by the bundle's text, the Node version and Node's options (V8 turns down a cache
+// made under other flags), and checked against its own hash before V8 sees it: a release build
+// of V8 checks little, and a damaged cache must cost time, never a crash. Any failure here means
+// no cache.
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import vm from 'node:vm';
 import { privacyProblem } from '../pool/safe-fs.js';
-import { checkStateDir, defaultStateDir, ensureStateDir } from '../pool/state-dir.js';
+import { checkStateDir, defaultStateDir } from '../pool/state-dir.js';
 
 export interface WardenBundle {
   main(argv: string[]): Promise<number>;
@@ -33,6 +36,10 @@ const MAGIC = 'warden-code-cache-1';
 const MAX_BYTES = 64 * 1024 * 1024;
 // Caches of other bundles (an upgrade, another installed copy) are swept once this old.
 const STALE_MS = 24 * 3600 * 1000;
+// A temp file this old is a killed writer's.
+const TEMP_STALE_MS = 10 * 60 * 1000;
+// Written only where this much room is left after it: a cache must never be what fills /tmp.
+const ROOM_BYTES = 64 * 1024 * 1024;
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const WRAPPER = '(function (exports, require, module, __filename, __dirname) {';
 
@@ -51,7 +58,8 @@ class CachedBundle {
     private readonly dir: string,
   ) {
     const source = fs.readFileSync(file, 'utf8');
-    this.cacheFile = path.join(dir, `code-${sha256(`${process.version}\0${process.arch}\0${source}`).slice(0, 32)}.v8`);
+    const flags = `${process.execArgv.join(' ')}\0${process.env.NODE_OPTIONS ?? ''}`;
+    this.cacheFile = path.join(dir, `code-${sha256(`${process.version}\0${process.arch}\0${flags}\0${source}`).slice(0, 32)}.v8`);
     const cached = readCache(dir, this.cacheFile);
     this.script = new vm.Script(`${WRAPPER}${source}\n})`, { filename: file, columnOffset: -WRAPPER.length, cachedData: cached?.data });
     this.usable = cached && !this.script.cachedDataRejected ? cached.parts : undefined;
@@ -124,13 +132,19 @@ function readCache(dir: string, file: string): Cached | undefined {
 function writeCache(dir: string, file: string, data: Buffer, parts: Set<string>): void {
   const temp = `${file}.${process.pid}.tmp`;
   let made = false;
+  // The process is exiting: a signal now must neither change its exit status nor leave a temp file.
+  const hold = (): void => undefined;
+  const signals = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, hold);
   try {
-    ensureStateDir(dir);
+    checkStateDir(dir);
+    const room = fs.statfsSync(dir);
+    if (room.bavail * room.bsize < data.length + ROOM_BYTES) return;
     const fd = fs.openSync(temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NONBLOCK, 0o600);
     made = true;
     try {
-      fs.writeSync(fd, `${MAGIC} ${sha256(data)} ${[...parts].sort().join(',')}\n`);
-      fs.writeSync(fd, data);
+      writeAll(fd, Buffer.from(`${MAGIC} ${sha256(data)} ${[...parts].sort().join(',')}\n`, 'latin1'));
+      writeAll(fd, data);
     } finally {
       fs.closeSync(fd);
     }
@@ -141,15 +155,22 @@ function writeCache(dir: string, file: string, data: Buffer, parts: Set<string>)
     // Only speed is lost: the next process compiles as this one did.
   } finally {
     if (made) fs.rmSync(temp, { force: true });
+    for (const sig of signals) process.off(sig, hold);
   }
 }
 
-/** Remove caches of other bundles (and temp files of killed writers) that nobody has renewed in a day. */
+/** Every byte, or an error: a write cut short by a full disk returns less, and only the next one fails. */
+function writeAll(fd: number, buf: Buffer): void {
+  for (let done = 0; done < buf.length; ) done += fs.writeSync(fd, buf, done, buf.length - done);
+}
+
+/** Remove caches of other bundles that nobody has renewed in a day, and temp files of killed writers. */
 function sweep(dir: string, keep: string): void {
   for (const name of fs.readdirSync(dir)) {
-    if (name === keep || !/^code-[0-9a-f]{32}\.v8(\.\d+\.tmp)?$/.test(name)) continue;
+    const match = /^code-[0-9a-f]{32}\.v8(\.\d+\.tmp)?$/.exec(name);
+    if (name === keep || !match) continue;
     try {
-      if (Date.now() - fs.lstatSync(path.join(dir, name)).mtimeMs > STALE_MS) fs.rmSync(path.join(dir, name), { force: true });
+      if (Date.now() - fs.lstatSync(path.join(dir, name)).mtimeMs > (match[1] ? TEMP_STALE_MS : STALE_MS)) fs.rmSync(path.join(dir, name), { force: true });
     } catch {
       // Gone already.
     }
