@@ -7,7 +7,7 @@
 // includes the holder's exit, the waiter noticing, taking the slot and starting its job.
 import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { codeCacheNote, pathToFileURL } from 'node:url';
 import { ROOT, benchEnv, cpuSeconds, fmt, median, missingCell, percentile, readEvents, sleep, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
 
 export const id = 'hand-off';
@@ -70,6 +70,7 @@ export async function run_(ctx) {
       cpu ? `the waiting \`run\` used ${cpu.cpuMs.toFixed(0)} ms of CPU in ${(cpu.windowMs / 1000).toFixed(1)} s (${((100 * cpu.cpuMs) / cpu.windowMs).toFixed(2)}% of a core), behind a slot that had ${p.probes} status probes` : 'the waiting run\'s CPU could not be measured',
     );
   }
+  if (tools.warden) notes.push(codeCacheNote());
   const wMed = median(gaps.warden);
   const wP99 = percentile(gaps.warden, 99);
   const n = gaps.warden.length;

@@ -1,7 +1,7 @@
 // Scenario 2: the cost of one `warden run -- true` against other one-shot wrappers.
 import fs from 'node:fs';
 import path from 'node:path';
-import { NODE, benchEnv, fmt, median, run, tmpDir, toolCells, warden, wardenHas, which } from './lib.js';
+import { codeCacheNote, NODE, benchEnv, fmt, median, run, tmpDir, toolCells, warden, wardenHas, which } from './lib.js';
 
 export const id = 'one-shot';
 export const title = 'One-shot overhead';
@@ -52,6 +52,7 @@ export async function run_(ctx) {
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });
+  notes.push(codeCacheNote());
 
   const { values: med, cells } = toolCells(tools, (name) => median(times[name]), fmt.ms);
   ctx.log(`  ${id}: ${Object.entries(cells).map(([k, v]) => `${k} ${v}`).join(', ')}`);
