@@ -7,8 +7,8 @@
 // includes the holder's exit, the waiter noticing, taking the slot and starting its job.
 import fs from 'node:fs';
 import path from 'node:path';
-import { codeCacheNote, pathToFileURL } from 'node:url';
-import { ROOT, benchEnv, cpuSeconds, fmt, median, missingCell, percentile, readEvents, sleep, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
+import { pathToFileURL } from 'node:url';
+import { ROOT, benchEnv, codeCacheNote, cpuSeconds, fmt, median, missingCell, percentile, readEvents, sleep, start, tmpDir, until, warden, wardenHas, which } from './lib.js';
 
 export const id = 'hand-off';
 export const title = 'Slot hand-off';
