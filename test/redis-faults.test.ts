@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
+import { keeperPids, redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
 import type { Connection } from '../src/pool/redis/client.js';
 import { eventsNamed, expectOneLineError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
@@ -80,7 +80,7 @@ describe('the keeper killed', () => {
       const expiry = async (): Promise<number> => Number(((await client.command(['ZRANGE', 'warden:{keeper}:expiry', '0', '-1', 'WITHSCORES'])) as string[])[1]);
       const first = await expiry();
       await waitFor('a renewal', async () => (await expiry()) > first);
-      const keepers = (): number[] => taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+      const keepers = (): number[] => keeperPids(hostTag);
       const [old] = keepers();
       process.kill(old, 'SIGKILL');
       await waitFor('a new keeper', () => keepers().some((pid) => pid !== old));
@@ -108,7 +108,7 @@ describe('a paused keeper whose warden was SIGKILLed', () => {
     const spawn = await waitFor('its spawn in the log', () => eventsNamed(parseEvents(readText(log)), 'spawn')[0]);
     holder.child.kill('SIGKILL');
     await holder.done;
-    const [keeper] = taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+    const [keeper] = keeperPids(hostTag);
     const client = await redisClient(redis.url);
     process.kill(keeper, 'SIGSTOP');
     try {

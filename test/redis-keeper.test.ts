@@ -4,19 +4,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { useRedisFile } from './helpers/redis.js';
-import { startWarden, taggedPids, waitFor } from './helpers/warden.js';
+import { keeperPids, useRedisFile } from './helpers/redis.js';
+import { startWarden, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-keeper');
-
-const keeperPids = (): number[] =>
-  taggedPids('WARDEN_TEST_TAG', tag).filter((pid) => {
-    try {
-      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('__keeper');
-    } catch {
-      return false;
-    }
-  });
 
 describe('the keeper', () => {
   it('exits once its last lease has lapsed when the server went away for good', async () => {
@@ -26,12 +17,12 @@ describe('the keeper', () => {
       env: { WARDEN_STATE_DIR: path.join(dir, 'state'), WARDEN_TEST_TAG: tag },
     });
     await waitFor('the job to start', () => fs.existsSync(started), 30_000);
-    const keepers = await waitFor('the keeper to run', () => keeperPids().length > 0 && keeperPids(), 30_000);
+    const keepers = await waitFor('the keeper to run', () => keeperPids(tag).length > 0 && keeperPids(tag), 30_000);
     await redis.stop();
     fs.writeFileSync(release, '');
     await run.done;
     // Lease 2 s, then the keeper's idle time: it must be gone well within this deadline.
     await waitFor('the keeper to exit', () => keepers.every((pid) => !fs.existsSync(`/proc/${pid}`) || fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('Z')), 45_000);
-    expect(keeperPids()).toEqual([]);
+    expect(keeperPids(tag)).toEqual([]);
   });
 });

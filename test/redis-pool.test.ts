@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
+import { freePort, keeperPids, redisClient, startRedis, useRedisFile, withRedisClient } from './helpers/redis.js';
 import { eventsNamed, expectOneLineError, expectUsageError, killTagged, parseEvents, readText, runWarden, startWarden, taggedPids, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-pool', { killEach: true });
@@ -195,7 +195,7 @@ describe('the lease lives with the job', () => {
     const long = startWarden(['run', '--redis', redis.url, '--pool', 'selfrel', '--max-live', '2', '--', 'sh', '-c', `touch ${started}; sleep 60`], { env });
     await waitFor('the long job to start', () => fs.existsSync(started));
     const [keeper] = await waitFor('the keeper', () => {
-      const pids = taggedPids('WARDEN_TEST_TAG', hostTag).filter((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper'));
+      const pids = keeperPids(hostTag);
       return pids.length ? pids : undefined;
     });
     process.kill(keeper, 'SIGSTOP');
@@ -353,7 +353,7 @@ describe('a keeper started with a wrong password', () => {
       // A typo: the watch cannot log in, but its keeper stays for a while after it is stopped.
       const typo = startWarden(['watch', '--redis', `redis://:${secret}-typo@127.0.0.1:${port}`, '--pool', 'wrongpw', '--every', '1h', '--job', 'true', '--log', 'json'], { env });
       await waitFor('the typo to be reported', () => eventsNamed(typo.events(), 'error').length > 0);
-      await waitFor('its keeper', () => taggedPids('WARDEN_TEST_TAG', hostTag).some((pid) => readText(`/proc/${pid}/cmdline`).includes('__keeper')));
+      await waitFor('its keeper', () => keeperPids(hostTag).length > 0);
       typo.child.kill('SIGTERM');
       await typo.done;
       // Fixed and run again on the same host.

@@ -7,8 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { maxConcurrent, readLedger } from './helpers/ledger.js';
 import { newTag, taggedJob } from './helpers/shell.js';
 import { netnsHosts } from './helpers/netns-host.js';
-import { redisClient, useRedisFile, withRedisClient } from './helpers/redis.js';
-import { eventsNamed, killTagged, readCmdline, taggedPids, waitFor } from './helpers/warden.js';
+import { keeperPids, redisClient, useRedisFile, withRedisClient } from './helpers/redis.js';
+import { eventsNamed, killTagged, waitFor } from './helpers/warden.js';
 
 const { redis, dir, tag } = useRedisFile('redis-stores');
 const { makeHost, onHost, killHost } = netnsHosts(dir, tag);
@@ -254,7 +254,7 @@ describe('the spool across hosts', () => {
     const w = onHost(a, ['watch', ...common('lapse'), '--every', '1h', '--delay', '4s', '--job', `echo "$WARDEN_JOB_ID" >> '${ran}'`]);
     const delay = await waitFor('the delay event', () => eventsNamed(w.events(), 'delay')[0], 20_000);
     // Host a is cut off: its keeper stops renewing (its warden lives on and waits for the due time).
-    const keeper = await waitFor('host a\'s keeper', () => taggedPids('HOST_TAG', a.tag).find((pid) => readCmdline(pid).includes('__keeper')), 10_000);
+    const keeper = await waitFor('host a\'s keeper', () => keeperPids(a.tag, 'HOST_TAG')[0], 10_000);
     process.kill(keeper, 'SIGSTOP');
     const args = ['once', ...common('lapse'), '--check', 'exit 1', '--job', 'true'];
     const resumer = await waitFor(

@@ -10,7 +10,8 @@ import { connect } from '../../src/pool/redis/client.js';
 import type { Connection } from '../../src/pool/redis/client.js';
 import { parseRedisUrl } from '../../src/pool/redis/target.js';
 import type { RedisTarget } from '../../src/pool/redis/target.js';
-import { killTagged, tempDir } from './warden.js';
+import { readCmdline } from './procfs.js';
+import { killTagged, taggedPids, tempDir } from './warden.js';
 
 export interface RedisServer {
   dir: string;
@@ -154,6 +155,11 @@ export function freePort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+/** Why: a host's keeper (the process that renews its leases) among the live processes tagged `key`=`tag`. */
+export function keeperPids(tag: string, key = 'WARDEN_TEST_TAG'): number[] {
+  return taggedPids(key, tag).filter((pid) => readCmdline(pid).includes('__keeper'));
 }
 
 /** A connection from the test side, to look at what the pool keeps. */
