@@ -256,6 +256,52 @@ fs.renameSync = function (from, to) {
     expect(fs.readdirSync(stateDir).filter((n) => n.endsWith('.v8'))).toHaveLength(1);
   });
 
+  it('claims only what it holds after a long-lived process, so a later run writes its code back', async () => {
+    const { uid, stateDir } = freshUser(10);
+    const file = cacheFile(stateDir);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    const runOnly = fs.statSync(file).size;
+    // warden's own loader, a `status`, then the garbage collections a long watch goes through:
+    // V8 drops the bytecode of functions that did not run, the loaded `run`'s among them.
+    const driver = path.join(scratch('cache-flush'), 'driver.cjs');
+    fs.writeFileSync(
+      driver,
+      `require(${JSON.stringify(path.join(ROOT, 'dist', 'boot.cjs'))}).loadBundle(${JSON.stringify(path.join(ROOT, 'dist', 'warden.cjs'))}).main(['status']).then(async (code) => {
+  let keep = [];
+  for (let i = 0; i < 1500; i++) {
+    for (let j = 0; j < 200; j++) keep.push(new Array(1000).fill(i));
+    if (keep.length > 20000) keep = [];
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  process.exitCode = code;
+});
+`,
+    );
+    fs.chmodSync(driver, 0o644);
+    const long = await runCommand(asUser(uid, [...cronEnv(), process.execPath, driver]), {}, 60_000);
+    expect(long.code, long.stderr).toBe(0);
+    const after = header(file);
+    expect(after.parts).toContain('status');
+    if (after.parts.includes('run')) expect(fs.statSync(file).size).toBeGreaterThanOrEqual(runOnly);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    expect(header(file).parts).toEqual(expect.arrayContaining(['run', 'spawn']));
+    expect(fs.statSync(file).size).toBeGreaterThanOrEqual(runOnly);
+  }, 90_000);
+
+  it('in use is renewed as it is read, so that another key\'s write does not sweep it', async () => {
+    const { uid, stateDir } = freshUser(11);
+    const file = cacheFile(stateDir);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    const twoDaysAgo = new Date(Date.now() - 2 * 24 * 3600 * 1000);
+    fs.utimesSync(file, twoDaysAgo, twoDaysAgo);
+    expect((await wardenAs(uid, ['run', '--', 'true'])).code).toBe(0);
+    expect(Date.now() - fs.statSync(file).mtimeMs).toBeLessThan(3600 * 1000);
+    // Another key (other Node options) writes its own cache and sweeps stale ones: not this one.
+    expect((await wardenAs(uid, ['run', '--', 'true'], { NODE_OPTIONS: '--max-old-space-size=300' })).code).toBe(0);
+    expect(fs.existsSync(cacheFile(stateDir, '--max-old-space-size=300'))).toBe(true);
+    expect(fs.existsSync(file)).toBe(true);
+  });
+
   it('is neither read nor written in a default state dir that another user made', async () => {
     const { uid: victim, stateDir } = freshUser(4);
     // The other user, first: a folder open to all with the victim's name, a cache in it.

@@ -34,8 +34,9 @@ interface Cached {
 
 const MAGIC = 'warden-code-cache-1';
 const MAX_BYTES = 64 * 1024 * 1024;
-// Caches of other bundles (an upgrade, another installed copy) are swept once this old.
+// Caches of other bundles (an upgrade, another installed copy) are swept once unused this long.
 const STALE_MS = 24 * 3600 * 1000;
+const RENEW_MS = 3600 * 1000;
 // A temp file this old is a killed writer's.
 const TEMP_STALE_MS = 10 * 60 * 1000;
 // Written only where this much room is left after it: a cache must never be what fills /tmp.
@@ -52,6 +53,8 @@ class CachedBundle {
   private readonly cacheFile: string;
   /** The parts the loaded cache holds; undefined when there was none, or V8 turned it down. */
   private readonly usable: Set<string> | undefined;
+  /** The loaded cache's size: a new one smaller than it has lost some of what it held. */
+  private readonly loadedBytes: number;
 
   constructor(
     file: string,
@@ -63,6 +66,7 @@ class CachedBundle {
     const cached = readCache(dir, this.cacheFile);
     this.script = new vm.Script(`${WRAPPER}${source}\n})`, { filename: file, columnOffset: -WRAPPER.length, cachedData: cached?.data });
     this.usable = cached && !this.script.cachedDataRejected ? cached.parts : undefined;
+    this.loadedBytes = this.usable ? (cached?.data.length ?? 0) : 0;
     const module = { exports: {} };
     const wrapper = this.script.runInThisContext() as (...args: unknown[]) => void;
     wrapper.call(module.exports, module.exports, createRequire(file), module, file, path.dirname(file));
@@ -73,7 +77,12 @@ class CachedBundle {
   save(parts: string[]): void {
     const usable = this.usable;
     if (usable && parts.every((p) => usable.has(p))) return;
-    writeCache(this.dir, this.cacheFile, this.script.createCachedData(), new Set([...(usable ?? []), ...parts]));
+    const data = this.script.createCachedData();
+    // A process that ran a while has had V8 drop the bytecode of functions it did not run, the
+    // loaded parts' among them: then the new cache claims only the parts this process ran, so
+    // that the next process that runs the others writes their code back.
+    const kept = usable && data.length >= this.loadedBytes ? usable : [];
+    writeCache(this.dir, this.cacheFile, data, new Set([...kept, ...parts]));
   }
 }
 
@@ -121,6 +130,14 @@ function readCache(dir: string, file: string): Cached | undefined {
     const [magic, hash, parts = ''] = buf.toString('latin1', 0, end).split(' ');
     const data = buf.subarray(end + 1);
     if (magic !== MAGIC || hash !== sha256(data)) return undefined;
+    // In use: renewed (at most hourly) so that the sweep of another key's write spares it.
+    if (Date.now() - stat.mtimeMs > RENEW_MS) {
+      try {
+        fs.futimesSync(fd, new Date(), new Date());
+      } catch {
+        // A read-only state dir: the cache serves all the same.
+      }
+    }
     return { data, parts: new Set(parts.split(',').filter(Boolean)) };
   } catch {
     return undefined;
