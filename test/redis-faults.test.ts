@@ -120,8 +120,9 @@ describe('a paused keeper whose warden was SIGKILLed', () => {
     const lost = await waitFor('lease-lost in the log file', () => eventsNamed(parseEvents(readText(log)), 'lease-lost')[0]);
     expect(lost).toMatchObject({ pool: 'orphan', token: spawn.token, jobId: spawn.jobId, jobPid: spawn.jobPid, cause: 'expired', pid: holder.pid });
     // Held from the grant (not from when the keeper, busy starting, heard of it) to past the 1 s lease;
-    // the grant's time is the warden's reading of the server's reply, a moment after the server's.
-    expect(lost.heldMs).toBeGreaterThanOrEqual(950);
+    // the grant's time is the warden's reading of the server's reply, a moment after the server's:
+    // 56 ms after it once in a clean-clone CI run with both test workers busy.
+    expect(lost.heldMs).toBeGreaterThanOrEqual(900);
     killTagged('WARDEN_TEST_TAG', hostTag);
   }, 60_000);
 });
