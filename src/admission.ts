@@ -39,7 +39,6 @@ export class Admission<R extends Request> {
   private pumping = false;
   /** Ends the pump's current wait for a slot. */
   private pumpWait: AbortController | undefined;
-  private readonly abort = new AbortController();
   private closed = false;
 
   constructor(private readonly options: AdmissionOptions<R>) {}
@@ -88,7 +87,7 @@ export class Admission<R extends Request> {
     this.closed = true;
     const dropped = this.queue.length;
     for (const entry of this.queue.splice(0)) entry.admitted();
-    this.abort.abort();
+    this.pumpWait?.abort();
     return dropped;
   }
 
@@ -145,7 +144,7 @@ export class Admission<R extends Request> {
         const wait = new AbortController();
         this.pumpWait = wait;
         try {
-          slot = await this.options.pool.acquire({ signal: AbortSignal.any([this.abort.signal, wait.signal]) });
+          slot = await this.options.pool.acquire({ signal: wait.signal });
         } catch (err) {
           if (err instanceof PoolTimeoutError || this.closed) return;
           if (wait.signal.aborted) continue;

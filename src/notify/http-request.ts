@@ -3,6 +3,7 @@
 // modules cost a few. Redirects follow what fetch did: 301/302/303 turn a POST into a GET without
 // its body, 307/308 repeat it, at most 20 hops, the authorization dropped on leaving the origin;
 // unlike fetch, https never falls back to http (the body and credentials would go in clear).
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 
@@ -44,9 +45,10 @@ interface Hop {
 /** Never rejects: every way the exchange can end is a result. Leaves no socket behind. */
 export function post(request: PostRequest): Promise<PostResult> {
   return new Promise((resolve) => {
-    // A signal of its own, derived without a listener on the caller's: that one may be shared by
-    // every request in flight, and past 10 listeners Node warns of a leak.
-    const signal = AbortSignal.any([request.signal]);
+    // The caller's signal may be shared by every request in flight; each takes its listener off
+    // when it ends, so many at once is no leak, and Node must not warn of one past 10.
+    const { signal } = request;
+    setMaxListeners(0, signal);
     let current: http.ClientRequest | undefined;
     let done = false;
     const finish = (result: PostResult): void => {

@@ -3,6 +3,7 @@
 // or URL/<exit code> (URL/fail where no one code says it) with the failures' output tails as
 // the body. Each ping is bounded by a timeout and retried; a failed ping is an `error` event.
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Event, ExitRecord, Mode, Stamped } from '../events.js';
 import type { Signal } from '../exit.js';
@@ -58,7 +59,11 @@ export class Pinger {
   constructor(
     private readonly options: PingOptions,
     private readonly reporter: Reporter,
-  ) {}
+  ) {
+    // Every request (see http-request.ts) and retry pause in flight listens on it, and each takes
+    // its listener off when done: many at once is no leak.
+    setMaxListeners(0, this.abort.signal);
+  }
 
   /** Stopped by a signal, with the jobs done (a Ctrl-C's drain may take hours: retries go on in it). */
   private get lastCall(): boolean {
@@ -202,8 +207,7 @@ export class Pinger {
         // A refusal that a retry cannot change (a wrong URL, a bad check id): say so at once.
         if (res.status < 500 && res.status !== 408 && res.status !== 429) break;
       } else why = this.abort.signal.aborted ? msg.pingAbandoned() : describePostFailure(res, this.options.timeoutMs);
-      // A derived signal per pause: pings retrying at once must not pile listeners on the shared one.
-      if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: AbortSignal.any([this.abort.signal]) }).catch(() => undefined);
+      if (made < PING_ATTEMPTS && !this.lastCall) await sleep(RETRY_BASE_MS * 2 ** (made - 1), undefined, { signal: this.abort.signal }).catch(() => undefined);
     }
     if (this.abort.signal.aborted) why = msg.pingAbandoned();
     this.reporter.emit({ event: 'error', message: made ? msg.pingFailed(redact(url), made, why) : msg.pingNotSent(redact(url), why) });
