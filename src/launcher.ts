@@ -39,6 +39,13 @@ export type SpawnFn = (file: string, args: string[], options: SpawnOptions) => C
 
 type StdioEntry = IOType | number;
 
+/** stdin, stdout and stderr, nothing up to the slot's descriptor, the slot, then the holds. */
+function jobStdio(std: StdioEntry[], slot: StdioEntry, holds: readonly Hold[]): StdioEntry[] {
+  const stdio = [...std];
+  while (stdio.length < SLOT_FD) stdio.push('ignore');
+  return [...stdio, slot, ...holds.map((hold) => hold.fd)];
+}
+
 /** Spawn the job holding its slot; a job that could not start frees the slot at once. */
 export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): RunningJob {
   const { slot } = request;
@@ -52,10 +59,7 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
       outFd = openOutputFile(outputFile(request.output.dir, request.jobId));
       out = outFd;
     } else if (request.output.kind === 'inherit') out = 'inherit';
-    const stdio: StdioEntry[] = [request.stdin, out, out];
-    while (stdio.length < SLOT_FD) stdio.push('ignore');
-    stdio.push(slot.fd);
-    for (const hold of request.holds ?? []) stdio.push(hold.fd);
+    const stdio = jobStdio([request.stdin, out, out], slot.fd, request.holds ?? []);
     const [file, args] = request.argv ? [request.argv[0], request.argv.slice(1)] : ['/bin/sh', ['-c', request.shell ?? '']];
     child = spawn(file, args, { stdio, detached: true, cwd: request.cwd, env: request.env });
   } catch (err) {
@@ -81,8 +85,7 @@ export function launch(request: LaunchRequest, spawn: SpawnFn = nodeSpawn): Runn
  *  job that much sooner once the slot frees. */
 export function warmSpawn(): void {
   try {
-    const stdio: StdioEntry[] = ['ignore', 'ignore', 'ignore'];
-    while (stdio.length <= SLOT_FD) stdio.push('ignore');
+    const stdio = jobStdio(['ignore', 'ignore', 'ignore'], 'ignore', []);
     const child = nodeSpawn('/bin/true', [], { stdio, detached: true, env: inheritedEnv() });
     void new RunningJob({ jobId: 'warm-up', command: '/bin/true', slot: -1, tick: 0, attempt: 0, killAfterMs: 0, output: { kind: 'inherit' } }, child, undefined).exited;
   } catch {

@@ -10,7 +10,6 @@ import { FdSlot } from './held-slot.js';
 import { BasePool } from './slot.js';
 import { msg } from '../messages.js';
 import { openPrivate } from './safe-fs.js';
-import { ranPart } from '../code-parts.js';
 import { abortable, scanOrder } from './wait.js';
 import { PoolError } from './pool.js';
 import { socketSlotsHeld } from './mixed-backends.js';
@@ -79,7 +78,6 @@ export class FlockPool extends BasePool {
   async acquire(options: AcquireOptions = {}): Promise<Slot> {
     const first = await this.tryAcquire();
     if (first) return first;
-    ranPart('wait');
     return abortable<Slot>(options, (resolve, reject, settled) => {
       let cancel = (): void => undefined;
       const stop = (): void => {

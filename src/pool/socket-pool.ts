@@ -13,7 +13,6 @@ import { PoolError } from './pool.js';
 import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
 import { flockSlotsHeld } from './mixed-backends.js';
 import { warmReset } from './warm-reset.js';
-import { ranPart } from '../code-parts.js';
 import { msg } from '../messages.js';
 
 // A waiter that found a slot's queue full (thousands of waiters on a slot no warden holds) asks
@@ -136,7 +135,6 @@ export class SocketPool extends BasePool {
   private startWatching(): void {
     if (this.watching) return;
     this.watching = true;
-    ranPart('wait');
     warmReset();
     this.waits.add(this.stopLine);
     for (let i = 0; i < this.maxLive; i++) this.rewatch(i);

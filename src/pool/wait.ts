@@ -1,11 +1,13 @@
 // Shared waiting mechanics for pool backends: timeouts and abort signals around a wait loop.
 import { PoolTimeoutError } from './pool.js';
 import type { AcquireOptions } from './pool.js';
+import { ranPart } from '../code-parts.js';
 
 type Start<T> = (resolve: (value: T) => void, reject: (err: unknown) => void, settled: () => boolean) => () => void;
 
 /** Run a wait that ends by resolve, reject, timeout or abort; `start` returns its own clean-up. */
 export function abortable<T>(options: AcquireOptions, start: Start<T>): Promise<T> {
+  ranPart('wait');
   return new Promise<T>((resolve, reject) => {
     let done = false;
     let timer: NodeJS.Timeout | undefined;
