@@ -29,6 +29,13 @@ export function childEnd(child: ChildProcess, onExit: () => void = () => undefin
   }
   return new Promise<ChildEnd>((resolve) => {
     let settled = false;
+    // Reaped already (a ready job whose process died as it was taken): no 'exit' will follow.
+    if (child.exitCode !== null || child.signalCode !== null) {
+      settled = true;
+      onExit();
+      resolve({ kind: 'exit', exitCode: child.exitCode, signal: child.signalCode, exitedAt: performance.now() });
+      return;
+    }
     child.on('error', (error) => {
       if (settled) return;
       settled = true;

@@ -24,6 +24,8 @@ export interface JobIdentity {
 
 export class RunningJob {
   readonly pid: number | null;
+  /** Whether the job's own program started (a ready job's exec may still fail). */
+  readonly started: Promise<boolean>;
   readonly startedAt = performance.now();
   readonly exited: Promise<ExitRecord>;
   /** The job's process group; outlives the job while members it left behind are alive. */
@@ -36,6 +38,8 @@ export class RunningJob {
     readonly identity: JobIdentity,
     child: ChildProcess | undefined,
     spawnError: Error | undefined,
+    /** For a process that becomes the job by an exec (ready-job.ts): that exec's failure, if any. */
+    private readonly execFailure: Promise<Error | undefined> = Promise.resolve(undefined),
   ) {
     this.pid = child?.pid ?? null;
     if (this.pid !== null) {
@@ -43,6 +47,7 @@ export class RunningJob {
       this.termination = new Termination(this.group, identity.killAfterMs);
     }
     this.exited = spawnError || !child || this.pid === null ? this.notStarted(child, spawnError) : this.watch(child);
+    this.started = this.pid === null ? Promise.resolve(false) : this.execFailure.then((err) => !err);
     if (identity.timeoutMs !== undefined && this.pid !== null) {
       this.timeoutTimer = setTimeout(() => this.stop('timeout'), identity.timeoutMs);
     }
@@ -78,6 +83,9 @@ export class RunningJob {
       this.termination?.leaderExited();
     });
     if (end.kind === 'error') return notStartedRecord(this.base(), performance.now() - this.startedAt, end.error);
+    const execError = await this.execFailure;
+    // Its program never ran: as a spawn that failed, no pid.
+    if (execError) return notStartedRecord({ ...this.base(), jobPid: null }, end.exitedAt - this.startedAt, execError);
     return exitRecord(this.base(), {
       exitCode: end.exitCode,
       signal: end.signal,

@@ -5,6 +5,7 @@ import { EXIT } from '../exit.js';
 import { runExitCode } from '../exit-status.js';
 import { inheritedEnv, jobEnv } from '../job-env.js';
 import { launch, warmSpawn } from '../launcher.js';
+import { ReadyJob } from '../ready-job.js';
 import { msg } from '../messages.js';
 import { liveSlots } from '../pool/live-slots.js';
 import { reportFailure } from '../report/failure.js';
@@ -23,6 +24,10 @@ export async function runCommand(settings: Settings): Promise<number> {
   const pool = await openCommandPool(settings, reporter);
   const command = settings.argv.length === 1 ? settings.argv[0] : shellLine(settings.argv);
   const jobId = `run-${process.pid}`;
+  const identity = { jobId, command, slot: -1, tick: 1, attempt: 1, timeoutMs: settings.jobTimeoutMs, killAfterMs: settings.killAfterMs, output: { kind: 'inherit' } as const };
+  // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
+  const jobArgv = (): string[] => (settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? ['/bin/sh', '-c', settings.argv[0]] : settings.argv);
+  const envFor = (slot: number, trigger: string): NodeJS.ProcessEnv => withLeaseToken(jobEnv(inheritedEnv(), { jobId, pool: pool.name, slot, trigger, attempt: 1 }), {});
   const notifiers = await attachNotifiers(settings, reporter, 'run');
 
   // Waiting for a slot, any signal ends the wait and warden exits as signalled, having run
@@ -57,16 +62,30 @@ export async function runCommand(settings: Settings): Promise<number> {
       reporter.notice(msg.runSkipped(pool.name, await liveSlots(pool), pool.maxLive));
       return EXIT.tempFail;
     }
+    let ready: ReadyJob | undefined;
     if (!slot) {
+      // The job waits with us, ready to start the moment a slot frees (not with --detach: its
+      // runner starts the job).
+      ready =
+        settings.detach || pool.backend !== 'socket'
+          ? undefined
+          : ReadyJob.start({
+              identity,
+              argv: jobArgv(),
+              env: envFor(0, ''),
+              takenEnv: (index) => ({ WARDEN_SLOT: String(index), WARDEN_TRIGGER: new Date().toISOString() }),
+              onJob: (started) => (job = started),
+            });
       // In line first, then say so: whoever reads the `wait` event knows this run is waiting.
-      const acquiring = pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs });
+      const acquiring = pool.acquire({ signal: waitAbort.signal, timeoutMs: settings.waitTimeoutMs, taker: ready });
       acquiring.catch(() => undefined);
       inheritedEnv();
-      warmSpawn();
+      if (!ready) warmSpawn();
       reporter.emit({ event: 'wait', pool: pool.name, live: await liveSlots(pool), maxLive: finite(pool.maxLive), tick: 1 });
       try {
         slot = await acquiring;
       } catch (err) {
+        ready?.close();
         if (shutdown.exitCode !== undefined) return shutdown.exitCode;
         if (!(err instanceof PoolTimeoutError)) {
           reportFailure(reporter, msg.poolFailed(pool.name, err));
@@ -77,7 +96,8 @@ export async function runCommand(settings: Settings): Promise<number> {
         return EXIT.tempFail;
       }
     }
-    if (shutdown.exitCode !== undefined) {
+    // A signal since the ready job was started went to the job: it is handled as the job's.
+    if (shutdown.exitCode !== undefined && !job) {
       slot.release();
       return shutdown.exitCode;
     }
@@ -89,23 +109,13 @@ export async function runCommand(settings: Settings): Promise<number> {
       detacher.add({ tick: 1, jobId, command, spec: { run: command, delayMs: 0 }, trigger, checkOutput: '', attempt: 1 }, slot);
       return (await detacher.settled()) ? EXIT.ok : EXIT.software;
     }
-    job = launch({
-      jobId,
-      command,
-      // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
-      ...(settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? { shell: settings.argv[0] } : { argv: settings.argv }),
-      env: withLeaseToken(jobEnv(inheritedEnv(), { jobId, pool: pool.name, slot: slot.index, trigger, attempt: 1 }), slot),
-      slot,
-      tick: 1,
-      attempt: 1,
-      timeoutMs: settings.jobTimeoutMs,
-      killAfterMs: settings.killAfterMs,
-      output: { kind: 'inherit' },
-      stdin: 'inherit',
-    });
-    if (job.pid !== null) {
-      slot.describe({ pid: job.pid, owner: process.pid, command, jobId, startedAt: new Date().toISOString() });
-      reporter.emit({ event: 'spawn', jobId, jobPid: job.pid, command, slot: slot.index, tick: 1, attempt: 1, delayMs: 0, ...(slot.token !== undefined ? { token: slot.token } : {}) });
+    // Taken by the ready job (it is the job now), or bound here: spawn it.
+    ready?.close();
+    job ??= launch({ ...identity, argv: jobArgv(), env: withLeaseToken(envFor(slot.index, trigger), slot), slot, stdin: 'inherit' });
+    const pid = job.pid;
+    if (pid !== null && (await job.started)) {
+      slot.describe({ pid, owner: process.pid, command, jobId, startedAt: new Date().toISOString() });
+      reporter.emit({ event: 'spawn', jobId, jobPid: pid, command, slot: slot.index, tick: 1, attempt: 1, delayMs: 0, ...(slot.token !== undefined ? { token: slot.token } : {}) });
     }
     const record = await job.exited;
     reporter.emit({ event: 'exit', ...record });

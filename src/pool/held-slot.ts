@@ -51,3 +51,8 @@ export class FdSlot extends HeldSlot {
     }
   }
 }
+
+/** A slot that another process took and holds (a ready job's, see ready-job.ts): nothing here to close. */
+export class TakenSlot extends HeldSlot {
+  protected closeHere(): void {}
+}

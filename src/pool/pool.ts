@@ -37,6 +37,22 @@ export interface AcquireOptions {
   signal?: AbortSignal;
   /** Milliseconds; undefined waits for ever. */
   timeoutMs?: number;
+  /** A socket slot that frees is taken by the process that becomes the job (ready-job.ts). */
+  taker?: SlotTaker;
+}
+
+/** taken: bound there and the job starts; busy: someone else holds it; released: bound, then let
+ *  go (nobody of ours waits any more); unavailable: cannot take now (bind it here instead). */
+export type TakeResult = 'taken' | 'busy' | 'released' | 'unavailable';
+
+/** Takes a free socket slot in another process that then holds it (it becomes the job). */
+export interface SlotTaker {
+  readonly ready: boolean;
+  /**
+   * Bind `address` there; once bound, `keep()` says whether to keep it (and may throw), and if
+   * so the job starts and `taken()` follows at once, in the same turn.
+   */
+  take(index: number, address: string, keep: () => boolean, taken: () => void): Promise<TakeResult>;
 }
 
 export interface PoolOptions {
@@ -96,7 +112,7 @@ export const finite = (n: number): number | null => (Number.isFinite(n) ? n : nu
  * A fleet slot's fencing token goes to the job as WARDEN_LEASE_TOKEN; the Redis password that
  * warden read from the environment does not go on to the job.
  */
-export function withLeaseToken(env: NodeJS.ProcessEnv, slot: Slot): NodeJS.ProcessEnv {
+export function withLeaseToken(env: NodeJS.ProcessEnv, slot: Pick<Slot, 'token'>): NodeJS.ProcessEnv {
   delete env.WARDEN_LEASE_TOKEN;
   if (slot.token === undefined) return env;
   delete env.WARDEN_REDIS_PASSWORD;

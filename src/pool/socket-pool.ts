@@ -10,7 +10,8 @@ import { Line } from './socket-line.js';
 import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
 import { PoolError } from './pool.js';
-import type { AcquireOptions, PoolOptions, Slot } from './pool.js';
+import type { AcquireOptions, PoolOptions, Slot, SlotTaker } from './pool.js';
+import { TakenSlot } from './held-slot.js';
 import { flockSlotsHeld } from './mixed-backends.js';
 import { warmReset } from './warm-reset.js';
 import { msg } from '../messages.js';
@@ -25,7 +26,9 @@ const DEFER_STEP_MS = 2;
 interface Waiter {
   /** When it began to wait (the system-wide monotonic clock). */
   at: bigint;
+  taker?: SlotTaker;
   resolve(slot: Slot): void;
+  claim(): (slot: Slot) => void;
   reject(err: unknown): void;
   settled(): boolean;
 }
@@ -89,8 +92,8 @@ export class SocketPool extends BasePool {
         }
       }
     }
-    return abortable<Slot>(options, (resolve, reject, settled) => {
-      const waiter: Waiter = { at: process.hrtime.bigint(), resolve, reject, settled };
+    return abortable<Slot>(options, (resolve, reject, settled, claim) => {
+      const waiter: Waiter = { at: process.hrtime.bigint(), taker: options.taker, resolve, reject, settled, claim };
       this.line.push(waiter);
       this.startWatching();
       return () => {
@@ -136,6 +139,8 @@ export class SocketPool extends BasePool {
     if (this.watching) return;
     this.watching = true;
     warmReset();
+    // The look at the line (Line.due) that a wake-up makes first: its first run costs most.
+    boundAbstractNames();
     this.waits.add(this.stopLine);
     for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
   }
@@ -204,7 +209,7 @@ export class SocketPool extends BasePool {
     if (!this.line.some((w) => !w.settled())) return;
     let slot: Slot | undefined;
     try {
-      slot = await this.bind(i);
+      slot = await this.takeFor(this.line.find((w) => !w.settled()), i);
     } catch (err) {
       for (const w of this.line.splice(0)) w.reject(err);
       this.stopWatching();
@@ -220,6 +225,33 @@ export class SocketPool extends BasePool {
     }
     // Held by someone else (or just released): it wakes us when it frees.
     this.rewatch(i);
+  }
+
+  /**
+   * Bind slot i for `waiter` here; or, if it has a ready job, in that job's process, which then
+   * becomes the job (ready-job.ts). That waiter is served by the take itself, once the job's
+   * program runs: nothing is left to hand out.
+   */
+  private async takeFor(waiter: Waiter | undefined, i: number): Promise<Slot | undefined> {
+    const taker = waiter?.taker;
+    if (!waiter || !taker?.ready) return this.bind(i);
+    let slot: Slot | undefined;
+    let deliver: ((slot: Slot) => void) | undefined;
+    const keep = (): boolean => {
+      if (waiter.settled()) return false;
+      if (flockSlotsHeld(this.dir)) throw new PoolError(msg.mixedBackends('flock'));
+      return true;
+    };
+    const result = await taker.take(i, this.address(i), keep, () => {
+      slot = new TakenSlot(i, -1, this.dir, this.maxLive, this.forgetSlot);
+      this.hint = i + 1;
+      this.ours.set(i, slot);
+      // The job has started: no timeout or abort may end this wait any more.
+      deliver = waiter.claim();
+    });
+    if (result === 'unavailable') return this.bind(i);
+    if (slot && deliver) deliver(slot);
+    return undefined;
   }
 
   protected override slotForgotten(index: number): void {

@@ -3,7 +3,8 @@ import { PoolTimeoutError } from './pool.js';
 import type { AcquireOptions } from './pool.js';
 import { ranPart } from '../code-parts.js';
 
-type Start<T> = (resolve: (value: T) => void, reject: (err: unknown) => void, settled: () => boolean) => () => void;
+/** `claim()` ends the wait (no timeout or abort can end it any more) and returns how to deliver its value later. */
+type Start<T> = (resolve: (value: T) => void, reject: (err: unknown) => void, settled: () => boolean, claim: () => (value: T) => void) => () => void;
 
 /** Run a wait that ends by resolve, reject, timeout or abort; `start` returns its own clean-up. */
 export function abortable<T>(options: AcquireOptions, start: Start<T>): Promise<T> {
@@ -35,6 +36,10 @@ export function abortable<T>(options: AcquireOptions, start: Start<T>): Promise<
         reject(err);
       },
       () => done,
+      () => {
+        finish();
+        return resolve;
+      },
     );
     if (done) return cleanup();
     if (options.signal?.aborted) return onAbort();
