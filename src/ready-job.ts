@@ -54,6 +54,9 @@ export interface ReadyRequest {
   onJob(job: RunningJob): void;
 }
 
+/** How long perl may take to answer a take (it answers in well under a millisecond). */
+const REPLY_MS = 1000;
+
 const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
@@ -150,9 +153,16 @@ export class ReadyJob implements SlotTaker {
     this.child.kill('SIGKILL');
   }
 
+  /** perl's next line; a perl that does not answer in time (stopped, starved) is given up. */
   private next(): Promise<string | undefined> {
     if (this.gone) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.pending = resolve));
+    return new Promise((resolve) => {
+      const late = setTimeout(() => this.child.kill('SIGKILL'), REPLY_MS);
+      this.pending = (line) => {
+        clearTimeout(late);
+        resolve(line);
+      };
+    });
   }
 
   private onLine(line: string): void {

@@ -249,7 +249,8 @@ export class SocketPool extends BasePool {
       // The job has started: no timeout or abort may end this wait any more.
       deliver = waiter.claim();
     });
-    if (result === 'unavailable') return this.bind(i);
+    // The helper is gone (or never answered): bind here, unless nobody waits any more.
+    if (result === 'unavailable') return waiter.settled() ? undefined : this.bind(i);
     if (slot && deliver) deliver(slot);
     return undefined;
   }
