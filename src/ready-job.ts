@@ -1,55 +1,31 @@
 // A waiting `run`'s job, made ready before its slot frees. Starting a process from Node forks
-// all of Node (2-5 ms on a 2-core machine); on the hand-off that fork is most of the wait. So
-// while `run` waits, a small perl process waits with it, already in the job's own session with
-// the job's stdio. Told that a slot looks free, it binds the slot's name itself, says so, and
-// on our word becomes the job (exec), the slot at descriptor 19: the job then holds the slot
-// exactly as one that warden spawned would.
+// all of Node (1-3 ms on 2 cores, more while the old holder exits), and the waiter's own wake-up
+// costs about as much again. So while `run` waits, a small perl process (ready-job-perl.ts)
+// waits with it, already in the job's own session with the job's stdio, and becomes the job by
+// an exec, holding the slot at descriptor 19 exactly as a spawned job would.
 //
-// On the control socket (its descriptor 3, closed by the exec), one line each way:
-//   warden: G <address> <NAME=value>...   bind the slot (each field hex)
-//           X | R                          exec the job | let the slot go and wait again
-//   perl:   ready | L (bound) | B (held by someone else) | F <errno> (bind failed)
-//           E <errno> (exec failed; it exits 127); end of file: the exec happened.
-// perl starts with no environment but PATH (nothing of the user's PERL5OPT or locale reaches
-// it) and is given the job's own at the exec. If warden dies, the socket's end of file ends it.
+// Armed (the pool arms it when this run is first in the pool's line), perl watches the slots
+// itself: the kernel wakes it when one frees, it binds the name and execs at once, and tells
+// warden afterwards. Otherwise warden tells it which slot to take (G) and says go (X).
+// perl starts with no environment but PATH (no PERL5OPT of the user's reaches it) and is given
+// the job's at the exec. If warden dies, the control socket's end of file ends it.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Socket } from 'node:net';
 import { SLOT_FD } from './launcher.js';
-import type { SlotTaker, TakeResult } from './pool/pool.js';
+import type { Slot, SlotTaker, TakeResult, Taken } from './pool/pool.js';
+import { READY_PERL } from './ready-job-perl.js';
 import { RunningJob } from './running-job.js';
 import type { JobIdentity } from './running-job.js';
-
-const LAUNCHER = String.raw`
-use strict; use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un); use Fcntl qw(F_SETFD F_DUPFD FD_CLOEXEC); use Errno qw(EADDRINUSE);
-my ($slotfd, @argv) = @ARGV; $slotfd += 0;
-open(my $ctl, '+<&=', 3) or exit 70; fcntl($ctl, F_SETFD, FD_CLOEXEC) or exit 70;
-select($ctl); $| = 1; print "ready\n";
-my %env; sub setenv { my $h = shift; for (@_) { my ($k, $v) = split /=/, pack('H*', $_), 2; if (defined $v) { $h->{$k} = $v } else { delete $h->{$k} } } }
-while (my $go = <$ctl>) {
-  chomp $go; my ($g, @f) = split / /, $go;
-  if ($g eq 'V') { setenv(\%env, @f); next; }
-  next unless $g eq 'G'; my ($addr, @env) = @f; %ENV = %env; setenv(\%ENV, @env);
-  socket(my $s, AF_UNIX, SOCK_STREAM, 0) or do { print 'F ', $! + 0, "\n"; next };
-  if (!bind($s, pack_sockaddr_un(pack('H*', $addr)))) { print $! == EADDRINUSE ? "B\n" : 'F ' . ($! + 0) . "\n"; next; }
-  listen($s, 4096) or do { print 'F ', $! + 0, "\n"; next };
-  print "L\n"; my $ok = <$ctl>; next unless defined $ok && $ok eq "X\n";
-  my $fd = fcntl($s, F_DUPFD, $slotfd); if (!defined $fd || $fd != $slotfd) { print 'E ', $! + 0 || 9, "\n"; exit 127; }
-  exec { $argv[0] } @argv;
-  print 'E ', $! + 0, "\n"; exit 127;
-}
-exit 0;
-`;
 
 export interface ReadyRequest {
   /** Who the job is; its slot is the one taken. */
   identity: JobIdentity;
   argv: string[];
-  /** The job's environment, given to perl at its start... */
+  /** The job's environment but for the two variables below, which the take sets. */
   env: NodeJS.ProcessEnv;
-  /** ...but for what only the take tells (the slot's index, the moment), set then. */
-  takenEnv(index: number): Record<string, string>;
+  vars: { slot: string; trigger: string };
   /** The job exists (its process may not have reached the exec yet): signals go to it now. */
   onJob(job: RunningJob): void;
 }
@@ -57,40 +33,40 @@ export interface ReadyRequest {
 /** How long perl may take to answer a take (it answers in well under a millisecond). */
 const REPLY_MS = 1000;
 
-const hex = (text: string): string => Buffer.from(text, 'utf8').toString('hex');
+const hex = (text: string, encoding: BufferEncoding = 'utf8'): string => Buffer.from(text, encoding).toString('hex');
+/** One environment entry: hex of NAME=value, or of NAME alone to unset it. */
+const entry = (name: string, value: string | undefined): string => hex(value === undefined ? name : `${name}=${value}`);
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
-/** One environment entry for the control line: hex of NAME=value, or of NAME alone to unset it. */
-const entry = (name: string, value: string | undefined): string => hex(value === undefined ? name : `${name}=${value}`);
-
-const goLine = (address: string, env: Record<string, string>): string =>
-  `G ${Buffer.from(address, 'latin1').toString('hex')} ${Object.entries(env)
-    .map(([k, v]) => entry(k, v))
-    .join(' ')}\n`;
+interface Armed {
+  taken: Taken;
+  unarmed(index: number): void;
+}
 
 export class ReadyJob implements SlotTaker {
   /** The job, once a slot was taken for it. */
   job: RunningJob | undefined;
+  /** The slot its job holds. */
+  slot: Slot | undefined;
   private up = false;
   private busy = false;
   private gone = false;
   private buffered = '';
   private pending: ((line: string | undefined) => void) | undefined;
+  private armedWith: Armed | undefined;
+  private disarmed: (() => void) | undefined;
+  private execDone: ((err: Error | undefined) => void) | undefined;
   private readonly child: ChildProcess;
   private readonly ctl: Socket;
-  private execDone: ((err: Error | undefined) => void) | undefined;
 
   private constructor(private readonly request: ReadyRequest) {
-    this.child = spawn('perl', ['-e', LAUNCHER, '--', String(SLOT_FD), ...request.argv], {
+    this.child = spawn('perl', ['-e', READY_PERL, '--', String(SLOT_FD), ...request.argv], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       detached: true,
       // Found where warden finds programs; nothing else of warden's environment reaches perl.
       env: process.env.PATH === undefined ? {} : { PATH: process.env.PATH },
     });
     this.ctl = this.child.stdio[3] as Socket;
-    // What a take runs, run once now: its first run in a process costs most.
-    goLine('', request.takenEnv(0));
-    this.ctl.write(`V ${Object.entries(request.env).flatMap(([k, v]) => (v === undefined ? [] : [entry(k, v)])).join(' ')}\n`);
     this.child.on('error', () => this.end());
     this.child.on('exit', () => this.end());
     this.ctl.on('error', () => this.end());
@@ -103,6 +79,8 @@ export class ReadyJob implements SlotTaker {
         this.onLine(line);
       }
     });
+    const env = Object.entries(request.env).flatMap(([k, v]) => (v === undefined ? [] : [entry(k, v)]));
+    this.ctl.write(`V ${env.join(' ')}\nN ${hex(request.vars.slot)} ${hex(request.vars.trigger)}\n`);
   }
 
   /** Start one, or undefined where it cannot run at all (then the job is spawned as usual). */
@@ -115,18 +93,40 @@ export class ReadyJob implements SlotTaker {
   }
 
   get ready(): boolean {
-    return this.up && !this.busy && !this.gone && !this.job;
+    return this.up && !this.busy && !this.gone && !this.job && !this.armedWith;
   }
 
-  async take(index: number, address: string, keep: () => boolean, taken: () => void): Promise<TakeResult> {
+  get armed(): boolean {
+    return this.armedWith !== undefined && !this.gone;
+  }
+
+  arm(dir: string, addresses: string[], taken: Taken, unarmed: (index: number) => void): boolean {
+    // Not yet up is no reason to wait: perl reads this as soon as it is.
+    if (this.busy || this.gone || this.job || this.armedWith) return false;
+    this.armedWith = { taken, unarmed };
+    this.ctl.write(`A ${hex(dir)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`);
+    return true;
+  }
+
+  /** Stop watching; resolves with the slot of a job perl started before it heard (it runs). */
+  async disarm(): Promise<Slot | undefined> {
+    if (this.armed) {
+      const done = new Promise<void>((resolve) => (this.disarmed = resolve));
+      this.ctl.write('D\n');
+      await done;
+    }
+    return this.job ? this.slot : undefined;
+  }
+
+  async take(index: number, address: string, keep: () => boolean, taken: Taken): Promise<TakeResult> {
     if (!this.ready) return 'unavailable';
     this.busy = true;
     try {
-      this.ctl.write(goLine(address, this.request.takenEnv(index)));
+      this.ctl.write(`G ${index} ${hex(address, 'latin1')}\n`);
       const reply = await this.next();
       if (reply === 'B') return 'busy';
       if (reply?.startsWith('F ')) throw errnoError(Number(reply.slice(2)), 'bind');
-      if (reply !== 'L') return 'unavailable';
+      if (!reply?.startsWith('L ')) return 'unavailable';
       let go = false;
       try {
         go = keep();
@@ -134,13 +134,8 @@ export class ReadyJob implements SlotTaker {
         this.ctl.write(go ? 'X\n' : 'R\n');
       }
       if (!go) return 'released';
-      taken();
-      const execFailure = new Promise<Error | undefined>((resolve) => (this.execDone = resolve));
-      if (this.gone) this.execDone?.(undefined);
-      this.job = new RunningJob({ ...this.request.identity, slot: index }, this.child, undefined, execFailure);
-      this.request.onJob(this.job);
       // Idle until the exec: the CPU is perl's now (on two cores the holder's exit has the other).
-      await this.job.started;
+      await this.became(index, taken);
       return 'taken';
     } finally {
       this.busy = false;
@@ -153,7 +148,19 @@ export class ReadyJob implements SlotTaker {
     this.child.kill('SIGKILL');
   }
 
-  /** perl's next line; a perl that does not answer in time (stopped, starved) is given up. */
+  /** perl took slot `index` and execs: the job exists; the waiter is served once it runs. */
+  private async became(index: number, taken: Taken): Promise<void> {
+    const { slot, serve } = taken(index);
+    this.slot = slot;
+    const execFailure = new Promise<Error | undefined>((resolve) => (this.execDone = resolve));
+    if (this.gone) this.execDone?.(undefined);
+    this.job = new RunningJob({ ...this.request.identity, slot: index }, this.child, undefined, execFailure);
+    this.request.onJob(this.job);
+    await this.job.started;
+    serve();
+  }
+
+  /** perl's next answer; one that does not come in time (perl stopped, starved) gives it up. */
   private next(): Promise<string | undefined> {
     if (this.gone) return Promise.resolve(undefined);
     return new Promise((resolve) => {
@@ -166,25 +173,33 @@ export class ReadyJob implements SlotTaker {
   }
 
   private onLine(line: string): void {
-    if (line === 'ready') {
-      this.up = true;
-      return;
-    }
-    if (line.startsWith('E ') && this.execDone) {
-      const code = Number(line.slice(2));
-      this.execDone(errnoError(code, `spawn ${this.request.argv[0]}`));
+    const [what, arg] = line.split(' ');
+    if (what === 'ready') this.up = true;
+    else if (what === 'E' && this.execDone) {
+      this.execDone(errnoError(Number(arg), `spawn ${this.request.argv[0]}`));
       this.execDone = undefined;
-      return;
+    } else if ((what === 'T' || what === 'M' || what === 'd') && this.armedWith) {
+      const armed = this.armedWith;
+      this.armedWith = undefined;
+      if (what === 'T') void this.became(Number(arg), armed.taken);
+      if (what === 'M') armed.unarmed(Number(arg));
+      this.disarmed?.();
+    } else {
+      const reply = this.pending;
+      this.pending = undefined;
+      reply?.(line);
     }
-    const reply = this.pending;
-    this.pending = undefined;
-    reply?.(line);
   }
 
   private end(): void {
     this.gone = true;
+    // Died while it watched: the pool looks at every slot again itself.
+    const armed = this.armedWith;
+    this.armedWith = undefined;
+    if (armed && !this.job) armed.unarmed(-1);
     this.pending?.(undefined);
     this.pending = undefined;
+    this.disarmed?.();
     // The socket closed at the exec (or the helper died before it): started, as far as it can tell.
     this.execDone?.(undefined);
     this.execDone = undefined;

@@ -103,3 +103,23 @@ describe('a waiting run', () => {
     });
   }
 });
+
+describe('a waiting run first in line', () => {
+  it('stopped (Ctrl-Z) does not start its job behind warden back when the slot frees; resumed, it runs it', async () => {
+    const { dir, env } = testDir('ready-stopped');
+    const holder = await holdSlot(dir, env);
+    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', `touch "${dir}/ran"`], { env });
+    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+    await waitFor('the ready helper', () => listPids().some((pid) => readStat(pid)?.ppid === waiter.pid && readCmdline(pid).startsWith('perl')));
+    process.kill(waiter.pid, 'SIGSTOP');
+    await waitFor('the waiter to stop', () => readStat(waiter.pid)?.state === 'T');
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await holder.done).code).toBe(0);
+    // The freed slot is left to others: a run that skips when full gets it.
+    await waitFor('the slot to be free for another run', async () => (await runWarden(['run', '--pool', 'p', '--max-live', '1', '--overflow', 'skip', '--', 'true'], { env })).code === 0);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(false);
+    process.kill(waiter.pid, 'SIGCONT');
+    expect((await waiter.done).code).toBe(0);
+    expect(fs.existsSync(`${dir}/ran`)).toBe(true);
+  });
+});

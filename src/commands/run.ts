@@ -73,7 +73,7 @@ export async function runCommand(settings: Settings): Promise<number> {
               identity,
               argv: jobArgv(),
               env: envFor(0, ''),
-              takenEnv: (index) => ({ WARDEN_SLOT: String(index), WARDEN_TRIGGER: new Date().toISOString() }),
+              vars: { slot: 'WARDEN_SLOT', trigger: 'WARDEN_TRIGGER' },
               onJob: (started) => (job = started),
             });
       // In line first, then say so: whoever reads the `wait` event knows this run is waiting.
@@ -82,9 +82,17 @@ export async function runCommand(settings: Settings): Promise<number> {
       inheritedEnv();
       if (!ready) warmSpawn();
       reporter.emit({ event: 'wait', pool: pool.name, live: await liveSlots(pool), maxLive: finite(pool.maxLive), tick: 1 });
+      let err: unknown;
       try {
         slot = await acquiring;
-      } catch (err) {
+      } catch (failure) {
+        err = failure;
+        // The ready job may have taken a slot by itself as the wait ended: its job runs then
+        // (stopped at once if a signal ended the wait).
+        slot = await ready?.disarm();
+        if (slot && shutdown.exitCode !== undefined) job?.stop('terminated');
+      }
+      if (!slot) {
         ready?.close();
         if (shutdown.exitCode !== undefined) return shutdown.exitCode;
         if (!(err instanceof PoolTimeoutError)) {

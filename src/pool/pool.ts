@@ -45,14 +45,21 @@ export interface AcquireOptions {
  *  go (nobody of ours waits any more); unavailable: cannot take now (bind it here instead). */
 export type TakeResult = 'taken' | 'busy' | 'released' | 'unavailable';
 
+/** Slot `index` was taken elsewhere: the pool records it; `serve()` once the job's program runs. */
+export type Taken = (index: number) => { slot: Slot; serve(): void };
+
 /** Takes a free socket slot in another process that then holds it (it becomes the job). */
 export interface SlotTaker {
+  /** Up, and neither taking nor armed. */
   readonly ready: boolean;
+  readonly armed: boolean;
+  /** Bind `address` there; once bound, `keep()` says whether to keep it (and may throw). */
+  take(index: number, address: string, keep: () => boolean, taken: Taken): Promise<TakeResult>;
   /**
-   * Bind `address` there; once bound, `keep()` says whether to keep it (and may throw), and if
-   * so the job starts and `taken()` follows at once, in the same turn.
+   * Watch the slots (`addresses[i]` is slot i's) there and take the first that frees without
+   * asking. `unarmed(i)`: it stopped watching by itself, having let slot i go (-1: none).
    */
-  take(index: number, address: string, keep: () => boolean, taken: () => void): Promise<TakeResult>;
+  arm(dir: string, addresses: string[], taken: Taken, unarmed: (index: number) => void): boolean;
 }
 
 export interface PoolOptions {

@@ -83,6 +83,12 @@ export class Line {
     }
   }
 
+  /** Whether no older waiter (not passed over) waits for any slot: the ticket is first in line. */
+  first(ticket: Ticket): boolean {
+    const bound = boundAbstractNames();
+    return !bound || !this.oldestBefore(bound, 0, ticket);
+  }
+
   /** Slot i was taken (whoever we deferred to took its turn), or every slot when we stop waiting. */
   forgetDeferral(slot?: number): void {
     if (slot === undefined) this.deferring.clear();

@@ -10,7 +10,9 @@ import { Line } from './socket-line.js';
 import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
 import { PoolError } from './pool.js';
-import type { AcquireOptions, PoolOptions, Slot, SlotTaker } from './pool.js';
+import type { AcquireOptions, PoolOptions, Slot, SlotTaker, Taken } from './pool.js';
+import fs from 'node:fs';
+import path from 'node:path';
 import { TakenSlot } from './held-slot.js';
 import { flockSlotsHeld } from './mixed-backends.js';
 import { warmReset } from './warm-reset.js';
@@ -22,6 +24,8 @@ const BUSY_RETRY_MS = 20;
 const BUSY_RETRY_MAX_MS = 1000;
 // While deferring to an older waiter, look again this often.
 const DEFER_STEP_MS = 2;
+// A ready job watches at most this many slots itself (one connection each).
+const ARM_MAX = 64;
 
 interface Waiter {
   /** When it began to wait (the system-wide monotonic clock). */
@@ -96,6 +100,7 @@ export class SocketPool extends BasePool {
       const waiter: Waiter = { at: process.hrtime.bigint(), taker: options.taker, resolve, reject, settled, claim };
       this.line.push(waiter);
       this.startWatching();
+      void this.arm(waiter);
       return () => {
         const at = this.line.indexOf(waiter);
         if (at !== -1) this.line.splice(at, 1);
@@ -199,7 +204,9 @@ export class SocketPool extends BasePool {
 
   /** Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due. */
   private async onFree(i: number): Promise<void> {
-    if (!this.line.some((w) => !w.settled())) return;
+    const first = this.line.find((w) => !w.settled());
+    // Nobody waits, or our ready job watches the slots itself.
+    if (!first || first.taker?.armed) return;
     const ticket = await this.ticket;
     if (ticket && this.queue?.due(i, ticket)) {
       setTimeout(() => this.rewatch(i), DEFER_STEP_MS);
@@ -235,24 +242,49 @@ export class SocketPool extends BasePool {
   private async takeFor(waiter: Waiter | undefined, i: number): Promise<Slot | undefined> {
     const taker = waiter?.taker;
     if (!waiter || !taker?.ready) return this.bind(i);
-    let slot: Slot | undefined;
-    let deliver: ((slot: Slot) => void) | undefined;
     const keep = (): boolean => {
       if (waiter.settled()) return false;
       if (flockSlotsHeld(this.dir)) throw new PoolError(msg.mixedBackends('flock'));
       return true;
     };
-    const result = await taker.take(i, this.address(i), keep, () => {
-      slot = new TakenSlot(i, -1, this.dir, this.maxLive, this.forgetSlot);
-      this.hint = i + 1;
-      this.ours.set(i, slot);
-      // The job has started: no timeout or abort may end this wait any more.
-      deliver = waiter.claim();
-    });
+    const result = await taker.take(i, this.address(i), keep, this.takenFor(waiter));
     // The helper is gone (or never answered): bind here, unless nobody waits any more.
     if (result === 'unavailable') return waiter.settled() ? undefined : this.bind(i);
-    if (slot && deliver) deliver(slot);
     return undefined;
+  }
+
+  /** What the pool records when `waiter`'s ready job took a slot. */
+  private takenFor(waiter: Waiter): Taken {
+    return (i) => {
+      const slot = new TakenSlot(i, -1, this.dir, this.maxLive, this.forgetSlot);
+      this.hint = i + 1;
+      this.ours.set(i, slot);
+      // Its job starts: no timeout or abort may end the wait any more (one that came first
+      // finds the job running: see run.ts).
+      const deliver = waiter.settled() ? undefined : waiter.claim();
+      return { slot, serve: () => deliver?.(slot) };
+    };
+  }
+
+  /**
+   * First in line here and in the pool's line, a waiter's ready job watches the slots itself and
+   * takes the first that frees, with no wake-up of ours in between (not for a pool a flock
+   * process has used, whose slots only we can look at, nor for caps beyond ARM_MAX).
+   */
+  private async arm(waiter: Waiter): Promise<void> {
+    const taker = waiter.taker;
+    if (!taker || this.maxLive > ARM_MAX || this.line[0] !== waiter) return;
+    const ticket = await this.ticket;
+    if (!ticket || waiter.settled() || !(this.queue as Line).first(ticket) || fs.existsSync(path.join(this.dir, 'slot-0.lock'))) return;
+    const addresses = Array.from({ length: this.maxLive }, (_, i) => this.address(i));
+    // Once it stops by itself (a slot a flock process may share, warden stopped), we watch again.
+    const armed = taker.arm(this.dir, addresses, this.takenFor(waiter), () => {
+      for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
+    });
+    if (!armed) return;
+    // Ours would only wake this process (and take a core from the hand-off) for nothing.
+    for (const sock of this.watchers.values()) sock.destroy();
+    this.watchers.clear();
   }
 
   protected override slotForgotten(index: number): void {
