@@ -42,7 +42,7 @@ sub become { my ($s, $i, $at) = @_; my $fd = fcntl($s, F_DUPFD, $slotfd);
   exec { $argv[0] } @argv; print 'E ', $! + 0, "\n"; exit 127 }
 sub disarm { close($_) for values %watch; %watch = (); %later = (); $dir = undef }
 sub watch { my ($i) = @_; socket(my $w, AF_UNIX, SOCK_STREAM, 0) or return; fcntl($w, F_SETFL, fcntl($w, F_GETFL, 0) | O_NONBLOCK);
-  if (connect($w, $addr[$i])) { $watch{$i} = $w } elsif ($! == ECONNREFUSED) { take($i) } else { $later{$i} = time + 1 } }
+  if (connect($w, $addr[$i])) { $watch{$i} = $w } elsif ($! == ECONNREFUSED) { take($i) } else { $later{$i} = Time::HiRes::time() + 1 } }
 sub take { my ($i) = @_; my $s = bound($i); if (!$s) { $later{$i} = Time::HiRes::time() + 0.05; return }
   if (-e "$dir/slot-0.lock" || stopped()) { close $s; disarm(); print "M $i\n"; return }
   my $at = now(); print "T $i $at\n"; become($s, $i, $at) }

@@ -113,7 +113,9 @@ export class ReadyJob implements SlotTaker {
     if (this.armed) {
       const done = new Promise<void>((resolve) => (this.disarmed = resolve));
       this.ctl.write('D\n');
+      const late = setTimeout(() => this.child.kill('SIGKILL'), REPLY_MS);
       await done;
+      clearTimeout(late);
     }
     return this.job ? this.slot : undefined;
   }

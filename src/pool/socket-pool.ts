@@ -5,7 +5,7 @@ import net from 'node:net';
 import { poolIdentity } from './identity.js';
 import { PoolNames, boundAbstractNames, pad } from './names.js';
 import { BasePool } from './slot.js';
-import { SLOT_BACKLOG, SocketSlot } from './socket-slot.js';
+import { bindSlot, isHeld } from './socket-slot.js';
 import { Line } from './socket-line.js';
 import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
@@ -306,49 +306,11 @@ export class SocketPool extends BasePool {
     return new Set(indexes.filter((_, k) => held[k]));
   }
 
-  private bind(index: number): Promise<Slot | undefined> {
-    return new Promise((resolve, reject) => {
-      const server = net.createServer();
-      server.once('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EADDRINUSE') resolve(undefined);
-        else reject(err);
-      });
-      server.listen({ path: this.address(index), backlog: SLOT_BACKLOG }, () => {
-        this.hint = index + 1;
-        const fd = (server as unknown as HandleWithFd)._handle?.fd;
-        if (typeof fd !== 'number' || fd < 0) {
-          server.close();
-          reject(new Error('abstract socket has no descriptor'));
-          return;
-        }
-        if (flockSlotsHeld(this.dir)) {
-          server.close();
-          reject(new PoolError(msg.mixedBackends('flock')));
-          return;
-        }
-        const slot = new SocketSlot(index, fd, this.dir, this.maxLive, server, this.forgetSlot);
-        this.ours.set(index, slot);
-        resolve(slot);
-      });
-    });
+  private async bind(index: number): Promise<Slot | undefined> {
+    const slot = await bindSlot(this.address(index), index, this.dir, this.maxLive, this.forgetSlot);
+    if (!slot) return undefined;
+    this.hint = index + 1;
+    this.ours.set(index, slot);
+    return slot;
   }
-}
-
-interface HandleWithFd {
-  _handle?: { fd?: number } | null;
-}
-
-/** Off the usual /proc: is the name bound? (A holder accepts the probe, so nothing piles up.) */
-function isHeld(address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ path: address });
-    sock.once('connect', () => {
-      sock.destroy();
-      resolve(true);
-    });
-    sock.once('error', (err: NodeJS.ErrnoException) => {
-      sock.destroy();
-      resolve(err.code === 'EAGAIN');
-    });
-  });
 }

@@ -5,7 +5,10 @@
 // descriptor closes, with no process of ours in between.
 import net from 'node:net';
 import { HeldSlot } from './held-slot.js';
+import { flockSlotsHeld } from './mixed-backends.js';
+import { PoolError } from './pool.js';
 import type { Slot } from './pool.js';
+import { msg } from '../messages.js';
 
 export class SocketSlot extends HeldSlot {
   private readonly accepted = new Set<net.Socket>();
@@ -51,3 +54,50 @@ export function adoptSocketSlot(index: number, fd: number, dir: string, maxLive:
  * during the job's life, and fills only after thousands: then those look once a second.
  */
 export const SLOT_BACKLOG = 4096;
+
+/**
+ * Take slot `index` by binding its name here; undefined if someone holds it. Having taken it,
+ * looks whether a flock process holds a slot of the pool (mixed-backends.ts) and if so gives it back.
+ */
+export function bindSlot(address: string, index: number, dir: string, maxLive: number, onForget: (slot: Slot) => void): Promise<SocketSlot | undefined> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(undefined);
+      else reject(err);
+    });
+    server.listen({ path: address, backlog: SLOT_BACKLOG }, () => {
+      const fd = (server as unknown as HandleWithFd)._handle?.fd;
+      if (typeof fd !== 'number' || fd < 0) {
+        server.close();
+        reject(new Error('abstract socket has no descriptor'));
+        return;
+      }
+      if (flockSlotsHeld(dir)) {
+        server.close();
+        reject(new PoolError(msg.mixedBackends('flock')));
+        return;
+      }
+      resolve(new SocketSlot(index, fd, dir, maxLive, server, onForget));
+    });
+  });
+}
+
+interface HandleWithFd {
+  _handle?: { fd?: number } | null;
+}
+
+/** Off the usual /proc: is the name bound? (A holder accepts the probe, so nothing piles up.) */
+export function isHeld(address: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ path: address });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', (err: NodeJS.ErrnoException) => {
+      sock.destroy();
+      resolve(err.code === 'EAGAIN');
+    });
+  });
+}
