@@ -9,7 +9,7 @@
 //   G <index> <address>    take this slot now (answered B, F or L)
 //   X | R                  after L: exec the job | let the slot go
 // perl -> warden
-//   ready                  up and waiting
+//   ready <pid>            up and waiting (its pid: a wrapper's child is of no use)
 //   B | F <errno>          the take found the slot held | failed
 //   L <index>              bound (after G); waits for X or R
 //   T <index> <trigger>    bound while armed, and the exec follows
@@ -25,7 +25,7 @@ use Fcntl qw(F_SETFD F_GETFL F_SETFL F_DUPFD FD_CLOEXEC O_NONBLOCK); use Errno q
 use Time::HiRes ();
 my ($slotfd, @argv) = @ARGV; $slotfd += 0; my $parent = getppid();
 open(my $ctl, '+<&=', 3) or exit 70; fcntl($ctl, F_SETFD, FD_CLOEXEC) or exit 70;
-select($ctl); $| = 1; print "ready\n";
+select($ctl); $| = 1; print "ready $$\n";
 my ($buf, %env, @names, $dir, @addr, %watch, %later) = ('');
 sub hex2 { pack('H*', $_[0]) }
 sub setenv { my $h = shift; for (@_) { my ($k, $v) = split /=/, hex2($_), 2; if (defined $v) { $h->{$k} = $v } else { delete $h->{$k} } } }

@@ -11,10 +11,12 @@
 // the job's at the exec. If warden dies, the control socket's end of file ends it.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import type { Socket } from 'node:net';
 import { SLOT_FD } from './launcher.js';
 import type { Slot, SlotTaker, TakeResult, Taken } from './pool/pool.js';
+import { perlPath } from './perl.js';
 import { READY_PERL } from './ready-job-perl.js';
 import { RunningJob } from './running-job.js';
 import type { JobIdentity } from './running-job.js';
@@ -31,7 +33,9 @@ export interface ReadyRequest {
 }
 
 /** How long perl may take to answer a take (it answers in well under a millisecond). */
-const REPLY_MS = 1000;
+const REPLY_MS = 250;
+/** How often an armed perl is looked at (a /proc read): a stopped one is given up. */
+const WATCHDOG_MS = 1000;
 
 const hex = (text: string, encoding: BufferEncoding = 'utf8'): string => Buffer.from(text, encoding).toString('hex');
 /** One environment entry: hex of NAME=value, or of NAME alone to unset it. */
@@ -54,13 +58,19 @@ export class ReadyJob implements SlotTaker {
   private buffered = '';
   private pending: ((line: string | undefined) => void) | undefined;
   private armedWith: Armed | undefined;
+  private armLine = '';
+  /** While armed: a perl stopped (SIGSTOP) would sit on a free slot; looked at now and then. */
+  private watchdog: NodeJS.Timeout | undefined;
   private disarmed: (() => void) | undefined;
   private execDone: ((err: Error | undefined) => void) | undefined;
   private readonly child: ChildProcess;
   private readonly ctl: Socket;
 
-  private constructor(private readonly request: ReadyRequest) {
-    this.child = spawn('perl', ['-e', READY_PERL, '--', String(SLOT_FD), ...request.argv], {
+  private constructor(
+    private readonly request: ReadyRequest,
+    perl: string,
+  ) {
+    this.child = spawn(perl, ['-e', READY_PERL, '--', String(SLOT_FD), ...request.argv], {
       stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
       detached: true,
       // Found where warden finds programs; nothing else of warden's environment reaches perl.
@@ -85,8 +95,10 @@ export class ReadyJob implements SlotTaker {
 
   /** Start one, or undefined where it cannot run at all (then the job is spawned as usual). */
   static start(request: ReadyRequest): ReadyJob | undefined {
+    const perl = perlPath();
+    if (!perl) return undefined;
     try {
-      return new ReadyJob(request);
+      return new ReadyJob(request, perl);
     } catch {
       return undefined;
     }
@@ -104,7 +116,11 @@ export class ReadyJob implements SlotTaker {
     // Not yet up is no reason to wait: perl reads this as soon as it is.
     if (this.busy || this.gone || this.job || this.armedWith) return false;
     this.armedWith = { taken, unarmed };
-    this.ctl.write(`A ${hex(dir)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`);
+    this.armLine = `A ${hex(dir)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
+    // Sent once perl said who it is (see onLine).
+    if (this.up) this.ctl.write(this.armLine);
+    this.watchdog = setInterval(() => stopped(this.child.pid) && this.close(), WATCHDOG_MS);
+    this.watchdog.unref();
     return true;
   }
 
@@ -148,6 +164,9 @@ export class ReadyJob implements SlotTaker {
   close(): void {
     if (this.job || this.gone) return;
     this.child.kill('SIGKILL');
+    // Whatever else holds the socket's other end (a wrapper's perl) reads its end of file.
+    this.ctl.destroy();
+    this.end();
   }
 
   /** perl took slot `index` and execs: the job exists; the waiter is served once it runs. */
@@ -176,13 +195,20 @@ export class ReadyJob implements SlotTaker {
 
   private onLine(line: string): void {
     const [what, arg] = line.split(' ');
-    if (what === 'ready') this.up = true;
+    // A perl that is not the process we started (a wrapper that runs it as a child) cannot
+    // become the job: the job would not be the pid we know.
+    if (what === 'ready') {
+      if (Number(arg) !== this.child.pid) return this.close();
+      this.up = true;
+      if (this.armedWith) this.ctl.write(this.armLine);
+    }
     else if (what === 'E' && this.execDone) {
       this.execDone(errnoError(Number(arg), `spawn ${this.request.argv[0]}`));
       this.execDone = undefined;
     } else if ((what === 'T' || what === 'M' || what === 'd') && this.armedWith) {
       const armed = this.armedWith;
       this.armedWith = undefined;
+      clearInterval(this.watchdog);
       if (what === 'T') void this.became(Number(arg), armed.taken);
       if (what === 'M') armed.unarmed(Number(arg));
       this.disarmed?.();
@@ -198,6 +224,7 @@ export class ReadyJob implements SlotTaker {
     // Died while it watched: the pool looks at every slot again itself.
     const armed = this.armedWith;
     this.armedWith = undefined;
+    clearInterval(this.watchdog);
     if (armed && !this.job) armed.unarmed(-1);
     this.pending?.(undefined);
     this.pending = undefined;
@@ -205,6 +232,16 @@ export class ReadyJob implements SlotTaker {
     // The socket closed at the exec (or the helper died before it): started, as far as it can tell.
     this.execDone?.(undefined);
     this.execDone = undefined;
+  }
+}
+
+/** Whether a process is stopped (state T), from /proc/PID/stat. */
+function stopped(pid: number | undefined): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat[stat.lastIndexOf(')') + 2] === 'T';
+  } catch {
+    return false;
   }
 }
 

@@ -8,6 +8,10 @@ import { eventsNamed, listPids, parseEvents, readCmdline, readStat, runWarden, s
 /** Pids of live processes whose command line holds `marker` (a job's, or its ready helper's). */
 const withMarker = (marker: string): number[] => listPids().filter((pid) => readCmdline(pid).includes(marker) && readStat(pid)?.state !== 'Z');
 
+/** The ready helper of a waiting warden: its perl child. */
+const helperOf = (wardenPid: number): number | undefined =>
+  listPids().find((pid) => readStat(pid)?.ppid === wardenPid && readStat(pid)?.state !== 'Z' && /(^|\/)perl\b/.test(readCmdline(pid)));
+
 /** Hold pool p's one slot until `<dir>/release` appears. */
 async function holdSlot(dir: string, env: NodeJS.ProcessEnv): Promise<ReturnType<typeof startWarden>> {
   const holder = startWarden(['run', '--pool', 'p', '--max-live', '1', '--', `touch "${dir}/held"; while [ ! -f "${dir}/release" ]; do sleep 0.02; done`], { env });
@@ -26,7 +30,7 @@ describe('a waiting run', () => {
     });
     await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
     // The helper that waits with it: a perl child of the waiting warden, already the job's own group.
-    const helper = await waitFor('the ready helper', () => listPids().find((pid) => readStat(pid)?.ppid === waiter.pid && readCmdline(pid).startsWith('perl')));
+    const helper = await waitFor('the ready helper', () => helperOf(waiter.pid));
     expect(readStat(helper)?.pgid).toBe(helper);
     fs.writeFileSync(`${dir}/release`, '');
     await waitFor('the job', () => fs.existsSync(`${dir}/started`));
@@ -110,7 +114,7 @@ describe('a waiting run first in line', () => {
     const holder = await holdSlot(dir, env);
     const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', `touch "${dir}/ran"`], { env });
     await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
-    await waitFor('the ready helper', () => listPids().some((pid) => readStat(pid)?.ppid === waiter.pid && readCmdline(pid).startsWith('perl')));
+    await waitFor('the ready helper', () => helperOf(waiter.pid));
     process.kill(waiter.pid, 'SIGSTOP');
     await waitFor('the waiter to stop', () => readStat(waiter.pid)?.state === 'T');
     fs.writeFileSync(`${dir}/release`, '');
@@ -121,5 +125,71 @@ describe('a waiting run first in line', () => {
     process.kill(waiter.pid, 'SIGCONT');
     expect((await waiter.done).code).toBe(0);
     expect(fs.existsSync(`${dir}/ran`)).toBe(true);
+  });
+});
+
+describe('the perl a waiting run uses', () => {
+  it('is never one planted in the working folder (PATH with "."), even for an absolute command', async () => {
+    const { dir, env } = testDir('ready-planted');
+    const work = path.join(dir, 'work');
+    fs.mkdirSync(work);
+    fs.writeFileSync(path.join(work, 'perl'), `#!/bin/sh\ntouch "${dir}/planted-ran"\nexec /usr/bin/perl "$@"\n`, { mode: 0o755 });
+    const holder = await holdSlot(dir, env);
+    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', '/bin/touch', `${dir}/job-ran`], {
+      env: { ...env, PATH: `.:${process.env.PATH}` },
+      cwd: work,
+    });
+    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+    await waitFor('the ready helper', () => helperOf(waiter.pid));
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await waiter.done).code).toBe(0);
+    await holder.done;
+    expect(fs.existsSync(`${dir}/job-ran`)).toBe(true);
+    expect(fs.existsSync(`${dir}/planted-ran`)).toBe(false);
+  });
+
+  it('stopped (SIGSTOP) is given up: the job still starts soon after the slot frees', async () => {
+    const { dir, env } = testDir('ready-stopped-helper');
+    const holder = await holdSlot(dir, env);
+    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', '/bin/touch', `${dir}/job-ran`], { env });
+    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+    const helper = await waitFor('the ready helper', () => helperOf(waiter.pid));
+    process.kill(helper, 'SIGSTOP');
+    try {
+      fs.writeFileSync(`${dir}/release`, '');
+      expect((await holder.done).code).toBe(0);
+      await waitFor('the job to run with the slot free', () => fs.existsSync(`${dir}/job-ran`), 3000);
+      expect((await waiter.done).code).toBe(0);
+    } finally {
+      try {
+        process.kill(helper, 'SIGCONT');
+      } catch {
+        // Gone.
+      }
+      waiter.child.kill('SIGKILL');
+    }
+  });
+
+  it("that is a wrapper (runs perl as its child) is not used: the spawn event comes as the job starts, with the job's pid", async () => {
+    const { dir, env } = testDir('ready-wrapper');
+    const bin = path.join(dir, 'bin');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'perl'), '#!/bin/sh\n/usr/bin/perl "$@"\n', { mode: 0o755 });
+    const holder = await holdSlot(dir, env);
+    const job = `echo $$ > "${dir}/job-pid.tmp"; mv "${dir}/job-pid.tmp" "${dir}/job-pid"; while [ ! -f "${dir}/done" ]; do sleep 0.02; done`;
+    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', job], { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
+    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+    fs.writeFileSync(`${dir}/release`, '');
+    await waitFor('the job', () => fs.existsSync(`${dir}/job-pid`));
+    const jobPid = Number(fs.readFileSync(`${dir}/job-pid`, 'utf8'));
+    try {
+      const spawned = await waitFor('the spawn event while the job runs', () => eventsNamed(parseEvents(waiter.stderr()), 'spawn')[0], 3000);
+      expect(spawned.jobPid).toBe(jobPid);
+    } finally {
+      fs.writeFileSync(`${dir}/done`, '');
+      await waiter.done;
+      await holder.done;
+    }
+    await waitFor('no perl of the wrapper left', () => !listPids().some((pid) => readCmdline(pid).includes(`${dir}/job-pid.tmp`) && readStat(pid)?.state !== 'Z'));
   });
 });

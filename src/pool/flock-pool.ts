@@ -11,6 +11,7 @@ import { BasePool } from './slot.js';
 import { msg } from '../messages.js';
 import { openPrivate } from './safe-fs.js';
 import { abortable, scanOrder } from './wait.js';
+import { perlPath } from '../perl.js';
 import { PoolError } from './pool.js';
 import { socketSlotsHeld } from './mixed-backends.js';
 import { fileKey, procLockedFiles } from './proc-locks.js';
@@ -152,7 +153,9 @@ export class FlockPool extends BasePool {
 function runHelper(mode: Mode, fds: number[], onStart?: (kill: () => void) => void): Promise<number[]> {
   return new Promise((resolve, reject) => {
     // Not detached: killing the helper kills its lockers too (they die with it, PR_SET_PDEATHSIG).
-    const child = spawn('perl', ['-e', HELPER, mode, String(prctl), String(process.pid), ...fds.map((_, k) => String(k + 3))], {
+    const perl = perlPath();
+    if (!perl) return reject(new PoolError(msg.flockHelperFailed('perl is not installed')));
+    const child = spawn(perl, ['-e', HELPER, mode, String(prctl), String(process.pid), ...fds.map((_, k) => String(k + 3))], {
       stdio: ['ignore', 'pipe', 'pipe', ...fds],
     });
     let out = '';
