@@ -34,6 +34,8 @@ export interface ReadyRequest {
 
 /** How long perl may take to answer a take (it answers in well under a millisecond). */
 const REPLY_MS = 250;
+/** How long the bookkeeping of an armed take leaves the job's start alone (see becomeSoon). */
+const BECOME_AFTER_MS = 5;
 /** How often an armed perl is looked at (a /proc read): a stopped one is given up. */
 const WATCHDOG_MS = 1000;
 
@@ -59,6 +61,7 @@ export class ReadyJob implements SlotTaker {
   private pending: ((line: string | undefined) => void) | undefined;
   private armedWith: Armed | undefined;
   private armLine = '';
+  private becoming: (() => void) | undefined;
   /** While armed: a perl stopped (SIGSTOP) would sit on a free slot; looked at now and then. */
   private watchdog: NodeJS.Timeout | undefined;
   private disarmed: (() => void) | undefined;
@@ -126,12 +129,14 @@ export class ReadyJob implements SlotTaker {
 
   /** Stop watching; resolves with the slot of a job perl started before it heard (it runs). */
   async disarm(): Promise<Slot | undefined> {
+    this.becoming?.();
     if (this.armed) {
       const done = new Promise<void>((resolve) => (this.disarmed = resolve));
       this.ctl.write('D\n');
       const late = setTimeout(() => this.child.kill('SIGKILL'), REPLY_MS);
       await done;
       clearTimeout(late);
+      this.becoming?.();
     }
     return this.job ? this.slot : undefined;
   }
@@ -169,6 +174,20 @@ export class ReadyJob implements SlotTaker {
     this.end();
   }
 
+  /**
+   * An armed perl took slot `index` and is at its exec. Our part waits a moment: woken by the
+   * news, this process would otherwise take the core the job starts on (on two, the old
+   * holder's exit has the other). Anything that needs the job sooner (the wait ending) does it now.
+   */
+  private becomeSoon(index: number, taken: Taken): void {
+    const timer = setTimeout(() => this.becoming?.(), BECOME_AFTER_MS);
+    this.becoming = () => {
+      clearTimeout(timer);
+      this.becoming = undefined;
+      void this.became(index, taken);
+    };
+  }
+
   /** perl took slot `index` and execs: the job exists; the waiter is served once it runs. */
   private async became(index: number, taken: Taken): Promise<void> {
     const { slot, serve } = taken(index);
@@ -201,15 +220,14 @@ export class ReadyJob implements SlotTaker {
       if (Number(arg) !== this.child.pid) return this.close();
       this.up = true;
       if (this.armedWith) this.ctl.write(this.armLine);
-    }
-    else if (what === 'E' && this.execDone) {
+    } else if (what === 'E' && this.execDone) {
       this.execDone(errnoError(Number(arg), `spawn ${this.request.argv[0]}`));
       this.execDone = undefined;
     } else if ((what === 'T' || what === 'M' || what === 'd') && this.armedWith) {
       const armed = this.armedWith;
       this.armedWith = undefined;
       clearInterval(this.watchdog);
-      if (what === 'T') void this.became(Number(arg), armed.taken);
+      if (what === 'T') this.becomeSoon(Number(arg), armed.taken);
       if (what === 'M') armed.unarmed(Number(arg));
       this.disarmed?.();
     } else {
