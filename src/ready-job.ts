@@ -220,8 +220,10 @@ export class ReadyJob implements SlotTaker {
       if (Number(arg) !== this.child.pid) return this.close();
       this.up = true;
       if (this.armedWith) this.ctl.write(this.armLine);
-    } else if (what === 'E' && this.execDone) {
-      this.execDone(errnoError(Number(arg), `spawn ${this.request.argv[0]}`));
+    } else if (what === 'E') {
+      // The exec failed: an armed take's own part comes first, the failure is its job's.
+      this.becoming?.();
+      this.execDone?.(errnoError(Number(arg), `spawn ${this.request.argv[0]}`));
       this.execDone = undefined;
     } else if ((what === 'T' || what === 'M' || what === 'd') && this.armedWith) {
       const armed = this.armedWith;
