@@ -46,6 +46,7 @@ const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) =
 
 interface Armed {
   taken: Taken;
+  took(): void;
   unarmed(index: number): void;
 }
 
@@ -115,14 +116,15 @@ export class ReadyJob implements SlotTaker {
     return this.armedWith !== undefined && !this.gone;
   }
 
-  arm(dir: string, addresses: string[], taken: Taken, unarmed: (index: number) => void): boolean {
+  arm(dir: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean {
     // Not yet up is no reason to wait: perl reads this as soon as it is.
     if (this.busy || this.gone || this.job || this.armedWith) return false;
-    this.armedWith = { taken, unarmed };
+    this.armedWith = { taken, took, unarmed };
     this.armLine = `A ${hex(dir)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
     // Sent once perl said who it is (see onLine).
     if (this.up) this.ctl.write(this.armLine);
-    this.watchdog = setInterval(() => stopped(this.child.pid) && this.close(), WATCHDOG_MS);
+    // Asked to stop, not killed: a take it reported meanwhile is read first.
+    this.watchdog = setInterval(() => stopped(this.child.pid) && void this.disarm(), WATCHDOG_MS);
     this.watchdog.unref();
     return true;
   }
@@ -130,7 +132,11 @@ export class ReadyJob implements SlotTaker {
   /** Stop watching; resolves with the slot of a job perl started before it heard (it runs). */
   async disarm(): Promise<Slot | undefined> {
     this.becoming?.();
-    if (this.armed) {
+    if (this.armedWith && !this.up) {
+      // Never told to arm (it was not up yet): it will not be.
+      this.armedWith = undefined;
+      clearInterval(this.watchdog);
+    } else if (this.armed) {
       const done = new Promise<void>((resolve) => (this.disarmed = resolve));
       this.ctl.write('D\n');
       const late = setTimeout(() => this.child.kill('SIGKILL'), REPLY_MS);
@@ -229,8 +235,10 @@ export class ReadyJob implements SlotTaker {
       const armed = this.armedWith;
       this.armedWith = undefined;
       clearInterval(this.watchdog);
-      if (what === 'T') this.becomeSoon(Number(arg), armed.taken);
-      if (what === 'M') armed.unarmed(Number(arg));
+      if (what === 'T') {
+        armed.took();
+        this.becomeSoon(Number(arg), armed.taken);
+      } else armed.unarmed(what === 'M' ? Number(arg) : -1);
       this.disarmed?.();
     } else {
       const reply = this.pending;

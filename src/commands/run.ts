@@ -52,7 +52,9 @@ export async function runCommand(settings: Settings): Promise<number> {
   const admitAndRun = async (): Promise<number> => {
     let slot: Slot | undefined;
     try {
-      slot = await pool.tryAcquire();
+      // A newcomer that will wait does not take a slot that frees as it starts ahead of those
+      // already waiting: it queues behind them.
+      if (settings.overflow !== 'wait' || !pool.othersWaiting?.()) slot = await pool.tryAcquire();
     } catch (err) {
       reportFailure(reporter, msg.poolFailed(pool.name, err));
       return EXIT.software;

@@ -57,9 +57,10 @@ export interface SlotTaker {
   take(index: number, address: string, keep: () => boolean, taken: Taken): Promise<TakeResult>;
   /**
    * Watch the slots (`addresses[i]` is slot i's) there and take the first that frees without
-   * asking. `unarmed(i)`: it stopped watching by itself, having let slot i go (-1: none).
+   * asking. `took()` as soon as it did (`taken` comes a moment later); `unarmed(i)`: it stopped
+   * watching, having let slot i go (-1: none).
    */
-  arm(dir: string, addresses: string[], taken: Taken, unarmed: (index: number) => void): boolean;
+  arm(dir: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean;
 }
 
 export interface PoolOptions {
@@ -90,6 +91,8 @@ export interface Pool {
   inspect(upTo: number): Promise<SlotState[]>;
   /** Stop any waiting and free nothing else. */
   close(): void;
+  /** Whether another process waits in this pool's line (a newcomer then queues behind it). */
+  othersWaiting?(): boolean;
   /** Take over a slot handed to this process as descriptor `fd` (see Slot.handle). */
   adopt?(fd: number, handle: string): Slot;
 }

@@ -59,6 +59,12 @@ export class SocketPool extends BasePool {
     return pad(this.known().slot(slot));
   }
 
+  othersWaiting(): boolean {
+    const prefix = this.names?.ticketPrefix;
+    const bound = prefix === undefined ? undefined : boundAbstractNames();
+    return !!bound && [...bound].some((name) => name.startsWith(prefix as string));
+  }
+
   private known(): PoolNames {
     if (!this.names) throw new Error('pool opened only to look');
     return this.names;
@@ -278,9 +284,16 @@ export class SocketPool extends BasePool {
     if (!ticket || waiter.settled() || !(this.queue as Line).first(ticket) || fs.existsSync(path.join(this.dir, 'slot-0.lock'))) return;
     const addresses = Array.from({ length: this.maxLive }, (_, i) => this.address(i));
     // Once it stops by itself (a slot a flock process may share, warden stopped), we watch again.
-    const armed = taker.arm(this.dir, addresses, this.takenFor(waiter), () => {
-      for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
-    });
+    const armed = taker.arm(
+      this.dir,
+      addresses,
+      this.takenFor(waiter),
+      // Served: our ticket goes at once, or younger waiters would defer to it meanwhile.
+      () => void this.ticket?.then((t) => t?.close()),
+      () => {
+        for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
+      },
+    );
     if (!armed) return;
     // Ours would only wake this process (and take a core from the hand-off) for nothing.
     for (const sock of this.watchers.values()) sock.destroy();
