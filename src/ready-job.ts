@@ -63,6 +63,7 @@ export class ReadyJob implements SlotTaker {
   private armedWith: Armed | undefined;
   private armLine = '';
   private becoming: (() => void) | undefined;
+  private disarming: Promise<Slot | undefined> | undefined;
   /** While armed: a perl stopped (SIGSTOP) would sit on a free slot; looked at now and then. */
   private watchdog: NodeJS.Timeout | undefined;
   private disarmed: (() => void) | undefined;
@@ -130,12 +131,19 @@ export class ReadyJob implements SlotTaker {
   }
 
   /** Stop watching; resolves with the slot of a job perl started before it heard (it runs). */
-  async disarm(): Promise<Slot | undefined> {
+  disarm(): Promise<Slot | undefined> {
+    this.disarming ??= this.stopArmed().finally(() => (this.disarming = undefined));
+    return this.disarming;
+  }
+
+  private async stopArmed(): Promise<Slot | undefined> {
     this.becoming?.();
-    if (this.armedWith && !this.up) {
-      // Never told to arm (it was not up yet): it will not be.
+    const armed = this.armedWith;
+    if (armed && !this.up) {
+      // Never told to arm (it was not up yet): it will not be; the pool watches again.
       this.armedWith = undefined;
       clearInterval(this.watchdog);
+      armed.unarmed(-1);
     } else if (this.armed) {
       const done = new Promise<void>((resolve) => (this.disarmed = resolve));
       this.ctl.write('D\n');
