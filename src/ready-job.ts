@@ -179,6 +179,11 @@ export class ReadyJob implements SlotTaker {
     }
   }
 
+  /** A take perl reported is done with now, not in a moment (a signal came: it is the job's). */
+  settle(): void {
+    this.becoming?.();
+  }
+
   /** No job came of it (the wait ended): the helper goes. */
   close(): void {
     if (this.job || this.gone) return;
@@ -194,21 +199,22 @@ export class ReadyJob implements SlotTaker {
    * holder's exit has the other). Anything that needs the job sooner (the wait ending) does it now.
    */
   private becomeSoon(index: number, taken: Taken): void {
+    const at = performance.now();
     const timer = setTimeout(() => this.becoming?.(), BECOME_AFTER_MS);
     this.becoming = () => {
       clearTimeout(timer);
       this.becoming = undefined;
-      void this.became(index, taken);
+      void this.became(index, taken, at);
     };
   }
 
   /** perl took slot `index` and execs: the job exists; the waiter is served once it runs. */
-  private async became(index: number, taken: Taken): Promise<void> {
+  private async became(index: number, taken: Taken, startedAt = performance.now()): Promise<void> {
     const { slot, serve } = taken(index);
     this.slot = slot;
     const execFailure = new Promise<Error | undefined>((resolve) => (this.execDone = resolve));
     if (this.gone) this.execDone?.(undefined);
-    this.job = new RunningJob({ ...this.request.identity, slot: index }, this.child, undefined, execFailure);
+    this.job = new RunningJob({ ...this.request.identity, slot: index }, this.child, undefined, execFailure, startedAt);
     this.request.onJob(this.job);
     await this.job.started;
     serve();

@@ -26,7 +26,7 @@ export class RunningJob {
   readonly pid: number | null;
   /** Whether the job's own program started (a ready job's exec may still fail). */
   readonly started: Promise<boolean>;
-  readonly startedAt = performance.now();
+  readonly startedAt: number;
   readonly exited: Promise<ExitRecord>;
   /** The job's process group; outlives the job while members it left behind are alive. */
   readonly group: OwnGroup | undefined;
@@ -40,7 +40,10 @@ export class RunningJob {
     spawnError: Error | undefined,
     /** For a process that becomes the job by an exec (ready-job.ts): that exec's failure, if any. */
     private readonly execFailure: Promise<Error | undefined> = Promise.resolve(undefined),
+    /** When it started, if before now (a ready job's take, see ready-job.ts). */
+    startedAt = performance.now(),
   ) {
+    this.startedAt = startedAt;
     this.pid = child?.pid ?? null;
     if (this.pid !== null) {
       this.group = new OwnGroup(this.pid);
@@ -49,7 +52,7 @@ export class RunningJob {
     this.exited = spawnError || !child || this.pid === null ? this.notStarted(child, spawnError) : this.watch(child);
     this.started = this.pid === null ? Promise.resolve(false) : this.execFailure.then((err) => !err);
     if (identity.timeoutMs !== undefined && this.pid !== null) {
-      this.timeoutTimer = setTimeout(() => this.stop('timeout'), identity.timeoutMs);
+      this.timeoutTimer = setTimeout(() => this.stop('timeout'), Math.max(0, identity.timeoutMs - (performance.now() - startedAt)));
     }
   }
 

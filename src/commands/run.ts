@@ -36,9 +36,15 @@ export async function runCommand(settings: Settings): Promise<number> {
   // terminates the group.
   const waitAbort = new AbortController();
   let job: RunningJob | undefined;
+  let ready: ReadyJob | undefined;
   const shutdown = new Shutdown({
-    drain: () => (job ? job.signal('SIGINT') : waitAbort.abort()),
+    drain: () => {
+      // A job the ready job just started is running already: it gets the signal.
+      ready?.settle();
+      return job ? job.signal('SIGINT') : waitAbort.abort();
+    },
     terminate: (sig) => {
+      ready?.settle();
       waitAbort.abort();
       if (sig === 'SIGHUP') job?.signal('SIGHUP');
       job?.stop('terminated');
@@ -64,7 +70,6 @@ export async function runCommand(settings: Settings): Promise<number> {
       reporter.notice(msg.runSkipped(pool.name, await liveSlots(pool), pool.maxLive));
       return EXIT.tempFail;
     }
-    let ready: ReadyJob | undefined;
     if (!slot) {
       // The job waits with us, ready to start the moment a slot frees (not with --detach: its
       // runner starts the job).
