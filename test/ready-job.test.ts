@@ -223,24 +223,17 @@ describe('the perl a waiting run uses', () => {
 describe('an armed take', () => {
   it("passes a Ctrl-C that lands in its job's first milliseconds on as SIGINT: the job runs already", async () => {
     const { dir, env } = testDir('ready-int-early');
-    const wpid = path.join(dir, 'wpid');
-    // The holder's job frees the slot (closes descriptor 19) and sends the waiter SIGINT 2 ms later.
-    const holder = startWarden(
-      ['run', '--pool', 'p', '--max-live', '1', '--', `touch "${dir}/held"; while [ ! -f "${dir}/go" ]; do sleep 0.01; done; exec perl -MPOSIX -MTime::HiRes=sleep -e 'POSIX::close(19); sleep 0.002; kill "INT", $ARGV[0]; sleep 0.3' "$(cat "${wpid}")"`],
-      { env },
-    );
-    await waitFor('the holder', () => fs.existsSync(`${dir}/held`));
-    const job = `trap 'echo INT >> "${dir}/sig"; exit 3' INT; trap 'echo TERM >> "${dir}/sig"; exit 4' TERM; echo up >> "${dir}/sig"; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.05; done`;
+    const holder = await holdSlot(dir, env);
+    // The job's first act, once its traps are set: Ctrl-C to its warden, which at that moment is
+    // still in the moment after the take (or past it: the job must see SIGINT either way).
+    const job = `trap 'echo INT >> "${dir}/sig"; exit 3' INT; trap 'echo TERM >> "${dir}/sig"; exit 4' TERM; echo up >> "${dir}/sig"; kill -INT $PPID; for i in 1 2 3 4 5 6 7 8 9 10; do sleep 0.05; done`;
     const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', job], { env });
-    fs.writeFileSync(wpid, String(waiter.pid));
     await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
-    await waitFor('the ready helper', () => helperOf(waiter.pid));
     await waitFor('the helper to be up', () => readStat(helperOf(waiter.pid) ?? -1)?.state === 'S');
-    fs.writeFileSync(`${dir}/go`, '');
+    fs.writeFileSync(`${dir}/release`, '');
     const result = await waiter.done;
     await holder.done;
     expect(result.code).toBe(130);
-    // Up (its traps set) when the signal came, the job sees the user's SIGINT, not a SIGTERM.
     expect(fs.readFileSync(`${dir}/sig`, 'utf8').split('\n').filter(Boolean)).toEqual(['up', 'INT']);
     expect((await runWarden(['status', '--pool', 'p', '--json'], { env })).stdout).toMatch(/"live": 0/);
   });
