@@ -103,7 +103,9 @@ describe('the spool under attack', () => {
   }, 30_000);
 
   it('status --drop of a job a resumer holds and waits out: the resumer does not start it, and ends', async () => {
-    const delay = await spoolOne('2s');
+    // Due in 5 s: a resumer's start, a status and the drop (three warden starts) all come before
+    // it, even on a loaded machine (2 s was not always enough under the whole suite).
+    const delay = await spoolOne('5s');
     const resumer = startWarden(['once', '--log', 'json', '--check', 'exit 1', '--job', 'true'], { env: t.env });
     await waitFor('the resume', () => eventsNamed(resumer.events(), 'resume')[0]);
     const status = await runWarden(['status', '--json'], { env: t.env });
