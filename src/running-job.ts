@@ -38,7 +38,7 @@ export class RunningJob {
     readonly identity: JobIdentity,
     child: ChildProcess | undefined,
     spawnError: Error | undefined,
-    /** For a process that becomes the job by an exec (ready-job.ts): that exec's failure, if any. */
+    /** For a process that becomes the job by an exec (ready-job.ts): that exec's failure, or undefined. */
     private readonly execFailure: Promise<Error | undefined> = Promise.resolve(undefined),
     /** When it started, if before now (a ready job's take, see ready-job.ts). */
     startedAt = performance.now(),

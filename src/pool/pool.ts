@@ -42,7 +42,7 @@ export interface AcquireOptions {
 }
 
 /** taken: bound there and the job starts; busy: someone else holds it; released: bound, then let
- *  go (nobody of ours waits any more); unavailable: cannot take now (bind it here instead). */
+ *  go (nobody of ours still waits); unavailable: cannot take now (bind it here instead). */
 export type TakeResult = 'taken' | 'busy' | 'released' | 'unavailable';
 
 /** Slot `index` was taken elsewhere: the pool records it; `serve()` once the job's program runs. */

@@ -83,7 +83,7 @@ export class Line {
     }
   }
 
-  /** Whether no older waiter (not passed over) waits for any slot: the ticket is first in line. */
+  /** Whether no older waiter (not passed over) waits for a slot of ours: the ticket is first in line. */
   first(ticket: Ticket): boolean {
     const bound = boundAbstractNames();
     return !bound || !this.oldestBefore(bound, 0, ticket);

@@ -254,7 +254,7 @@ export class SocketPool extends BasePool {
       return true;
     };
     const result = await taker.take(i, this.address(i), keep, this.takenFor(waiter));
-    // The helper is gone (or never answered): bind here, unless nobody waits any more.
+    // The helper is gone (or never answered): bind here, unless nobody still waits.
     if (result === 'unavailable') return waiter.settled() ? undefined : this.bind(i);
     return undefined;
   }
@@ -265,7 +265,7 @@ export class SocketPool extends BasePool {
       const slot = new TakenSlot(i, -1, this.dir, this.maxLive, this.forgetSlot);
       this.hint = i + 1;
       this.ours.set(i, slot);
-      // Its job starts: no timeout or abort may end the wait any more (one that came first
+      // Its job starts: no timeout or abort may end the wait from now on (one that came first
       // finds the job running: see run.ts).
       const deliver = waiter.settled() ? undefined : waiter.claim();
       return { slot, serve: () => deliver?.(slot) };

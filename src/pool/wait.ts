@@ -3,7 +3,7 @@ import { PoolTimeoutError } from './pool.js';
 import type { AcquireOptions } from './pool.js';
 import { ranPart } from '../code-parts.js';
 
-/** `claim()` ends the wait (no timeout or abort can end it any more) and returns how to deliver its value later. */
+/** `claim()` ends the wait (no timeout or abort can end it from then on) and returns how to deliver its value later. */
 type Start<T> = (resolve: (value: T) => void, reject: (err: unknown) => void, settled: () => boolean, claim: () => (value: T) => void) => () => void;
 
 /** Run a wait that ends by resolve, reject, timeout or abort; `start` returns its own clean-up. */
