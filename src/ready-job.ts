@@ -117,11 +117,11 @@ export class ReadyJob implements SlotTaker {
     return this.armedWith !== undefined && !this.gone;
   }
 
-  arm(dir: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean {
+  arm(flockMark: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean {
     // Not yet up is no reason to wait: perl reads this as soon as it is.
     if (this.busy || this.gone || this.job || this.armedWith) return false;
     this.armedWith = { taken, took, unarmed };
-    this.armLine = `A ${hex(dir)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
+    this.armLine = `A ${hex(flockMark)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
     // Sent once perl said who it is (see onLine).
     if (this.up) this.ctl.write(this.armLine);
     // Asked to stop, not killed: a take it reported meanwhile is read first.

@@ -27,7 +27,7 @@ export async function runCommand(settings: Settings): Promise<number> {
   const identity = { jobId, command, slot: -1, tick: 1, attempt: 1, timeoutMs: settings.jobTimeoutMs, killAfterMs: settings.killAfterMs, output: { kind: 'inherit' } as const };
   // One plain word needs no shell: exec it directly (a shell start saved per one-shot).
   const jobArgv = (): string[] => (settings.argv.length === 1 && !PLAIN_WORD.test(settings.argv[0]) ? ['/bin/sh', '-c', settings.argv[0]] : settings.argv);
-  const envFor = (slot: number, trigger: string): NodeJS.ProcessEnv => withLeaseToken(jobEnv(inheritedEnv(), { jobId, pool: pool.name, slot, trigger, attempt: 1 }), {});
+  const envFor = (slot: number, trigger: string): NodeJS.ProcessEnv => jobEnv(inheritedEnv(), { jobId, pool: pool.name, slot, trigger, attempt: 1 });
   const notifiers = await attachNotifiers(settings, reporter, 'run');
 
   // Waiting for a slot, any signal ends the wait and warden exits as signalled, having run
@@ -79,7 +79,8 @@ export async function runCommand(settings: Settings): Promise<number> {
           : ReadyJob.start({
               identity,
               argv: jobArgv(),
-              env: envFor(0, ''),
+              // A socket slot has no lease token: the job gets none (not one warden inherited).
+              env: withLeaseToken(envFor(0, ''), {}),
               vars: { slot: 'WARDEN_SLOT', trigger: 'WARDEN_TRIGGER' },
               onJob: (started) => (job = started),
             });

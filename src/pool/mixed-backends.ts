@@ -9,10 +9,17 @@ import { recordedSlots } from './holders.js';
 import { poolIdentity } from './identity.js';
 import { PoolNames, boundAbstractNames } from './names.js';
 
+/** The file every flock scan of the pool whose folder is `dir` opens: slot 0's. */
+export const flockMark = (dir: string): string => path.join(dir, 'slot-0.lock');
+
+/** Whether a flock process has ever used the pool whose folder is `dir`. */
+export function flockUsed(dir: string): boolean {
+  return fs.existsSync(flockMark(dir));
+}
+
 /** Whether some flock process holds a slot of the pool whose folder is `dir`. */
 export function flockSlotsHeld(dir: string): boolean {
-  // Every flock scan opens slot 0's file: without it no flock process has used the pool.
-  if (!fs.existsSync(path.join(dir, 'slot-0.lock'))) return false;
+  if (!flockUsed(dir)) return false;
   const locked = procLockedFiles();
   if (!locked) return false;
   return fs.readdirSync(dir).some((name) => {

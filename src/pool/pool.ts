@@ -60,7 +60,7 @@ export interface SlotTaker {
    * asking. `took()` as soon as it did (`taken` comes a moment later); `unarmed(i)`: it stopped
    * watching, having let slot i go (-1: none).
    */
-  arm(dir: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean;
+  arm(flockMark: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean;
 }
 
 export interface PoolOptions {

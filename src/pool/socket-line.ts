@@ -83,6 +83,12 @@ export class Line {
     }
   }
 
+  /** Whether some process (ours included) has a ticket in the line. */
+  occupied(): boolean {
+    const bound = boundAbstractNames();
+    return !!bound && [...bound].some((name) => name.startsWith(this.prefix));
+  }
+
   /** Whether no older waiter (not passed over) waits for a slot of ours: the ticket is first in line. */
   first(ticket: Ticket): boolean {
     const bound = boundAbstractNames();

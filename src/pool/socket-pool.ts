@@ -11,10 +11,8 @@ import type { Ticket } from './socket-line.js';
 import { abortable, scanOrder } from './wait.js';
 import { PoolError } from './pool.js';
 import type { AcquireOptions, PoolOptions, Slot, SlotTaker, Taken } from './pool.js';
-import fs from 'node:fs';
-import path from 'node:path';
 import { TakenSlot } from './held-slot.js';
-import { flockSlotsHeld } from './mixed-backends.js';
+import { flockMark, flockSlotsHeld, flockUsed } from './mixed-backends.js';
 import { warmReset } from './warm-reset.js';
 import { msg } from '../messages.js';
 
@@ -60,9 +58,7 @@ export class SocketPool extends BasePool {
   }
 
   othersWaiting(): boolean {
-    const prefix = this.names?.ticketPrefix;
-    const bound = prefix === undefined ? undefined : boundAbstractNames();
-    return !!bound && [...bound].some((name) => name.startsWith(prefix as string));
+    return this.queue?.occupied() ?? false;
   }
 
   private known(): PoolNames {
@@ -281,11 +277,11 @@ export class SocketPool extends BasePool {
     const taker = waiter.taker;
     if (!taker || this.maxLive > ARM_MAX || this.line[0] !== waiter) return;
     const ticket = await this.ticket;
-    if (!ticket || waiter.settled() || !(this.queue as Line).first(ticket) || fs.existsSync(path.join(this.dir, 'slot-0.lock'))) return;
+    if (!ticket || waiter.settled() || !(this.queue as Line).first(ticket) || flockUsed(this.dir)) return;
     const addresses = Array.from({ length: this.maxLive }, (_, i) => this.address(i));
     // Once it stops by itself (a slot a flock process may share, warden stopped), we watch again.
     const armed = taker.arm(
-      this.dir,
+      flockMark(this.dir),
       addresses,
       this.takenFor(waiter),
       // Served: our ticket goes at once, or younger waiters would defer to it meanwhile.
