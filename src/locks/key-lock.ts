@@ -5,16 +5,13 @@
 // the claim on a spooled job.
 import fs from 'node:fs';
 import net from 'node:net';
+import { serverFd } from '../server-fd.js';
 import os from 'node:os';
 import { poolIdentity } from '../pool/identity.js';
 import { keyedHash } from '../pool/names.js';
 
 // sizeof(sun_path): every name is padded to it, so Node 20 and 22 bind the same address.
 const SUN_PATH = 108;
-
-interface HandleWithFd {
-  _handle?: { fd?: number } | null;
-}
 
 /** A held lock: hand its descriptor to a child (then `handOff`), or `release` it. */
 export interface KeyLock {
@@ -79,8 +76,8 @@ function bindLock(name: string): Promise<KeyLock | undefined> {
       else reject(err);
     });
     server.listen({ path: ('\0' + name).padEnd(SUN_PATH, '\0'), backlog: 1 }, () => {
-      const fd = (server as unknown as HandleWithFd)._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) {
+      const fd = serverFd(server);
+      if (fd === undefined) {
         server.close();
         reject(new Error('abstract socket has no descriptor'));
         return;

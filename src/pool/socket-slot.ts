@@ -4,6 +4,7 @@
 // this process lets go at once, so the kernel wakes the waiters the moment the job's last
 // descriptor closes, with no process of ours in between.
 import net from 'node:net';
+import { serverFd } from '../server-fd.js';
 import { HeldSlot } from './held-slot.js';
 import { flockSlotsHeld } from './mixed-backends.js';
 import { PoolError } from './pool.js';
@@ -67,8 +68,8 @@ export function bindSlot(address: string, index: number, dir: string, maxLive: n
       else reject(err);
     });
     server.listen({ path: address, backlog: SLOT_BACKLOG }, () => {
-      const fd = (server as unknown as HandleWithFd)._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) {
+      const fd = serverFd(server);
+      if (fd === undefined) {
         server.close();
         reject(new Error('abstract socket has no descriptor'));
         return;
@@ -81,10 +82,6 @@ export function bindSlot(address: string, index: number, dir: string, maxLive: n
       resolve(new SocketSlot(index, fd, dir, maxLive, server, onForget));
     });
   });
-}
-
-interface HandleWithFd {
-  _handle?: { fd?: number } | null;
 }
 
 /** Off the usual /proc: is the name bound? (A holder accepts the probe, so nothing piles up.) */

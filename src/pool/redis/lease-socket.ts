@@ -4,13 +4,10 @@
 // Redis at once instead of letting it lapse.
 import fs from 'node:fs';
 import net from 'node:net';
+import { serverFd } from '../../server-fd.js';
 
 // sizeof(sun_path): every Node version then binds the same address (see the socket pool).
 const SUN_PATH = 108;
-
-interface HandleWithFd {
-  _handle?: { fd?: number } | null;
-}
 
 export const leaseAddress = (id: string): string => ('\0' + `warden-lease:${id}`).padEnd(SUN_PATH, '\0');
 
@@ -48,8 +45,8 @@ export function bindLeaseSocket(id: string): Promise<LeaseSocket> {
     });
     server.once('error', reject);
     server.listen({ path: address, backlog: 8 }, () => {
-      const fd = (server as unknown as HandleWithFd)._handle?.fd;
-      if (typeof fd !== 'number' || fd < 0) {
+      const fd = serverFd(server);
+      if (fd === undefined) {
         server.close();
         reject(new Error('lease socket has no descriptor'));
         return;
