@@ -148,53 +148,40 @@ describe('the perl a waiting run uses', () => {
     expect(fs.existsSync(`${dir}/planted-ran`)).toBe(false);
   });
 
-  it('stopped (SIGSTOP) is given up: the job still starts soon after the slot frees', async () => {
-    const { dir, env } = testDir('ready-stopped-helper');
-    const holder = await holdSlot(dir, env);
-    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', '/bin/touch', `${dir}/job-ran`], { env });
-    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
-    const helper = await waitFor('the ready helper', () => helperOf(waiter.pid));
-    process.kill(helper, 'SIGSTOP');
-    try {
-      fs.writeFileSync(`${dir}/release`, '');
-      expect((await holder.done).code).toBe(0);
-      await waitFor('the job to run with the slot free', () => fs.existsSync(`${dir}/job-ran`), 3000);
-      expect((await waiter.done).code).toBe(0);
-    } finally {
-      try {
-        process.kill(helper, 'SIGCONT');
-      } catch {
-        // Gone.
-      }
-      waiter.child.kill('SIGKILL');
-    }
-  });
-
-  it('stopped before it is even up is given up too: the job still starts soon after the slot frees', async () => {
-    const { dir, env } = testDir('ready-stopped-early');
-    const bin = path.join(dir, 'bin');
-    fs.mkdirSync(bin);
+  for (const [when, slowStart] of [
+    ['as it waits', false],
     // A perl slow to start (a loaded machine), the same process once it runs.
-    fs.writeFileSync(path.join(bin, 'perl'), '#!/bin/sh\nsleep 1\nexec /usr/bin/perl "$@"\n', { mode: 0o755 });
-    const holder = await holdSlot(dir, env);
-    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', '/bin/touch', `${dir}/job-ran`], { env: { ...env, PATH: `${bin}:${process.env.PATH}` } });
-    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
-    const helper = await waitFor('the ready helper', () => helperOf(waiter.pid));
-    process.kill(helper, 'SIGSTOP');
-    try {
-      fs.writeFileSync(`${dir}/release`, '');
-      expect((await holder.done).code).toBe(0);
-      await waitFor('the job to run with the slot free', () => fs.existsSync(`${dir}/job-ran`), 3000);
-      expect((await waiter.done).code).toBe(0);
-    } finally {
-      try {
-        process.kill(helper, 'SIGCONT');
-      } catch {
-        // Gone.
+    ['before it is even up', true],
+  ] as const) {
+    it(`stopped (SIGSTOP) ${when} is given up: the job still starts soon after the slot frees`, async () => {
+      const { dir, env } = testDir('ready-stopped-helper');
+      let pathEnv = process.env.PATH;
+      if (slowStart) {
+        const bin = path.join(dir, 'bin');
+        fs.mkdirSync(bin);
+        fs.writeFileSync(path.join(bin, 'perl'), '#!/bin/sh\nsleep 1\nexec /usr/bin/perl "$@"\n', { mode: 0o755 });
+        pathEnv = `${bin}:${pathEnv}`;
       }
-      waiter.child.kill('SIGKILL');
-    }
-  });
+      const holder = await holdSlot(dir, env);
+      const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', '/bin/touch', `${dir}/job-ran`], { env: { ...env, PATH: pathEnv } });
+      await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+      const helper = await waitFor('the ready helper', () => helperOf(waiter.pid));
+      process.kill(helper, 'SIGSTOP');
+      try {
+        fs.writeFileSync(`${dir}/release`, '');
+        expect((await holder.done).code).toBe(0);
+        await waitFor('the job to run with the slot free', () => fs.existsSync(`${dir}/job-ran`), 3000);
+        expect((await waiter.done).code).toBe(0);
+      } finally {
+        try {
+          process.kill(helper, 'SIGCONT');
+        } catch {
+          // Gone.
+        }
+        waiter.child.kill('SIGKILL');
+      }
+    });
+  }
 
   it("that is a wrapper (runs perl as its child) is not used: the spawn event comes as the job starts, with the job's pid", async () => {
     const { dir, env } = testDir('ready-wrapper');
