@@ -44,7 +44,8 @@ export function poolIdentity(stateDir: string, create = true): string | undefine
   let opened = openIdentity(file);
   if (!opened) {
     const recovered = recoverFromProcesses(stateDir, file);
-    if (!recovered && !create) return undefined;
+    // Only looking (status): nothing is written, the state dir may not even be there.
+    if (!create) return recovered;
     place(file, recovered ?? randomBytes(32).toString('hex'));
     opened = openIdentity(file);
     if (!opened) throw new UnsafePathError(file, msg.unsafe.notIdentity);
@@ -139,13 +140,17 @@ function bindBeacon(stateDir: string): void {
   server.unref();
 }
 
-/** Our identity as another live warden of this user still holds it open, if one does. */
+/**
+ * Our identity as another live warden of this user still holds it open, if one does. Only a
+ * file that was deleted is ours to take back: one still linked, at this path, while we find none
+ * here, is another state dir's at the same path (another mount namespace: a private /tmp).
+ */
 function recoverFromProcesses(stateDir: string, file: string): string | undefined {
   const uid = myUid();
   const comm = readText('/proc/self/comm');
   const prefix = beaconPrefix(stateDir);
   const pids = [...(boundAbstractNames() ?? [])].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
-  const targets = [file, `${file} (deleted)`];
+  const deleted = `${file} (deleted)`;
   for (const pid of pids) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
@@ -154,7 +159,7 @@ function recoverFromProcesses(stateDir: string, file: string): string | undefine
       if (comm !== undefined && readText(`/proc/${pid}/comm`) !== comm) continue;
       for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
         const link = `/proc/${pid}/fd/${fd}`;
-        if (!targets.includes(fs.readlinkSync(link))) continue;
+        if (fs.readlinkSync(link) !== deleted) continue;
         const secret = readHeld(link);
         if (secret) return secret;
       }
@@ -168,7 +173,8 @@ function recoverFromProcesses(stateDir: string, file: string): string | undefine
 function readHeld(link: string): string | undefined {
   const fd = fs.openSync(link, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    return privacyProblem(fs.fstatSync(fd), false) ? undefined : readSecret(fd);
+    const stat = fs.fstatSync(fd);
+    return stat.nlink !== 0 || privacyProblem(stat, false) ? undefined : readSecret(fd);
   } finally {
     fs.closeSync(fd);
   }
