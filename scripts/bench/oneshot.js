@@ -51,6 +51,22 @@ export async function run_(ctx) {
       if (r >= 0) times[name].push(ms);
     }
   }
+  // NODE_EXTRA_CA_CERTS makes every Node process read and parse that file as it starts, before
+  // any of its own code runs: where it is set, say what it costs (all figures above include it).
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (extra && tools.warden) {
+    const without = benchEnv();
+    delete without.NODE_EXTRA_CA_CERTS;
+    const bare = { warden: [], node: [] };
+    for (let r = 0; r < Math.min(rounds, 11); r++) {
+      bare.warden.push(await warden(['run', '--pool', 'b', '--state-dir', stateDir, '--', 'true'], { env: without }).done.then(check('warden run')));
+      bare.node.push(await run(NODE, ['-e', '0'], { env: without }).then(check('node -e 0')));
+    }
+    notes.push(
+      `this machine sets NODE_EXTRA_CA_CERTS (${extra}), which every Node process, warden included, reads and parses as it starts: ` +
+        `without it, \`node -e 0\` took ${fmt.ms(median(bare.node))} and \`warden run -- true\` ${fmt.ms(median(bare.warden))} (median of ${bare.node.length})`,
+    );
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   notes.push(codeCacheNote());
 
