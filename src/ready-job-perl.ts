@@ -20,12 +20,18 @@
 //   E <errno>              the exec failed (it exits 127); end of file without E: it happened
 // A connection refused (nothing bound) is a free slot; a full queue (EAGAIN) is asked again
 // after a second; a name bound but not listening (EADDRINUSE on the take) after 50 ms.
+// Descriptor <slotfd> is held from the start (whatever was there, an outer job's slot, is not
+// the job's), so that no socket of perl's lands on it; the exec's dup finds it free. The slot
+// is non-blocking, as a slot bound by Node is.
 export const READY_PERL = String.raw`
 use strict; use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
 use Fcntl qw(F_SETFD F_GETFL F_SETFL F_DUPFD FD_CLOEXEC O_NONBLOCK); use Errno qw(EADDRINUSE ECONNREFUSED EINTR);
 use Time::HiRes ();
 my ($slotfd, @argv) = @ARGV; $slotfd += 0; my $parent = getppid();
 open(my $ctl, '+<&=', 3) or exit 70; fcntl($ctl, F_SETFD, FD_CLOEXEC) or exit 70;
+my $hold; unless (open($hold, '<&=', $slotfd)) { open(my $null, '<', '/dev/null') or exit 70; my $fd = fcntl($null, F_DUPFD, $slotfd);
+  close $null; (defined $fd && $fd == $slotfd && open($hold, '<&=', $fd)) or exit 70 }
+fcntl($hold, F_SETFD, FD_CLOEXEC) or exit 70;
 select($ctl); $| = 1; print "ready $$\n";
 my ($buf, %env, @names, $mark, @addr, %watch, %later) = ('');
 sub hex2 { pack('H*', $_[0]) }
@@ -37,7 +43,7 @@ sub stopped { return 1 if getppid() != $parent; open(my $f, '<', "/proc/$parent/
 sub bound { my ($i) = @_; socket(my $s, AF_UNIX, SOCK_STREAM, 0) or do { print 'F ', $! + 0, "\n"; return };
   if (!bind($s, $addr[$i])) { print $! == EADDRINUSE ? "B\n" : 'F ' . ($! + 0) . "\n" if !%watch && !$mark; return }
   listen($s, 4096) or return; return $s }
-sub become { my ($s, $i, $at) = @_; my $fd = fcntl($s, F_DUPFD, $slotfd);
+sub become { my ($s, $i, $at) = @_; close $hold; fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK); my $fd = fcntl($s, F_DUPFD, $slotfd);
   if (!defined $fd || $fd != $slotfd) { print 'E ', ($! + 0) || 9, "\n"; exit 127 }
   %ENV = %env; $ENV{$names[0]} = $i; $ENV{$names[1]} = $at;
   exec { $argv[0] } @argv; print 'E ', $! + 0, "\n"; exit 127 }

@@ -15,8 +15,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import type { Socket } from 'node:net';
 import { SLOT_FD } from './launcher.js';
-import type { Slot, SlotTaker, TakeResult, Taken } from './pool/pool.js';
+import type { ArmRequest, Slot, SlotTaker, TakeResult, Taken } from './pool/pool.js';
 import { perlPath } from './perl.js';
+import { handleFd } from './handle-fd.js';
 import { READY_PERL } from './ready-job-perl.js';
 import { RunningJob } from './running-job.js';
 import type { JobIdentity } from './running-job.js';
@@ -44,12 +45,6 @@ const hex = (text: string, encoding: BufferEncoding = 'utf8'): string => Buffer.
 const entry = (name: string, value: string | undefined): string => hex(value === undefined ? name : `${name}=${value}`);
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
-interface Armed {
-  taken: Taken;
-  took(): void;
-  unarmed(index: number): void;
-}
-
 export class ReadyJob implements SlotTaker {
   /** The job, once a slot was taken for it. */
   job: RunningJob | undefined;
@@ -60,7 +55,7 @@ export class ReadyJob implements SlotTaker {
   private gone = false;
   private buffered = '';
   private pending: ((line: string | undefined) => void) | undefined;
-  private armedWith: Armed | undefined;
+  private armedWith: ArmRequest | undefined;
   private armLine = '';
   private becoming: (() => void) | undefined;
   private disarming: Promise<Slot | undefined> | undefined;
@@ -83,7 +78,9 @@ export class ReadyJob implements SlotTaker {
     });
     this.ctl = this.child.stdio[3] as Socket;
     this.child.on('error', () => this.end());
-    this.child.on('exit', () => this.end());
+    // A take it reported before its exec is read first, though its job may have ended since:
+    // the end waits for the control socket to close (at once, unless a wrapper holds it).
+    this.child.on('exit', () => (this.ctl.destroyed ? this.end() : setTimeout(() => this.end(), REPLY_MS)));
     this.ctl.on('error', () => this.end());
     this.ctl.on('close', () => this.end());
     this.ctl.on('data', (chunk: Buffer) => {
@@ -113,21 +110,32 @@ export class ReadyJob implements SlotTaker {
     return this.up && !this.busy && !this.gone && !this.job && !this.armedWith;
   }
 
+  /** Told to watch the slots (up, and asked to). */
   get armed(): boolean {
-    return this.armedWith !== undefined && !this.gone;
+    return this.armedWith !== undefined && this.up && !this.gone;
   }
 
-  arm(flockMark: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean {
-    // Not yet up is no reason to wait: perl reads this as soon as it is.
+  arm(request: ArmRequest): boolean {
     if (this.busy || this.gone || this.job || this.armedWith) return false;
-    this.armedWith = { taken, took, unarmed };
-    this.armLine = `A ${hex(flockMark)} ${addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
-    // Sent once perl said who it is (see onLine).
-    if (this.up) this.ctl.write(this.armLine);
+    this.armedWith = request;
+    this.armLine = `A ${hex(request.flockMark)} ${request.addresses.map((a) => hex(a, 'latin1')).join(' ')}\n`;
+    // Not up yet: told as soon as it says who it is (see onLine), unless the pool took a slot first.
+    if (this.up) this.startWatching(request);
     // Asked to stop, not killed: a take it reported meanwhile is read first.
     this.watchdog = setInterval(() => stopped(this.child.pid) && void this.disarm(), WATCHDOG_MS);
     this.watchdog.unref();
     return true;
+  }
+
+  forgoArm(): void {
+    if (!this.armedWith || this.up) return;
+    this.armedWith = undefined;
+    clearInterval(this.watchdog);
+  }
+
+  private startWatching(request: ArmRequest): void {
+    this.ctl.write(this.armLine);
+    request.watching();
   }
 
   /** Stop watching; resolves with the slot of a job perl started before it heard (it runs). */
@@ -146,7 +154,9 @@ export class ReadyJob implements SlotTaker {
       armed.unarmed(-1);
     } else if (this.armed) {
       const done = new Promise<void>((resolve) => (this.disarmed = resolve));
-      this.ctl.write('D\n');
+      // Not through the stream: perl may be at its exec, and a write error there (EPIPE) would
+      // destroy the socket before the take it reported (T) is read.
+      this.writeNow('D\n');
       const late = setTimeout(() => this.child.kill('SIGKILL'), REPLY_MS);
       await done;
       clearTimeout(late);
@@ -239,7 +249,7 @@ export class ReadyJob implements SlotTaker {
     if (what === 'ready') {
       if (Number(arg) !== this.child.pid) return this.close();
       this.up = true;
-      if (this.armedWith) this.ctl.write(this.armLine);
+      if (this.armedWith) this.startWatching(this.armedWith);
     } else if (what === 'E') {
       // The exec failed: an armed take's own part comes first, the failure is its job's.
       this.becoming?.();
@@ -258,6 +268,16 @@ export class ReadyJob implements SlotTaker {
       const reply = this.pending;
       this.pending = undefined;
       reply?.(line);
+    }
+  }
+
+  /** A line written at once, bypassing the stream; a failure (perl gone) is read as its end. */
+  private writeNow(line: string): void {
+    const fd = handleFd(this.ctl);
+    try {
+      if (fd !== undefined) fs.writeSync(fd, line);
+    } catch {
+      // Gone, or at its exec: the end of file, or the take before it, says which.
     }
   }
 

@@ -5,7 +5,7 @@
 // the claim on a spooled job.
 import fs from 'node:fs';
 import net from 'node:net';
-import { serverFd } from '../server-fd.js';
+import { handleFd } from '../handle-fd.js';
 import os from 'node:os';
 import { poolIdentity } from '../pool/identity.js';
 import { keyedHash } from '../pool/names.js';
@@ -76,7 +76,7 @@ function bindLock(name: string): Promise<KeyLock | undefined> {
       else reject(err);
     });
     server.listen({ path: ('\0' + name).padEnd(SUN_PATH, '\0'), backlog: 1 }, () => {
-      const fd = serverFd(server);
+      const fd = handleFd(server);
       if (fd === undefined) {
         server.close();
         reject(new Error('abstract socket has no descriptor'));

@@ -48,19 +48,33 @@ export type TakeResult = 'taken' | 'busy' | 'released' | 'unavailable';
 /** Slot `index` was taken elsewhere: the pool records it; `serve()` once the job's program runs. */
 export type Taken = (index: number) => { slot: Slot; serve(): void };
 
+/**
+ * What a taker is asked to watch: the slots (`addresses[i]` is slot i's), taking the first that
+ * frees without asking (unless the file `flockMark` exists). `watching()` once it does watch
+ * (the pool's own watchers can go then); `took()` as soon as it took one (`taken` comes a moment
+ * later); `unarmed(i)`: it stopped watching, having let slot i go (-1: none).
+ */
+export interface ArmRequest {
+  flockMark: string;
+  addresses: string[];
+  taken: Taken;
+  watching(): void;
+  took(): void;
+  unarmed(index: number): void;
+}
+
 /** Takes a free socket slot in another process that then holds it (it becomes the job). */
 export interface SlotTaker {
   /** Up, and neither taking nor armed. */
   readonly ready: boolean;
+  /** Watching the slots itself (the pool does not). */
   readonly armed: boolean;
   /** Bind `address` there; once bound, `keep()` says whether to keep it (and may throw). */
   take(index: number, address: string, keep: () => boolean, taken: Taken): Promise<TakeResult>;
-  /**
-   * Watch the slots (`addresses[i]` is slot i's) there and take the first that frees without
-   * asking. `took()` as soon as it did (`taken` comes a moment later); `unarmed(i)`: it stopped
-   * watching, having let slot i go (-1: none).
-   */
-  arm(flockMark: string, addresses: string[], taken: Taken, took: () => void, unarmed: (index: number) => void): boolean;
+  /** Watch the slots there, as soon as it can (see ArmRequest); false if it cannot now. */
+  arm(request: ArmRequest): boolean;
+  /** Asked to watch but not watching yet: it never will (the pool takes the slot itself). */
+  forgoArm(): void;
 }
 
 export interface PoolOptions {

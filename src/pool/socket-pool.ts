@@ -215,21 +215,24 @@ export class SocketPool extends BasePool {
       return;
     }
     // Nobody of ours waits any more (a timeout, an abort while we looked): take nothing.
-    if (!this.line.some((w) => !w.settled())) return;
+    const waiter = this.line.find((w) => !w.settled());
+    if (!waiter || waiter.taker?.armed) return;
+    // Its ready job, asked to watch, is not up yet: it is told nothing now, the slot is ours to take.
+    waiter.taker?.forgoArm();
     let slot: Slot | undefined;
     try {
-      slot = await this.takeFor(this.line.find((w) => !w.settled()), i);
+      slot = await this.takeFor(waiter, i);
     } catch (err) {
       for (const w of this.line.splice(0)) w.reject(err);
       this.stopWatching();
       return;
     }
     if (slot) {
-      const waiter = this.line.find((w) => !w.settled());
+      const served = this.line.find((w) => !w.settled());
       this.refreshTicket(ticket);
       // Ours now: watched again only once our job is done with it (slotForgotten), not
       // through a connection to ourselves.
-      if (waiter) return waiter.resolve(slot);
+      if (served) return served.resolve(slot);
       slot.release();
     }
     // Held by someone else (or just released): it wakes us when it frees.
@@ -278,22 +281,23 @@ export class SocketPool extends BasePool {
     if (!taker || this.maxLive > ARM_MAX || this.line[0] !== waiter) return;
     const ticket = await this.ticket;
     if (!ticket || waiter.settled() || !(this.queue as Line).first(ticket) || flockUsed(this.dir)) return;
-    const addresses = Array.from({ length: this.maxLive }, (_, i) => this.address(i));
-    // Once it stops by itself (a slot a flock process may share, warden stopped), we watch again.
-    const armed = taker.arm(
-      flockMark(this.dir),
-      addresses,
-      this.takenFor(waiter),
+    taker.arm({
+      flockMark: flockMark(this.dir),
+      addresses: Array.from({ length: this.maxLive }, (_, i) => this.address(i)),
+      taken: this.takenFor(waiter),
+      // Ours would only wake this process (and take a core from the hand-off) for nothing. Until
+      // the ready job is up and watches, they stay: a slot that frees meanwhile is taken here.
+      watching: () => {
+        for (const sock of this.watchers.values()) sock.destroy();
+        this.watchers.clear();
+      },
       // Served: our ticket goes at once, or younger waiters would defer to it meanwhile.
-      () => void this.ticket?.then((t) => t?.close()),
-      () => {
+      took: () => void this.ticket?.then((t) => t?.close()),
+      // It stopped by itself (a slot a flock process may share, warden stopped): we watch again.
+      unarmed: () => {
         for (let i = 0; i < this.maxLive; i++) this.rewatch(i);
       },
-    );
-    if (!armed) return;
-    // Ours would only wake this process (and take a core from the hand-off) for nothing.
-    for (const sock of this.watchers.values()) sock.destroy();
-    this.watchers.clear();
+    });
   }
 
   protected override slotForgotten(index: number): void {

@@ -4,7 +4,7 @@
 // this process lets go at once, so the kernel wakes the waiters the moment the job's last
 // descriptor closes, with no process of ours in between.
 import net from 'node:net';
-import { serverFd } from '../server-fd.js';
+import { handleFd } from '../handle-fd.js';
 import { HeldSlot } from './held-slot.js';
 import { flockSlotsHeld } from './mixed-backends.js';
 import { PoolError } from './pool.js';
@@ -68,7 +68,7 @@ export function bindSlot(address: string, index: number, dir: string, maxLive: n
       else reject(err);
     });
     server.listen({ path: address, backlog: SLOT_BACKLOG }, () => {
-      const fd = serverFd(server);
+      const fd = handleFd(server);
       if (fd === undefined) {
         server.close();
         reject(new Error('abstract socket has no descriptor'));

@@ -4,7 +4,7 @@
 // Redis at once instead of letting it lapse.
 import fs from 'node:fs';
 import net from 'node:net';
-import { serverFd } from '../../server-fd.js';
+import { handleFd } from '../../handle-fd.js';
 
 // sizeof(sun_path): every Node version then binds the same address (see the socket pool).
 const SUN_PATH = 108;
@@ -45,7 +45,7 @@ export function bindLeaseSocket(id: string): Promise<LeaseSocket> {
     });
     server.once('error', reject);
     server.listen({ path: address, backlog: 8 }, () => {
-      const fd = serverFd(server);
+      const fd = handleFd(server);
       if (fd === undefined) {
         server.close();
         reject(new Error('lease socket has no descriptor'));
