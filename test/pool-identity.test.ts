@@ -42,13 +42,29 @@ describe('the pool identity', () => {
     expect((await runWarden([...args, '--overflow', 'skip', '--', 'true'])).code).toBe(0);
   });
 
-  it.runIf(canBoot())('is not taken from a warden whose state dir is another one at the same path (another mount namespace)', async () => {
+  it('is got back from a live warden whose identity file has another link (a backup made with cp -al)', async () => {
+    const { dir } = testDir('identity-linked');
+    const state = path.join(dir, 'state');
+    const args = ['run', '--state-dir', state, '--pool', 'p', '--max-live', '1'];
+    const holder = startWarden([...args, '--', holdUntil(dir)]);
+    started.push(holder);
+    await waitFor('the holder', () => fs.existsSync(`${dir}/started`));
+    fs.linkSync(path.join(state, 'identity'), path.join(dir, 'identity-backup'));
+    fs.rmSync(state, { recursive: true, force: true });
+    const turnedAway = await runWarden([...args, '--overflow', 'skip', '--', 'true']);
+    expect(turnedAway.code, turnedAway.stderr).toBe(75);
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await holder.done).code).toBe(0);
+  });
+
+  it.runIf(canBoot())('is not taken from a warden whose state dir is another one at the same path (another mount namespace), even once deleted there', async () => {
     const a = newMachine();
     const b = newMachine();
     machines.push(a, b);
     // Both use the default state dir, /tmp/warden-0, each in a /tmp of its own.
     const args = ['run', '--pool', 'p', '--max-live', '1'];
-    const holder = boot(a, [...args, '--', holdUntil('/root')]);
+    // Its job removes its state dir: its identity file is deleted, as one a newcomer takes back.
+    const holder = boot(a, [...args, '--', `rm -rf /tmp/warden-0; ${holdUntil('/root')}`]);
     started.push(holder);
     await waitFor('the holder', () => fs.existsSync(`${a.home}/started`));
     // A delayed job left in b's spool (kept under the home): status looks at its claim.

@@ -141,25 +141,27 @@ function bindBeacon(stateDir: string): void {
 }
 
 /**
- * Our identity as another live warden of this user still holds it open, if one does. Only a
- * file that was deleted is ours to take back: one still linked, at this path, while we find none
- * here, is another state dir's at the same path (another mount namespace: a private /tmp).
+ * Our identity as another live warden of this user still holds it open, if one does. Only one
+ * that sees the files as we do: a warden in another mount namespace (a private /tmp) or under
+ * another root has another state dir at the same path, whose identity is not ours.
  */
 function recoverFromProcesses(stateDir: string, file: string): string | undefined {
   const uid = myUid();
   const comm = readText('/proc/self/comm');
+  const view = filesView('self');
   const prefix = beaconPrefix(stateDir);
   const pids = [...(boundAbstractNames() ?? [])].filter((n) => n.startsWith(prefix)).map((n) => n.slice(prefix.length));
-  const deleted = `${file} (deleted)`;
+  const targets = [file, `${file} (deleted)`];
   for (const pid of pids) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     try {
       // Only our own wardens: same user, same program name.
       if (uid !== undefined && fs.statSync(`/proc/${pid}`).uid !== uid) continue;
       if (comm !== undefined && readText(`/proc/${pid}/comm`) !== comm) continue;
+      if (view === undefined || filesView(pid) !== view) continue;
       for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
         const link = `/proc/${pid}/fd/${fd}`;
-        if (fs.readlinkSync(link) !== deleted) continue;
+        if (!targets.includes(fs.readlinkSync(link))) continue;
         const secret = readHeld(link);
         if (secret) return secret;
       }
@@ -173,10 +175,18 @@ function recoverFromProcesses(stateDir: string, file: string): string | undefine
 function readHeld(link: string): string | undefined {
   const fd = fs.openSync(link, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
   try {
-    const stat = fs.fstatSync(fd);
-    return stat.nlink !== 0 || privacyProblem(stat, false) ? undefined : readSecret(fd);
+    return privacyProblem(fs.fstatSync(fd), false) ? undefined : readSecret(fd);
   } finally {
     fs.closeSync(fd);
+  }
+}
+
+/** A process's mount namespace and root: two processes with the same see one file at one path. */
+function filesView(pid: string): string | undefined {
+  try {
+    return `${fs.readlinkSync(`/proc/${pid}/ns/mnt`)}\0${fs.readlinkSync(`/proc/${pid}/root`)}`;
+  } catch {
+    return undefined;
   }
 }
 
