@@ -78,34 +78,40 @@ describe("a waiting run's job gets its slot at descriptor 19, as a spawned one d
 });
 
 describe('a waiting run', () => {
-  it('signalled in the instant its ready job takes the slot logs the job and ends it at once (five tries)', async () => {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { dir, env } = testDir('ready-sig-take');
-      // The holder's job frees the slot (its descriptor 19) and at once sends SIGTERM to the waiter.
-      const free = `perl -MPOSIX -e 'select(undef, undef, undef, 0.02) until -e "${dir}/wpid"; open(my $f, "<", "${dir}/wpid"); my $w = <$f>; POSIX::close(19); kill "TERM", $w; sleep 1'`;
-      const holder = startWarden(['run', '--pool', 'p', '--max-live', '1', '--', `touch "${dir}/held-0"; exec ${free}`], { env });
-      await waitFor('the holder', () => fs.existsSync(`${dir}/held-0`));
-      const job = `echo ran >> "${dir}/ledger"; sleep 3; echo ended >> "${dir}/ledger"`;
-      const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', job], { env });
-      await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
-      await waitFor('its ready job to watch the slot', () => socketsOf(helperOf(waiter.pid)) >= 2);
-      fs.writeFileSync(`${dir}/wpid`, String(waiter.pid));
-      const result = await waiter.done;
-      await holder.done;
-      expect(result.code).toBe(143);
-      const events = parseEvents(result.stderr);
-      const ledger = readText(`${dir}/ledger`);
-      if (eventsNamed(events, 'spawn').length) {
-        // Its job started: logged, and ended at once (it never got to its last line).
-        expect(eventsNamed(events, 'exit'), `attempt ${attempt}`).toMatchObject([{ signal: 'SIGTERM' }]);
-        expect(ledger, `attempt ${attempt}`).not.toContain('ended');
-      } else {
-        // None started: none ran unlogged.
-        expect(ledger, `attempt ${attempt}`).toBe('');
+  for (const [sig, code] of [
+    ['SIGTERM', 143],
+    ['SIGINT', 130],
+    ['SIGHUP', 129],
+  ] as const) {
+    it(`sent ${sig} in the instant its ready job takes the slot logs the job, which gets the ${sig} (three tries)`, async () => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const { dir, env } = testDir('ready-sig-take');
+        // The holder's job frees the slot (its descriptor 19) and at once signals the waiter.
+        const free = `perl -MPOSIX -e 'select(undef, undef, undef, 0.02) until -e "${dir}/wpid"; open(my $f, "<", "${dir}/wpid"); my $w = <$f>; POSIX::close(19); kill "${sig.slice(3)}", $w; sleep 1'`;
+        const holder = startWarden(['run', '--pool', 'p', '--max-live', '1', '--', `touch "${dir}/held-0"; exec ${free}`], { env });
+        await waitFor('the holder', () => fs.existsSync(`${dir}/held-0`));
+        const job = `echo ran >> "${dir}/ledger"; sleep 3; echo ended >> "${dir}/ledger"`;
+        const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', job], { env });
+        await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+        await waitFor('its ready job to watch the slot', () => socketsOf(helperOf(waiter.pid)) >= 2);
+        fs.writeFileSync(`${dir}/wpid`, String(waiter.pid));
+        const result = await waiter.done;
+        await holder.done;
+        expect(result.code).toBe(code);
+        const events = parseEvents(result.stderr);
+        const ledger = readText(`${dir}/ledger`);
+        if (eventsNamed(events, 'spawn').length) {
+          // Its job started: logged, and given the signal at once (it never got to its last line).
+          expect(eventsNamed(events, 'exit'), `attempt ${attempt}`).toMatchObject([{ signal: sig }]);
+          expect(ledger, `attempt ${attempt}`).not.toContain('ended');
+        } else {
+          // None started: none ran unlogged.
+          expect(ledger, `attempt ${attempt}`).toBe('');
+        }
+        expect((await runWarden(['status', '--pool', 'p', '--json'], { env })).stdout).toMatch(/"live": 0/);
       }
-      expect((await runWarden(['status', '--pool', 'p', '--json'], { env })).stdout).toMatch(/"live": 0/);
-    }
-  }, 60_000);
+    }, 60_000);
+  }
 
   it('whose ready job is not up yet when the slot frees starts its job at once all the same', async () => {
     const { dir, env } = testDir('ready-not-up');

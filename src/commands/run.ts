@@ -37,17 +37,27 @@ export async function runCommand(settings: Settings): Promise<number> {
   const waitAbort = new AbortController();
   let job: RunningJob | undefined;
   let ready: ReadyJob | undefined;
+  // What the signals that came while there was no job would have done to it: done to a job the
+  // ready job turns out to have started in that same instant (see the wait below).
+  let missed: ((j: RunningJob) => void) | undefined;
+  const toJob = (act: (j: RunningJob) => void): void => {
+    if (job) act(job);
+    else missed = act;
+  };
   const shutdown = new Shutdown({
     drain: () => {
       // A job the ready job just started is running already: it gets the signal.
       ready?.settle();
-      return job ? job.signal('SIGINT') : waitAbort.abort();
+      toJob((j) => j.signal('SIGINT'));
+      if (!job) waitAbort.abort();
     },
     terminate: (sig) => {
       ready?.settle();
       waitAbort.abort();
-      if (sig === 'SIGHUP') job?.signal('SIGHUP');
-      job?.stop('terminated');
+      toJob((j) => {
+        if (sig === 'SIGHUP') j.signal('SIGHUP');
+        j.stop('terminated');
+      });
     },
   });
   const undoSignals = handleSignals((sig) => {
@@ -95,10 +105,10 @@ export async function runCommand(settings: Settings): Promise<number> {
         slot = await acquiring;
       } catch (failure) {
         err = failure;
-        // The ready job may have taken a slot by itself as the wait ended: its job runs then
-        // (stopped at once if a signal ended the wait).
+        // The ready job may have taken a slot by itself as the wait ended: its job runs then,
+        // and gets what the signal that ended the wait does to a job.
         slot = await ready?.disarm();
-        if (slot && shutdown.exitCode !== undefined) job?.stop('terminated');
+        if (slot && job) missed?.(job);
       }
       if (!slot) {
         ready?.close();
