@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectPools } from '../src/commands/status.js';
-import { readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { listPids, readStat, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 /** utime + stime of a process, in clock ticks (1/100 s), from /proc/PID/stat. */
 function cpuTicks(pid: number): number {
@@ -62,6 +62,29 @@ describe('a waiter of a socket pool', () => {
     const ticks = cpuTicks(waiter.pid) - before;
     const windowMs = performance.now() - started;
     expect(ticks, `the waiter used ${ticks * 10} ms of CPU in ${windowMs.toFixed(0)} ms of waiting`).toBeLessThanOrEqual(3);
+    fs.writeFileSync(`${dir}/release`, '');
+    expect((await holder.done).code).toBe(0);
+    expect((await waiter.done).code).toBe(0);
+    expect(fs.existsSync(`${dir}/waiter-ran`)).toBe(true);
+  });
+
+  it('costs no CPU behind a job that accepts and drops connections on its slot (a wake that is no free slot)', async () => {
+    const { dir, env } = testDir('accepting-holder');
+    const serve = `perl -e 'open(my $s, "+<&=", 19) or die; until (-e "${dir}/release") { accept(my $c, $s) and close $c }'`;
+    const holder = startWarden(['run', '--pool', 'p', '--max-live', '1', '--', `touch "${dir}/held"; exec ${serve}`], { env });
+    await waitFor('the holder', () => fs.existsSync(`${dir}/held`));
+    const waiter = startWarden(['run', '--pool', 'p', '--max-live', '1', '--log', 'json', '--', 'touch', `${dir}/waiter-ran`], { env });
+    await waitFor('the waiter to wait', () => waiter.stderr().includes('"wait"'));
+    // Whatever the waiter has running: itself, and the helper that waits with it.
+    const family = (): number[] => [waiter.pid, ...listPids().filter((pid) => readStat(pid)?.ppid === waiter.pid)];
+    const ticks = (): number => family().reduce((sum, pid) => sum + (readStat(pid) ? cpuTicks(pid) : 0), 0);
+    // Settled first (a new process's start-up is not its waiting), then a window of ten status runs.
+    for (let i = 0; i < 3; i++) await runWarden(['status', '--pool', 'p', '--json'], { env });
+    const before = ticks();
+    const started = performance.now();
+    for (let i = 0; i < 10; i++) expect((await runWarden(['status', '--pool', 'p', '--json'], { env })).code).toBe(0);
+    const used = ticks() - before;
+    expect(used, `the waiter used ${used * 10} ms of CPU in ${(performance.now() - started).toFixed(0)} ms of waiting`).toBeLessThanOrEqual(5);
     fs.writeFileSync(`${dir}/release`, '');
     expect((await holder.done).code).toBe(0);
     expect((await waiter.done).code).toBe(0);

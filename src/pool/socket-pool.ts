@@ -13,6 +13,7 @@ import { PoolError } from './pool.js';
 import type { AcquireOptions, PoolOptions, Slot, SlotTaker, Taken } from './pool.js';
 import { TakenSlot } from './held-slot.js';
 import { flockMark, flockSlotsHeld, flockUsed } from './mixed-backends.js';
+import { FalseWakes } from './false-wakes.js';
 import { warmReset } from './warm-reset.js';
 import { msg } from '../messages.js';
 
@@ -43,6 +44,7 @@ export class SocketPool extends BasePool {
   private readonly queue: Line | undefined;
   private readonly watchers = new Map<number, net.Socket>();
   private readonly busyDelay = new Map<number, number>();
+  private readonly falseWakes = new FalseWakes();
   private ticket: Promise<Ticket | undefined> | undefined;
   private watching = false;
 
@@ -228,6 +230,7 @@ export class SocketPool extends BasePool {
       return;
     }
     if (slot) {
+      this.falseWakes.forget(i);
       const served = this.line.find((w) => !w.settled());
       this.refreshTicket(ticket);
       // Ours now: watched again only once our job is done with it (slotForgotten), not
@@ -235,8 +238,13 @@ export class SocketPool extends BasePool {
       if (served) return served.resolve(slot);
       slot.release();
     }
-    // Held by someone else (or just released): it wakes us when it frees.
-    this.rewatch(i);
+    // Held by someone else (or just released): it wakes us when it frees; a holder that only
+    // drops our connection does not make us spin.
+    const pauseMs = this.falseWakes.pauseFor(i);
+    if (pauseMs) setTimeout(() => this.rewatch(i), pauseMs);
+    else this.rewatch(i);
+    // A ready job that was to watch but was not up is asked again.
+    void this.arm(waiter);
   }
 
   /**
@@ -305,7 +313,7 @@ export class SocketPool extends BasePool {
   }
 
   private rewatch(i: number): void {
-    if (this.watching && !this.watchers.has(i) && !this.ours.has(i)) this.watch(i);
+    if (this.watching && !this.watchers.has(i) && !this.ours.has(i) && !this.line.find((w) => !w.settled())?.taker?.armed) this.watch(i);
   }
 
   // Read from the kernel's table of bound names: a probe never connects, so it never leaves
