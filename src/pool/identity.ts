@@ -2,7 +2,7 @@
 // socket names derive. Abstract names are public (/proc/net/unix) and anyone may bind one
 // first; names that only this user's processes can compute cannot be taken in advance.
 //
-// Every process of the user must agree on it, for as long as any of them holds a slot:
+// Every process of the user must agree on it, for as long as one of them holds a slot:
 // - it is created once (a temp file linked into place: the first of racing processes wins);
 // - every warden process keeps it open, so when the file is gone (the state dir removed, or
 //   systemd-tmpfiles deleting /tmp files untouched for 10 days) a newcomer recovers it from a

@@ -14,7 +14,7 @@ const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
 const trusted = (uid: number): boolean => uid === 0 || uid === process.geteuid?.();
 
 /**
- * Open the log file named on the command line: any file the user chose (a device, a FIFO, a
+ * Open the log file named on the command line, whatever file the user chose (a device, a FIFO, a
  * symlink of theirs or root's such as /dev/stdout), but never through a symlink another user
  * made, which in a shared folder could point warden's lines into any file it may write.
  */

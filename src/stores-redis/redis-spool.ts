@@ -1,4 +1,4 @@
-// The spool of a fleet pool, in Redis: any host can resume a delayed job whose host died. An
+// The spool of a fleet pool, in Redis, where every host can resume a delayed job whose host died. An
 // entry's claim is a lease lock (redis-locks.ts) that the waiting warden holds and then hands to
 // the job. Starting is two steps that a SIGKILL may split: the entry is marked as starting on
 // this host (only while the claim is held and the entry is still there), with a marker file on
