@@ -27,35 +27,26 @@ afterEach(async () => {
 const holdUntil = (dir: string): string => `touch "${dir}/started"; while [ ! -f "${dir}/release" ]; do sleep 0.02; done`;
 
 describe('the pool identity', () => {
-  it('is got back from a live warden when the state dir is removed under it: the held slot stays held', async () => {
-    const { dir } = testDir('identity-removed');
-    const state = path.join(dir, 'state');
-    const args = ['run', '--state-dir', state, '--pool', 'p', '--max-live', '1'];
-    const holder = startWarden([...args, '--', holdUntil(dir)]);
-    started.push(holder);
-    await waitFor('the holder', () => fs.existsSync(`${dir}/started`));
-    fs.rmSync(state, { recursive: true, force: true });
-    const turnedAway = await runWarden([...args, '--overflow', 'skip', '--', 'true']);
-    expect(turnedAway.code, turnedAway.stderr).toBe(75);
-    fs.writeFileSync(`${dir}/release`, '');
-    expect((await holder.done).code).toBe(0);
-    expect((await runWarden([...args, '--overflow', 'skip', '--', 'true'])).code).toBe(0);
-  });
-
-  it('is got back from a live warden whose identity file has another link (a backup made with cp -al)', async () => {
-    const { dir } = testDir('identity-linked');
-    const state = path.join(dir, 'state');
-    const args = ['run', '--state-dir', state, '--pool', 'p', '--max-live', '1'];
-    const holder = startWarden([...args, '--', holdUntil(dir)]);
-    started.push(holder);
-    await waitFor('the holder', () => fs.existsSync(`${dir}/started`));
-    fs.linkSync(path.join(state, 'identity'), path.join(dir, 'identity-backup'));
-    fs.rmSync(state, { recursive: true, force: true });
-    const turnedAway = await runWarden([...args, '--overflow', 'skip', '--', 'true']);
-    expect(turnedAway.code, turnedAway.stderr).toBe(75);
-    fs.writeFileSync(`${dir}/release`, '');
-    expect((await holder.done).code).toBe(0);
-  });
+  for (const [label, how, linked] of [
+    ['identity-removed', 'when the state dir is removed under it: the held slot stays held', false],
+    ['identity-linked', 'whose identity file has another link (a backup made with cp -al)', true],
+  ] as const) {
+    it(`is got back from a live warden ${how}`, async () => {
+      const { dir } = testDir(label);
+      const state = path.join(dir, 'state');
+      const args = ['run', '--state-dir', state, '--pool', 'p', '--max-live', '1'];
+      const holder = startWarden([...args, '--', holdUntil(dir)]);
+      started.push(holder);
+      await waitFor('the holder', () => fs.existsSync(`${dir}/started`));
+      if (linked) fs.linkSync(path.join(state, 'identity'), path.join(dir, 'identity-backup'));
+      fs.rmSync(state, { recursive: true, force: true });
+      const turnedAway = await runWarden([...args, '--overflow', 'skip', '--', 'true']);
+      expect(turnedAway.code, turnedAway.stderr).toBe(75);
+      fs.writeFileSync(`${dir}/release`, '');
+      expect((await holder.done).code).toBe(0);
+      expect((await runWarden([...args, '--overflow', 'skip', '--', 'true'])).code).toBe(0);
+    });
+  }
 
   it.runIf(canBoot())('is not taken from a warden whose state dir is another one at the same path (another mount namespace), even once deleted there', async () => {
     const a = newMachine();

@@ -135,7 +135,7 @@ export class SocketPool extends BasePool {
 
   /** Our ticket must tell when our first waiter began to wait, not when the line did. */
   private refreshTicket(ticket: Ticket | undefined): void {
-    const head = this.line.find((w) => !w.settled());
+    const head = this.head();
     if (!ticket || !head || !(this.queue as Line).stale(ticket, head.at)) return;
     ticket.close();
     this.ticket = (this.queue as Line).take(this.maxLive, head.at);
@@ -208,7 +208,7 @@ export class SocketPool extends BasePool {
 
   /** Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due. */
   private async onFree(i: number): Promise<void> {
-    const first = this.line.find((w) => !w.settled());
+    const first = this.head();
     // Nobody waits, or our ready job watches the slots itself.
     if (!first || first.taker?.armed) return;
     const ticket = await this.ticket;
@@ -217,7 +217,7 @@ export class SocketPool extends BasePool {
       return;
     }
     // Nobody of ours waits any more (a timeout, an abort while we looked): take nothing.
-    const waiter = this.line.find((w) => !w.settled());
+    const waiter = this.head();
     if (!waiter || waiter.taker?.armed) return;
     // Its ready job, asked to watch, is not up yet: it is told nothing now, the slot is ours to take.
     waiter.taker?.forgoArm();
@@ -231,7 +231,7 @@ export class SocketPool extends BasePool {
     }
     if (slot) {
       this.falseWakes.forget(i);
-      const served = this.line.find((w) => !w.settled());
+      const served = this.head();
       this.refreshTicket(ticket);
       // Ours now: watched again only once our job is done with it (slotForgotten), not
       // through a connection to ourselves.
@@ -312,8 +312,13 @@ export class SocketPool extends BasePool {
     this.rewatch(index);
   }
 
+  /** The first waiter of ours still waiting. */
+  private head(): Waiter | undefined {
+    return this.line.find((w) => !w.settled());
+  }
+
   private rewatch(i: number): void {
-    if (this.watching && !this.watchers.has(i) && !this.ours.has(i) && !this.line.find((w) => !w.settled())?.taker?.armed) this.watch(i);
+    if (this.watching && !this.watchers.has(i) && !this.ours.has(i) && !this.head()?.taker?.armed) this.watch(i);
   }
 
   // Read from the kernel's table of bound names: a probe never connects, so it never leaves
