@@ -1,6 +1,6 @@
-// Wake-ups that were not a free slot. A watcher's connection ends when the slot frees, and also
-// when its holder accepts and drops it (a job that serves its slot's socket, a squatter): then
-// the take fails, and watching again at once would spin. The first such wake of a slot is
+// Wake-ups that were not a free slot. A watcher's connection is reset when the slot frees, and
+// ends cleanly when its holder accepts and drops it (a job that serves its slot's socket, a
+// squatter): then the take fails, and watching again at once would spin. The first such wake of a slot is
 // answered at once; the next ones, while they keep coming, after a pause that doubles.
 const FIRST_PAUSE_MS = 5;
 const MAX_PAUSE_MS = 250;

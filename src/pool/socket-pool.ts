@@ -189,7 +189,9 @@ export class SocketPool extends BasePool {
       sock.destroy();
       if (!this.watching) return;
       if (failure === 'EAGAIN') this.onBusy(i);
-      else void this.onFree(i);
+      // A slot that frees resets our connection (ECONNRESET); one that ends cleanly was
+      // accepted and dropped by a holder that is still there.
+      else void this.onFree(i, failure === undefined);
     };
     // The holder closing its end (EOF) is the wake-up: act on it, not a tick later on 'close'.
     sock.once('end', ended);
@@ -206,8 +208,11 @@ export class SocketPool extends BasePool {
     }, delay);
   }
 
-  /** Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due. */
-  private async onFree(i: number): Promise<void> {
+  /**
+   * Slot i looks free: take it for the first waiter, unless an older waiter elsewhere is due.
+   * `dropped`: the wake was our connection dropped by its holder, not the slot freeing.
+   */
+  private async onFree(i: number, dropped = false): Promise<void> {
     const first = this.head();
     // Nobody waits, or our ready job watches the slots itself.
     if (!first || first.taker?.armed) return;
@@ -240,7 +245,7 @@ export class SocketPool extends BasePool {
     }
     // Held by someone else (or just released): it wakes us when it frees; a holder that only
     // drops our connection does not make us spin.
-    const pauseMs = this.falseWakes.pauseFor(i);
+    const pauseMs = dropped ? this.falseWakes.pauseFor(i) : 0;
     if (pauseMs) setTimeout(() => this.rewatch(i), pauseMs);
     else this.rewatch(i);
     // A ready job that was to watch but was not up is asked again.
