@@ -5,14 +5,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { OTHER_UID, asUser, canSwitchUsers, runCommand, sharedDir, startCommand } from './helpers/other-user.js';
-import { readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
+import { boundNamesOf } from './helpers/bound-names.js';
+import { listPids, readStat, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 beforeAll(() => {
   if (!canSwitchUsers()) throw new Error('these tests need root and setpriv (they run as a second uid)');
 });
 
 // Binds every name it can predict from public facts (uid, state dir, pool: warden's first
-// naming scheme), then every warden name it sees in /proc/net/unix as soon as it is free.
+// naming scheme), then every warden name it sees in /proc/net/unix as soon as it is free; of
+// those, only the names in <out>.allow: the test points it at its own victim, since every other
+// test's wardens on this machine show their names in /proc/net/unix too, and a squatter taking
+// them would be another test's problem (a spooled job's claim taken, a slot fewer).
 const SQUATTER = String.raw`
 import fs from 'node:fs';
 import net from 'node:net';
@@ -41,7 +45,9 @@ for (;;) {
   for (const m of fs.readFileSync('/proc/net/unix', 'latin1').matchAll(/@(warden:[^@\s]+)/g)) {
     if (!held.has(m[1]) && !seen.has(m[1])) { seen.add(m[1]); report({ seen: m[1] }); }
   }
-  for (const name of seen) if (!held.has(name) && (await bind(name))) report({ squatted: name });
+  let allow = [];
+  try { allow = fs.readFileSync(out + '.allow', 'latin1').split('\n'); } catch {}
+  for (const name of seen) if (allow.includes(name) && !held.has(name) && (await bind(name))) report({ squatted: name });
   fs.writeFileSync(out + '.passes.tmp', String(++passes));
   fs.renameSync(out + '.passes.tmp', out + '.passes');
   await new Promise((r) => setTimeout(r, 5));
@@ -71,9 +77,14 @@ describe('a squatter watching /proc/net/unix, against a socket pool', () => {
     const out = path.join(shared, 'report.jsonl');
     const args = ['run', '--pool', 'p', '--max-live', '2'];
     const hold = (name: string): string => `touch "${dir}/${name}.$WARDEN_SLOT"; while [ ! -f "${dir}/release-${name}" ]; do sleep 0.02; done`;
+    // The squatter may take the names our jobs hold (see SQUATTER), found from the jobs' own sockets.
+    const allowNamesOf = (pid: number): void =>
+      fs.appendFileSync(`${out}.allow`, boundNamesOf(pid).map((n) => `${n.slice(1).split('@')[0]}\n`).join(''));
+    const jobPid = (w: { pid: number }): number => Number(listPids().find((pid) => readStat(pid)?.ppid === w.pid));
 
     const first = startWarden([...args, '--', hold('first')], { env });
     await waitFor('the first job', () => fs.readdirSync(dir).some((f) => f.startsWith('first.')));
+    allowNamesOf(jobPid(first));
     const squatter = startCommand(asUser(OTHER_UID, [process.execPath, script, stateDir, String(process.getuid?.()), 'p', out]), { PATH: '/usr/bin:/bin' }, 60_000);
     try {
       await waitFor('the squatter to bind every name it can predict', () => reports(out).some((r) => r.ready));
@@ -83,6 +94,7 @@ describe('a squatter watching /proc/net/unix, against a socket pool', () => {
       const passes = (): number => Number(readText(`${out}.passes`) || 0);
       const second = startWarden([...args, '--overflow', 'skip', '--', `echo $WARDEN_SLOT > "${dir}/second-slot"; while [ ! -f "${dir}/release-second" ]; do sleep 0.02; done`], { env });
       await waitFor('the second job', () => readText(`${dir}/second-slot`).trim());
+      allowNamesOf(jobPid(second));
       expect(readText(`${dir}/second-slot`).trim()).toBe('1');
       const since = passes();
       await waitFor('the squatter to look while the second slot is bound', () => passes() >= since + 2, 10_000);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { inspectPools } from '../src/commands/status.js';
+import { boundNamesOf } from './helpers/bound-names.js';
 import { listPids, readStat, readText, runWarden, startWarden, testDir, waitFor } from './helpers/warden.js';
 
 /** utime + stime of a process, in clock ticks (1/100 s), from /proc/PID/stat. */
@@ -11,24 +12,6 @@ function cpuTicks(pid: number): number {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
-}
-
-/** Slot and ticket names of warden pools bound by sockets that `pid` has open. */
-function boundNamesOf(pid: number): string[] {
-  const inodes = new Set<string>();
-  for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-    try {
-      const m = /^socket:\[(\d+)\]$/.exec(fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-      if (m) inodes.add(m[1]);
-    } catch {
-      // Closed meanwhile.
-    }
-  }
-  return readText('/proc/net/unix')
-    .split('\n')
-    .map((l) => l.trim().split(/\s+/))
-    .filter((f) => f.length >= 8 && inodes.has(f[6]) && f[7].startsWith('@warden:'))
-    .map((f) => f[7]);
 }
 
 const ledgerJob = (ledger: string, name: string, holdS = 0.05): string =>
